@@ -1,0 +1,38 @@
+// The kernel error numbers the control plane answers with (spec 4.1, 4.4, 6): callers print
+// them the way ip does, and the kernel backend compares them with what rtnetlink returns.
+namespace Mvtap.Core.Model;
+
+public enum Errno
+{
+    EPERM = 1,
+    ENOENT = 2,
+    EBUSY = 16,
+    EEXIST = 17,
+    ENODEV = 19,
+    EINVAL = 22,
+    ERANGE = 34,
+    EOPNOTSUPP = 95,
+    EADDRINUSE = 98,
+    EADDRNOTAVAIL = 99,
+}
+
+/// <summary>A refused configuration change, carrying the errno the kernel would return.</summary>
+public sealed class MvtapException(Errno errno, string message) : Exception(message)
+{
+    public Errno Errno { get; } = errno;
+
+    public static string Describe(Errno e) => e switch
+    {
+        Errno.EPERM => "Operation not permitted",
+        Errno.ENOENT => "No such file or directory",
+        Errno.EBUSY => "Device or resource busy",
+        Errno.EEXIST => "File exists",
+        Errno.ENODEV => "No such device",
+        Errno.EINVAL => "Invalid argument",
+        Errno.ERANGE => "Numerical result out of range",
+        Errno.EOPNOTSUPP => "Operation not supported",
+        Errno.EADDRINUSE => "Address already in use",
+        Errno.EADDRNOTAVAIL => "Cannot assign requested address",
+        _ => e.ToString(),
+    };
+}
