@@ -1,0 +1,68 @@
+// Per-endpoint and per-port statistics. Each port's datapath thread is the only writer, so
+// plain increments suffice; readers on other threads may see a value a few frames old.
+namespace Mvtap.Core.Model;
+
+public class DropCounters
+{
+    private readonly long[] _drops = new long[DropReasons.Count];
+
+    public long this[DropReason reason] => Volatile.Read(ref _drops[(int)reason]);
+
+    public long TotalDrops
+    {
+        get { long t = 0; for (int i = 0; i < _drops.Length; i++) t += Volatile.Read(ref _drops[i]); return t; }
+    }
+
+    internal void CountDrop(DropReason reason) => _drops[(int)reason]++;
+
+    /// <summary>For adapters that drop after the core delivered (a full ring, an I/O error).</summary>
+    public void AddDrop(DropReason reason) => _drops[(int)reason]++;
+
+    public IEnumerable<KeyValuePair<string, long>> NonZeroDrops()
+    {
+        for (int i = 0; i < _drops.Length; i++)
+            if (_drops[i] != 0) yield return new(((DropReason)i).Name(), _drops[i]);
+    }
+}
+
+/// <summary>The kernel's per-endpoint rtnl_link_stats64 fields that macvlan fills.</summary>
+public sealed class EndpointCounters : DropCounters
+{
+    public long RxPackets, RxBytes, RxMulticast, RxErrors, RxDropped;
+    public long TxPackets, TxBytes, TxDropped;
+
+    internal void CountRx(int length, bool multicast)
+    {
+        RxPackets++;
+        RxBytes += length;
+        if (multicast) RxMulticast++;
+    }
+
+    internal void CountTx(int length)
+    {
+        TxPackets++;
+        TxBytes += length;
+    }
+
+    internal void CountTxDrop(DropReason reason)
+    {
+        TxDropped++;
+        CountDrop(reason);
+    }
+
+    /// <summary>A frame the core delivered that the endpoint's queue could not take (spec 5.9:
+    /// counted as rx_errors, reported as rx_dropped too).</summary>
+    public void CountRxDrop(DropReason reason)
+    {
+        RxErrors++;
+        RxDropped++;
+        AddDrop(reason);
+    }
+}
+
+/// <summary>Per lower device: frames that reached no endpoint for a counted reason.</summary>
+public sealed class PortCounters : DropCounters
+{
+    /// <summary>What the kernel reports as the lower's rx_dropped (broadcast queue overflow).</summary>
+    public long LowerRxDropped => this[DropReason.BroadcastQueueFull] + this[DropReason.Mtu];
+}

@@ -1,0 +1,52 @@
+// Why a frame was not delivered anywhere (design principle 5: nothing lost silently).
+namespace Mvtap.Core.Model;
+
+public enum DropReason
+{
+    /// <summary>Shorter than an Ethernet header.</summary>
+    Malformed,
+    /// <summary>A virtio-net header the kernel would refuse (spec 5.5).</summary>
+    BadVirtioHeader,
+    /// <summary>spoofchk on: the source MAC is not the endpoint's (design.md).</summary>
+    SpoofedSource,
+    /// <summary>Sent by an endpoint that is administratively down (spec 5.10).</summary>
+    EndpointDown,
+    /// <summary>The lower has no carrier or is down, so its endpoints have none (spec 2, 4.5).</summary>
+    NoCarrier,
+    /// <summary>Larger than MTU + 18 on a local forwarding path (spec 4.3).</summary>
+    Mtu,
+    /// <summary>Unicast to a passthru endpoint that is down (spec 3.3).</summary>
+    PassthruDown,
+    /// <summary>Consumed by a NODST source entry whose endpoints are all down (spec 3.5, Q4).</summary>
+    NoDstConsumed,
+    /// <summary>The broadcast queue was at bcqueuelen (spec 3.6; the kernel's lower rx_dropped).</summary>
+    BroadcastQueueFull,
+    /// <summary>The receiving endpoint's queue or ring was full (spec 5.9).</summary>
+    QueueFull,
+    /// <summary>The endpoint was deleted while the frame was on its way.</summary>
+    EndpointGone,
+    /// <summary>An attachment failed to take the frame (I/O error, no guest buffers).</summary>
+    AttachmentError,
+}
+
+public static class DropReasons
+{
+    public static readonly int Count = Enum.GetValues<DropReason>().Length;
+
+    public static string Name(this DropReason r) => r switch
+    {
+        DropReason.Malformed => "malformed",
+        DropReason.BadVirtioHeader => "bad_vnet_hdr",
+        DropReason.SpoofedSource => "spoofed_source",
+        DropReason.EndpointDown => "endpoint_down",
+        DropReason.NoCarrier => "no_carrier",
+        DropReason.Mtu => "mtu",
+        DropReason.PassthruDown => "passthru_down",
+        DropReason.NoDstConsumed => "nodst_consumed",
+        DropReason.BroadcastQueueFull => "bc_queue_full",
+        DropReason.QueueFull => "queue_full",
+        DropReason.EndpointGone => "endpoint_gone",
+        DropReason.AttachmentError => "attachment_error",
+        _ => r.ToString(),
+    };
+}
