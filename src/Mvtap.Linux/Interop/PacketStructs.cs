@@ -78,7 +78,7 @@ public struct TpacketStatsV3
     public uint FreezeQueueCount;
 }
 
-public static class Packet
+public static class PacketAbi
 {
     public const int SOL_PACKET = 263;
     public const ushort ETH_P_ALL = 0x0003;
