@@ -1,0 +1,26 @@
+// The interface flags ip prints between <...> (and as "flags" in -j), derived from an endpoint's
+// state in the order ip's print_link_flags uses.
+using Mvtap.Control;
+
+namespace Mvtap.Cli;
+
+internal static class LinkFlags
+{
+    public static List<string> Of(LinkView v)
+    {
+        var flags = new List<string>();
+        bool lowerUp = v.AdminUp && v.Carrier;
+        if (v.AdminUp && !lowerUp) flags.Add("NO-CARRIER");
+        flags.Add("BROADCAST");
+        flags.Add("MULTICAST");
+        if (v.Allmulti > 0) flags.Add("ALLMULTI");
+        if (v.Promiscuity > 0) flags.Add("PROMISC");
+        if (v.AdminUp) flags.Add("UP");
+        if (lowerUp) flags.Add("LOWER_UP");
+        return flags;
+    }
+
+    /// <summary>mvtap endpoints have no qdisc; ip shows "noop" for a down device, and "noqueue" is
+    /// what a device without a queueing discipline shows.</summary>
+    public static string Qdisc(LinkView v) => v.AdminUp ? "noqueue" : "noop";
+}

@@ -1,0 +1,76 @@
+// `mvtap qemu [dev] NAME [vhost-user|stream|tap] [memory SIZE]`: looks the endpoint up and prints
+// the QEMU fragment for it on stdout (so `qemu-system-x86_64 ... $(mvtap qemu m0)` works).
+using Mvtap.Control;
+
+namespace Mvtap.Cli;
+
+internal sealed record QemuRequest(string Name, QemuAttachment Attachment, string Memory, bool Help = false);
+
+internal static class QemuCommand
+{
+    public const string Usage =
+        "Usage: mvtap qemu { DEVICE | dev DEVICE } [ vhost-user | stream | tap ] [ memory SIZE ]\n" +
+        "       prints the QEMU options that attach a virtio-net NIC to the macvtap endpoint DEVICE:\n" +
+        "       vhost-user (default; SIZE, default " + QemuArgs.DefaultMemory + ", must be the guest's -m),\n" +
+        "       stream (QEMU -netdev stream), or tap (run QEMU as: mvtap run DEVICE -- qemu ... FRAGMENT).\n";
+
+    public static QemuRequest Parse(IReadOnlyList<string> words)
+    {
+        string? dev = null, memory = null;
+        QemuAttachment? attachment = null;
+        var c = new ArgumentCursor(words);
+        for (; !c.AtEnd; c.Advance())
+        {
+            string w = c.Current;
+            QemuAttachment? kind = Keyword.Matches(w, "vhost-user") ? QemuAttachment.VhostUser
+                : Keyword.Matches(w, "stream") ? QemuAttachment.Stream
+                : Keyword.Matches(w, "tap") ? QemuAttachment.Tap
+                : null;
+            if (kind is not null)
+            {
+                if (attachment is not null) throw UsageErrors.Duplicate("attachment", w);
+                attachment = kind;
+            }
+            else if (Keyword.Matches(w, "memory"))
+            {
+                string v = c.NextArg();
+                if (memory is not null) throw UsageErrors.Duplicate("memory", v);
+                if (!IsMemorySize(v)) throw UsageErrors.InvalidArgument(v, "Invalid \"memory\" size (like 512M or 4G)");
+                memory = v;
+            }
+            else if (Keyword.Matches(w, "help")) return new QemuRequest("", QemuAttachment.VhostUser, "", Help: true);
+            else
+            {
+                string v = w == "dev" ? c.NextArg() : w;
+                if (dev is not null) throw UsageErrors.DuplicateOrGarbage("dev", v);
+                dev = ArgumentValues.ParseInterfaceName(v, "dev", checkLength: false);
+            }
+        }
+        if (dev is null) throw UsageErrors.Required("dev");
+        return new QemuRequest(dev, attachment ?? QemuAttachment.VhostUser, memory ?? QemuArgs.DefaultMemory);
+    }
+
+    public static int Run(QemuRequest request, ILinkBackend backend, string runDir, TextWriter stdout, TextWriter stderr)
+    {
+        var view = backend.Show(new LinkShowRequest { Name = request.Name }).FirstOrDefault(v => v.Name == request.Name);
+        if (view is null)
+        {
+            stderr.WriteLine($"Device \"{request.Name}\" does not exist.");
+            return LinkOperationException.ExitStatus;
+        }
+        if (view.Type != "macvtap")
+        {
+            stderr.WriteLine($"Error: {view.Name} is a {view.Type} link, not a macvtap endpoint; only macvtap endpoints attach to QEMU.");
+            return LinkOperationException.ExitStatus;
+        }
+        stdout.WriteLine(QemuArgs.Build(view, request.Attachment, request.Memory, runDir));
+        if (request.Attachment == QemuAttachment.Tap)
+            stderr.WriteLine($"# the tap fd is handed over as fd 3: run QEMU as `mvtap run {view.Name} -- qemu-system-x86_64 ... <the options above>`");
+        return 0;
+    }
+
+    private static bool IsMemorySize(string s) =>
+        s.Length > 0 && char.IsAsciiDigit(s[0]) &&
+        s.TrimEnd('k', 'K', 'm', 'M', 'g', 'G', 't', 'T').All(char.IsAsciiDigit) &&
+        s.Length - s.TrimEnd('k', 'K', 'm', 'M', 'g', 'G', 't', 'T').Length <= 1;
+}

@@ -1,0 +1,38 @@
+// The help texts for `mvtap help` and `mvtap link help`, shaped like ip's.
+namespace Mvtap.Cli;
+
+internal static class UsageText
+{
+    public const string Main =
+        "Usage: mvtap [ OPTIONS ] OBJECT { COMMAND | help }\n" +
+        "where  OBJECT := { link | qemu | run | demo | help }\n" +
+        "       OPTIONS := { -s[tatistics] | -d[etails] | -j[son] | -p[retty] | -V[ersion] |\n" +
+        "                    -k[ernel] | -r[un-dir] DIR | -h[elp] }\n" +
+        "       mvtap qemu { DEVICE | dev DEVICE } [ vhost-user | stream | tap ] [ memory SIZE ]\n" +
+        "       mvtap run DEVICE -- COMMAND [ ARGS ]\n" +
+        "       mvtap demo\n";
+
+    public const string Link =
+        "Usage: mvtap link add link LOWER [ name ] NAME type { macvtap | macvlan }\n" +
+        "                      [ mode MODE ] [ flag MODE_FLAG ] [ address LLADDR ]\n" +
+        "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ]\n" +
+        "                      [ macaddr [ set | add ] MAC [ MAC ... ] ]\n" +
+        "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
+        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ up ]\n" +
+        "\n" +
+        "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
+        "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
+        "                      [ macaddr { { add | del } MAC [ MAC ... ] | set [ MAC ... ] | flush } ]\n" +
+        "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ] [ owner USER ]\n" +
+        "                      [ group GROUP ] [ spoofchk { on | off } ] [ mtu MTU ] [ txqueuelen PACKETS ]\n" +
+        "                      [ type { macvtap | macvlan } ARGS ]\n" +
+        "\n" +
+        "       mvtap link delete { DEVICE | dev DEVICE }\n" +
+        "\n" +
+        "       mvtap link show [ DEVICE | dev DEVICE ] [ up ] [ type TYPE ]\n" +
+        "\n" +
+        "MODE: private | vepa | bridge | passthru [ nopromisc ] | source [ nodst ]\n" +
+        "MODE_FLAG: null | nopromisc | nodst\n" +
+        "BC_QUEUE_LEN: Length of the rx queue for broadcast/multicast: [0-4294967295]\n" +
+        "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n";
+}

@@ -1,0 +1,61 @@
+// The client end of the control socket: connect to <run-dir>/mvtapd.sock, send one request
+// frame, read one response frame, all bounded by a timeout so a silent or dead daemon gives an
+// error instead of a hang. One request per connection keeps the daemon side simple.
+using System.Net.Sockets;
+
+namespace Mvtap.Control;
+
+public sealed class ControlClient
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
+
+    public string SocketPath { get; }
+    public TimeSpan Timeout { get; }
+
+    public ControlClient(string socketPath, TimeSpan? timeout = null)
+    {
+        SocketPath = socketPath;
+        Timeout = timeout ?? DefaultTimeout;
+    }
+
+    /// <summary>Sends the request and returns the daemon's response (which may be a refusal).
+    /// Throws ControlProtocolException when there is no daemon, the frames are bad, or time runs out.</summary>
+    public ControlResponse Send(ControlRequest request)
+    {
+        var payload = ControlCodec.EncodeRequest(request);
+        if (payload.Length > ControlFraming.MaxFrameSize)
+            throw new ControlProtocolException(
+                $"control frame of {payload.Length} bytes exceeds the maximum of {ControlFraming.MaxFrameSize} bytes");
+
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        int ms = (int)Math.Clamp(Timeout.TotalMilliseconds, 1, int.MaxValue);
+        socket.SendTimeout = ms;
+        socket.ReceiveTimeout = ms;
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        }
+        catch (SocketException e)
+        {
+            throw new ControlProtocolException(
+                $"Cannot connect to mvtapd at {SocketPath}: {e.Message} (is mvtapd running?)", e);
+        }
+
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        try
+        {
+            ControlFraming.WriteFrame(stream, payload);
+            var reply = ControlFraming.ReadFrame(stream)
+                        ?? throw new ControlProtocolException("mvtapd closed the control connection without answering");
+            return ControlCodec.DecodeResponse(reply);
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.WouldBlock })
+        {
+            throw new ControlProtocolException($"no answer from mvtapd at {SocketPath} within {Timeout.TotalSeconds:0.#} s", e);
+        }
+        catch (IOException e)
+        {
+            throw new ControlProtocolException($"control connection to mvtapd failed: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+// The requests mvtap sends to mvtapd over the control socket. One JSON object per frame; the
+// "op" property says which request it is (System.Text.Json polymorphism, source generated).
+using System.Text.Json.Serialization;
+
+namespace Mvtap.Control;
+
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "op")]
+[JsonDerivedType(typeof(LinkAddRequest), "link-add")]
+[JsonDerivedType(typeof(LinkSetRequest), "link-set")]
+[JsonDerivedType(typeof(LinkDelRequest), "link-del")]
+[JsonDerivedType(typeof(LinkShowRequest), "link-show")]
+public abstract record ControlRequest;
+
+/// <summary>`link add`: create an endpoint. Null means "not given" (the daemon applies the kernel's default).</summary>
+public sealed record LinkAddRequest : ControlRequest
+{
+    /// <summary>The lower device (`link LOWER`). Required.</summary>
+    public string Lower { get; init; } = "";
+    /// <summary>The endpoint's name; null lets the daemon choose (macvtapN / macvlanN, as the kernel does).</summary>
+    public string? Name { get; init; }
+    /// <summary>"macvtap" or "macvlan".</summary>
+    public string Type { get; init; } = "";
+    /// <summary>"private", "vepa", "bridge", "passthru" or "source"; null = vepa.</summary>
+    public string? Mode { get; init; }
+    /// <summary>"nopromisc" and/or "nodst" (IFLA_MACVLAN_FLAGS); null = none given.</summary>
+    public List<string>? Flags { get; init; }
+    /// <summary>MAC as "1a:46:0b:ca:bc:7b"; null = random locally administered.</summary>
+    public string? Address { get; init; }
+    public uint? BcQueueLen { get; init; }
+    /// <summary>The port's bc_cutoff (ip calls it bclim); negative disables the broadcast queue.</summary>
+    public int? BcCutoff { get; init; }
+    /// <summary>Source-mode list operation given at creation ("add" or "set"), with its MACs.</summary>
+    public string? MacaddrOperation { get; init; }
+    public List<string>? Macaddrs { get; init; }
+    /// <summary>User and group (names or numbers) that own the attachment points.</summary>
+    public string? Owner { get; init; }
+    public string? Group { get; init; }
+    /// <summary>Drop transmitted frames whose source MAC is not the endpoint's; null = daemon default (on).</summary>
+    public bool? SpoofCheck { get; init; }
+    public int? Mtu { get; init; }
+    public uint? TxQueueLen { get; init; }
+    /// <summary>Network namespace (name or PID) to create a macvlan endpoint in.</summary>
+    public string? Netns { get; init; }
+    /// <summary>Bring the endpoint up right after creating it (`ip link add ... up`).</summary>
+    public bool? Up { get; init; }
+}
+
+/// <summary>`link set`: change an endpoint. Only non-null fields change.</summary>
+public sealed record LinkSetRequest : ControlRequest
+{
+    public string Name { get; init; } = "";
+    /// <summary>Rename (`name NEWNAME`).</summary>
+    public string? NewName { get; init; }
+    /// <summary>true = up, false = down.</summary>
+    public bool? Up { get; init; }
+    public string? Address { get; init; }
+    public string? Mode { get; init; }
+    /// <summary>Replaces the whole flags word, as IFLA_MACVLAN_FLAGS does; an empty list clears it.</summary>
+    public List<string>? Flags { get; init; }
+    public uint? BcQueueLen { get; init; }
+    public int? BcCutoff { get; init; }
+    /// <summary>Network namespace (name or PID) to move a macvlan endpoint into.</summary>
+    public string? Netns { get; init; }
+    /// <summary>"add", "del", "set" or "flush", applied to Macaddrs.</summary>
+    public string? MacaddrOperation { get; init; }
+    public List<string>? Macaddrs { get; init; }
+    public string? Owner { get; init; }
+    public string? Group { get; init; }
+    public bool? SpoofCheck { get; init; }
+    public int? Mtu { get; init; }
+    public uint? TxQueueLen { get; init; }
+}
+
+/// <summary>`link del NAME`.</summary>
+public sealed record LinkDelRequest : ControlRequest
+{
+    public string Name { get; init; } = "";
+}
+
+/// <summary>`link show [NAME]`: null Name lists every endpoint. Also what `mvtap qemu` uses.</summary>
+public sealed record LinkShowRequest : ControlRequest
+{
+    public string? Name { get; init; }
+}

@@ -1,0 +1,62 @@
+// One endpoint as the daemon reports it: everything `mvtap link show` (text, -d, -s, -j) and
+// `mvtap qemu` print. Field meanings follow the kernel's netdev and macvlan attributes.
+namespace Mvtap.Control;
+
+public sealed record LinkView
+{
+    /// <summary>The endpoint's index N (ifindex; a macvtap's attachment points are tapN.*).</summary>
+    public int Index { get; init; }
+    public string Name { get; init; } = "";
+    /// <summary>"macvtap" or "macvlan".</summary>
+    public string Type { get; init; } = "";
+    public string Lower { get; init; } = "";
+    public string Mac { get; init; } = "";
+    /// <summary>"private", "vepa", "bridge", "passthru" or "source".</summary>
+    public string Mode { get; init; } = "vepa";
+    /// <summary>"nopromisc" and/or "nodst".</summary>
+    public List<string> Flags { get; init; } = [];
+    public bool AdminUp { get; init; }
+    /// <summary>"UP", "DOWN", "LOWERLAYERDOWN" or "UNKNOWN", as ip prints it.</summary>
+    public string OperState { get; init; } = "DOWN";
+    public bool Carrier { get; init; }
+    public int Mtu { get; init; } = 1500;
+    public int MinMtu { get; init; } = 68;
+    public int MaxMtu { get; init; } = 65535;
+    public uint TxQueueLen { get; init; } = 500;
+    public uint BcQueueLen { get; init; } = 1000;
+    public uint UsedBcQueueLen { get; init; } = 1000;
+    public int BcCutoff { get; init; } = 1;
+    /// <summary>Source-mode MAC list.</summary>
+    public List<string> Macaddrs { get; init; } = [];
+    public bool SpoofCheck { get; init; }
+    public string? Owner { get; init; }
+    public string? Group { get; init; }
+    /// <summary>Network namespace a macvlan endpoint was moved to; null = the host's.</summary>
+    public string? Netns { get; init; }
+    /// <summary>vhost-user socket path (macvtap only).</summary>
+    public string? VhostUserPath { get; init; }
+    /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
+    public string? StreamPath { get; init; }
+    public int Promiscuity { get; init; }
+    public int Allmulti { get; init; }
+    public LinkStatistics Statistics { get; init; } = new();
+}
+
+/// <summary>Counters, named as in rtnl_link_stats64, plus mvtap's drops by reason.</summary>
+public sealed record LinkStatistics
+{
+    public ulong RxBytes { get; init; }
+    public ulong RxPackets { get; init; }
+    public ulong RxErrors { get; init; }
+    public ulong RxDropped { get; init; }
+    public ulong RxMissed { get; init; }
+    public ulong RxMulticast { get; init; }
+    public ulong TxBytes { get; init; }
+    public ulong TxPackets { get; init; }
+    public ulong TxErrors { get; init; }
+    public ulong TxDropped { get; init; }
+    public ulong TxCarrierErrors { get; init; }
+    public ulong TxCollisions { get; init; }
+    /// <summary>Frames not delivered, by reason ("no_destination", "queue_full", "spoofed_source", ...).</summary>
+    public Dictionary<string, ulong> DropsByReason { get; init; } = [];
+}
