@@ -57,6 +57,13 @@ public sealed class Rtnetlink : IDisposable
     /// <summary>Changes an existing link (RTM_NEWLINK without CREATE, so IFLA_INFO_DATA reaches changelink).</summary>
     public void SetLink(LinkRequest request)
     {
+        // The kernel routes IFLA_INFO_DATA by IFLA_INFO_KIND (EOPNOTSUPP without it), so fill in the current kind.
+        if (request.Kind is null && (request.Macvlan is not null || request.VethPeer is not null))
+        {
+            var current = (request.Index != 0 ? GetLink(request.Index) : GetLink(request.Name ?? ""))
+                ?? throw new RtnetlinkException(19, null, $"set {request.Name ?? "#" + request.Index}");
+            request = request with { Kind = current.Kind };
+        }
         var b = new NetlinkMessageBuilder(Rtnl.RTM_NEWLINK, NetlinkAbi.NLM_F_REQUEST);
         Describe(b, request);
         Run(b, $"set {request.Name ?? "#" + request.Index}");
