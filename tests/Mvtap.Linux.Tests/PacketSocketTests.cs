@@ -1,0 +1,189 @@
+// AF_PACKET on a veth pair in a private namespace: batches out with sendmmsg, in through the
+// TPACKET_V3 ring or recvmmsg, with and without the virtio-net header; outgoing suppression; filters.
+using Mvtap.Core.Frames;
+using Mvtap.Linux.Interop;
+
+namespace Mvtap.Linux.Tests;
+
+public sealed class PacketSocketTests : IDisposable
+{
+    private readonly VethPair _net = new();
+
+    public void Dispose() => _net.Dispose();
+
+    private static readonly PacketSocketOptions Ring = new() { RxRing = PacketRingGeometry.Default };
+
+    /// <summary>Reads test frames (ethertype 0x88B5) from the ring until <paramref name="want"/> arrived or 5 s passed.</summary>
+    private static List<(uint Tag, byte PacketType, int IfIndex, byte[] Data)> ReceiveFromRing(PacketSocket s, int want, int vnet = 0)
+    {
+        var got = new List<(uint, byte, int, byte[])>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (got.Count < want && DateTime.UtcNow < deadline)
+        {
+            s.WaitReadable(100);
+            while (s.Ring!.TryReceive(out var f))
+            {
+                var eth = f.Data[vnet..];
+                if (TestNet.IsTestFrame(eth)) got.Add((TestNet.Tag(eth), f.PacketType, f.IfIndex, f.Data.ToArray()));
+            }
+        }
+        return got;
+    }
+
+    private static void SendAll(PacketSocket s, FrameBatch batch)
+    {
+        int sent = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (sent < batch.Count && DateTime.UtcNow < deadline)
+        {
+            int n = s.SendBatch(batch, sent);
+            if (n == 0) Sockets.Poll(s.Handle.Fd, Sockets.POLLOUT, 100);
+            sent += n;
+        }
+        Assert.Equal(batch.Count, sent);
+    }
+
+    [Fact]
+    public void BatchSentOnOneEndArrivesWholeThroughTheRingOnTheOther()
+    {
+        using var tx = _net.Open(_net.A.Index);
+        using var rx = _net.Open(_net.B.Index, Ring);
+        using var batch = new FrameBatch(64, 2048);
+        for (uint i = 0; i < 64; i++) Assert.True(batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 1000 + i, 60 + (int)i * 20)));
+        SendAll(tx, batch);
+
+        var got = ReceiveFromRing(rx, 64);
+        Assert.Equal(Enumerable.Range(1000, 64).Select(i => (uint)i), got.Select(g => g.Tag).Order());
+        Assert.All(got, g => Assert.Equal(PacketAbi.PACKET_HOST, g.PacketType));
+        Assert.All(got, g => Assert.Equal(_net.B.Index, g.IfIndex));
+        Assert.All(got, g => Assert.Equal(60 + (int)(g.Tag - 1000) * 20, g.Data.Length));
+        Assert.All(got, g => Assert.Equal(TestNet.Frame(_net.MacB, _net.MacA, g.Tag, g.Data.Length), g.Data));
+    }
+
+    [Fact]
+    public void VnetHeaderTravelsWithEveryFrameAndIsZeroForPlainFrames()
+    {
+        var opts = new PacketSocketOptions { VnetHeader = true };
+        using var tx = _net.Open(_net.A.Index, opts);
+        using var rx = _net.Open(_net.B.Index, opts with { RxRing = PacketRingGeometry.Default });
+        Assert.Equal(10, rx.VnetHeaderSize);
+        using var batch = new FrameBatch(16, 2048);
+        for (uint i = 0; i < 16; i++)
+        {
+            var slot = batch.Reserve();
+            slot[..10].Clear(); // virtio_net_hdr: no checksum, no GSO
+            var frame = TestNet.Frame(_net.MacB, _net.MacA, 2000 + i, 100);
+            frame.CopyTo(slot[10..]);
+            batch.Commit(10 + frame.Length);
+        }
+        SendAll(tx, batch);
+
+        var got = ReceiveFromRing(rx, 16, vnet: 10);
+        Assert.Equal(16, got.Count);
+        foreach (var g in got)
+        {
+            Assert.Equal(110, g.Data.Length);
+            Assert.All(g.Data[..10], b => Assert.Equal(0, b));
+            Assert.Equal(TestNet.Frame(_net.MacB, _net.MacA, g.Tag, 100), g.Data[10..]);
+        }
+    }
+
+    [Fact]
+    public void RecvmmsgBatchReceivesWithoutARing()
+    {
+        using var tx = _net.Open(_net.A.Index);
+        using var rx = _net.Open(_net.B.Index);
+        using var outBatch = new FrameBatch(32, 2048);
+        for (uint i = 0; i < 32; i++) outBatch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 3000 + i));
+        SendAll(tx, outBatch);
+
+        using var inBatch = new FrameBatch(8, 2048);
+        var tags = new List<uint>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (tags.Count < 32 && DateTime.UtcNow < deadline)
+        {
+            rx.WaitReadable(100);
+            int n = rx.ReceiveBatch(inBatch);
+            Assert.True(n <= 8);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.False(inBatch.Truncated(i));
+                if (TestNet.IsTestFrame(inBatch.Frame(i)))
+                {
+                    Assert.Equal(_net.B.Index, inBatch.IfIndex(i));
+                    Assert.Equal(PacketAbi.PACKET_HOST, inBatch.PacketType(i));
+                    tags.Add(TestNet.Tag(inBatch.Frame(i)));
+                }
+            }
+        }
+        Assert.Equal(Enumerable.Range(3000, 32).Select(i => (uint)i), tags.Order());
+    }
+
+    [Fact]
+    public void IgnoreOutgoingHidesOwnSentFramesButNotIncomingOnes()
+    {
+        using var quiet = _net.Open(_net.A.Index, Ring with { IgnoreOutgoing = true });
+        using var watcher = _net.Open(_net.A.Index, Ring);
+        using var other = _net.Open(_net.B.Index);
+        using var batch = new FrameBatch(8, 2048);
+        for (uint i = 0; i < 8; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 4000 + i));
+        SendAll(quiet, batch);
+
+        // The watcher (no IGNORE_OUTGOING) sees them as PACKET_OUTGOING: they really left.
+        var seen = ReceiveFromRing(watcher, 8);
+        Assert.Equal(8, seen.Count);
+        Assert.All(seen, g => Assert.Equal(PacketAbi.PACKET_OUTGOING, g.PacketType));
+
+        // A marker coming in afterwards: once the quiet socket has it, any outgoing copy would be queued before it.
+        Assert.True(other.Send(TestNet.Frame(_net.MacA, _net.MacB, 4999)));
+        var quietGot = ReceiveFromRing(quiet, 1);
+        Assert.Equal([4999u], quietGot.Select(g => g.Tag));
+    }
+
+    [Fact]
+    public void UnicastMembershipEntersTheLowersAddressListAndLeavesWithTheSocket()
+    {
+        var mac = TestNet.RandomMac();
+        Assert.Equal(0u, _net.Rtnl.GetLink("pb0")!.Promiscuity);
+        using (var s = _net.Open(_net.B.Index))
+        {
+            Assert.Equal(UnicastFilterResult.Filtered, s.AddUnicast(mac));
+            Assert.Contains(mac.ToString(), _net.Namespace.Ip("link", "show", "dev", "pb0") + TestNet.Run("bridge", "-n", _net.Namespace.Name, "fdb", "show", "dev", "pb0"));
+            // veth has no IFF_UNICAST_FLT: the kernel itself turns the secondary address into promiscuity (spec 4.2).
+            Assert.Equal(1u, _net.Rtnl.GetLink("pb0")!.Promiscuity);
+            s.DropUnicast(mac, UnicastFilterResult.Filtered);
+            Assert.Equal(0u, _net.Rtnl.GetLink("pb0")!.Promiscuity);
+            Assert.DoesNotContain(mac.ToString(), TestNet.Run("bridge", "-n", _net.Namespace.Name, "fdb", "show", "dev", "pb0"));
+
+            s.AddUnicast(mac);
+        }
+        // Closing the socket drops its memberships.
+        Assert.Equal(0u, _net.Rtnl.GetLink("pb0")!.Promiscuity);
+        Assert.DoesNotContain(mac.ToString(), TestNet.Run("bridge", "-n", _net.Namespace.Name, "fdb", "show", "dev", "pb0"));
+    }
+
+    [Fact]
+    public void PromiscuousMembershipIsCountedAndReleased()
+    {
+        using var s = _net.Open(_net.B.Index);
+        s.SetPromiscuous(true);
+        Assert.Equal(1u, _net.Rtnl.GetLink("pb0")!.Promiscuity);
+        s.SetPromiscuous(false);
+        Assert.Equal(0u, _net.Rtnl.GetLink("pb0")!.Promiscuity);
+    }
+
+    [Fact]
+    public void StatisticsCountRingDeliveries()
+    {
+        using var tx = _net.Open(_net.A.Index);
+        using var rx = _net.Open(_net.B.Index, Ring);
+        rx.ReadStatistics(); // reset
+        using var batch = new FrameBatch(4, 256);
+        for (uint i = 0; i < 4; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 5000 + i));
+        SendAll(tx, batch);
+        Assert.Equal(4, ReceiveFromRing(rx, 4).Count);
+        var (packets, drops) = rx.ReadStatistics();
+        Assert.True(packets >= 4, $"packets {packets}");
+        Assert.Equal(0u, drops);
+    }
+}
