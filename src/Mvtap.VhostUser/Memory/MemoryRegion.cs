@@ -1,0 +1,82 @@
+// One region of guest memory from SET_MEM_TABLE, mapped from the frontend's descriptor. It
+// knows the region's two address spaces (guest physical for descriptors, frontend virtual for
+// ring addresses) and owns the mapping.
+using Mvtap.Linux.Interop;
+using Mvtap.VhostUser.Protocol;
+
+namespace Mvtap.VhostUser.Memory;
+
+public sealed unsafe class MemoryRegion : IDisposable
+{
+    private nint _mapping;
+    private readonly ulong _mappingLength;
+
+    public ulong GuestPhysAddr { get; }
+    public ulong UserAddr { get; }
+    public ulong Size { get; }
+    /// <summary>Host address of the region's first byte (mapping + mmap_offset).</summary>
+    internal byte* Host { get; }
+
+    private MemoryRegion(MemoryRegionDescriptor d, nint mapping, ulong mappingLength)
+    {
+        GuestPhysAddr = d.GuestPhysAddr;
+        UserAddr = d.UserAddr;
+        Size = d.Size;
+        _mapping = mapping;
+        _mappingLength = mappingLength;
+        Host = (byte*)mapping + d.MmapOffset;
+    }
+
+    /// <summary>Maps <paramref name="d"/> from <paramref name="fd"/>. Refuses a region whose
+    /// numbers overflow or that lies beyond the end of the file: touching such a mapping would
+    /// kill the whole daemon with SIGBUS.</summary>
+    public static MemoryRegion Map(MemoryRegionDescriptor d, FileDescriptor fd)
+    {
+        if (d.Size == 0) throw new VhostUserProtocolException("memory region of size 0");
+        if (d.GuestPhysAddr + d.Size < d.GuestPhysAddr || d.UserAddr + d.Size < d.UserAddr)
+            throw new VhostUserProtocolException($"memory region at gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x} wraps the address space");
+        ulong end = d.MmapOffset + d.Size;
+        if (end < d.MmapOffset || end > long.MaxValue)
+            throw new VhostUserProtocolException($"memory region mmap_offset 0x{d.MmapOffset:x} + size 0x{d.Size:x} overflows");
+
+        var (fileSize, blockSize) = Mman.Stat(fd);
+        if ((ulong)fileSize < end)
+            throw new VhostUserProtocolException($"memory region needs 0x{end:x} bytes of its file but the file has 0x{fileSize:x}");
+
+        // Map from offset 0 and round up to the block size: hugetlbfs needs whole huge pages.
+        ulong block = blockSize > 0 ? (ulong)blockSize : 4096;
+        ulong length = (end + block - 1) / block * block;
+        nint mapping = Mman.MapShared(fd, length);
+        return new MemoryRegion(d, mapping, length);
+    }
+
+    /// <summary>Host pointer and the number of bytes (≤ <paramref name="length"/>) that are
+    /// contiguous inside this region from guest physical address <paramref name="gpa"/>.</summary>
+    internal bool TryGuest(ulong gpa, ulong length, out byte* host, out ulong contiguous)
+    {
+        ulong offset = gpa - GuestPhysAddr;
+        if (gpa < GuestPhysAddr || offset >= Size) { host = null; contiguous = 0; return false; }
+        host = Host + offset;
+        contiguous = Math.Min(length, Size - offset);
+        return true;
+    }
+
+    /// <summary>Host pointer for a whole range in the frontend's address space, or false if any
+    /// byte of it lies outside this region.</summary>
+    internal bool TryUser(ulong qva, ulong length, out byte* host)
+    {
+        ulong offset = qva - UserAddr;
+        if (qva < UserAddr || offset >= Size || length > Size - offset) { host = null; return false; }
+        host = Host + offset;
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (_mapping != 0)
+        {
+            Mman.Unmap(_mapping, _mappingLength);
+            _mapping = 0;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+// One frontend session: read requests until the peer goes away, validate each, dispatch it,
+// answer REPLY_ACK. A broken message is counted and logged, refused with a non-zero ack when
+// the frontend asked for one, and ends the session; the device then resets and waits for the
+// next connection (the frontend's reconnect).
+using Mvtap.Linux.Interop;
+using Mvtap.VhostUser.Protocol;
+
+namespace Mvtap.VhostUser.Net;
+
+public sealed partial class VhostUserNetBackend
+{
+    /// <summary>Serves the frontend on <paramref name="socket"/> on the calling thread until it
+    /// disconnects or breaks the protocol. Returns why the session ended. Owns the socket.</summary>
+    public string Serve(FileDescriptor socket)
+    {
+        if (Interlocked.CompareExchange(ref _serving, 1, 0) != 0)
+        {
+            socket.Dispose();
+            throw new InvalidOperationException("a frontend is already being served");
+        }
+        Interlocked.Increment(ref Counters._connections);
+        _log("vhost-user net: frontend connected");
+        using var connection = new VhostUserConnection(socket);
+        var message = new VhostUserMessage();
+        string reason = "frontend disconnected";
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!connection.Read(message)) break;
+                    HandleOne(connection, message);
+                }
+                catch (Exception e) when (e is VhostUserProtocolException or SystemCallException)
+                {
+                    Interlocked.Increment(ref Counters._protocolErrors);
+                    reason = $"protocol error: {e.Message}";
+                    _log($"vhost-user net: {reason}; closing the session");
+                    TryNack(connection, message);
+                    break;
+                }
+                finally
+                {
+                    message.DisposeFds();
+                }
+            }
+        }
+        finally
+        {
+            ResetDevice();
+            Interlocked.Increment(ref Counters._disconnects);
+            Volatile.Write(ref _serving, 0);
+            _log($"vhost-user net: session ended: {reason}");
+            QueuesChanged?.Invoke();
+        }
+        return reason;
+    }
+
+    private void HandleOne(VhostUserConnection connection, VhostUserMessage message)
+    {
+        var header = message.Header;
+        string? invalid = MessageValidator.Validate(header, message.Payload, message.FdCount);
+        if (invalid != null) throw new VhostUserProtocolException(invalid);
+
+        var outcome = Dispatch(connection, message);
+        if (outcome != Outcome.Replied && header.NeedsReply && ReplyAckNegotiated)
+            connection.ReplyU64(message.Request, outcome == Outcome.Ok ? 0UL : 1UL);
+    }
+
+    // Protocol features are set before SET_FEATURES (QEMU and DPDK both do), so this holds
+    // from the first message that could ask for an ack.
+    private bool ReplyAckNegotiated => (_protocolFeatures & VhostUserProtocolFeatures.ReplyAck) != 0;
+
+    /// <summary>Refuses the message that broke the session, if its sender waits for an answer.</summary>
+    private void TryNack(VhostUserConnection connection, VhostUserMessage message)
+    {
+        if (!message.Header.NeedsReply || !ReplyAckNegotiated || message.Header.Request == 0) return;
+        try { connection.ReplyU64(message.Request, 1); }
+        catch (SystemCallException) { /* the peer is gone; nothing to tell it */ }
+    }
+
+    /// <summary>Back to the state of a fresh connection: rings stopped and forgotten, memory
+    /// unmapped, features cleared, device healthy again.</summary>
+    private void ResetDevice()
+    {
+        using (LockAll())
+        {
+            foreach (var vq in _vrings) vq.Reset();
+            _memory?.Dispose();
+            _memory = null;
+            _features = 0;
+            _protocolFeatures = 0;
+            _status = 0;
+            _health.Clear();
+        }
+    }
+
+    private enum Outcome { Ok, Replied, Refused }
+}
