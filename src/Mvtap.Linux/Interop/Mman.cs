@@ -1,25 +1,14 @@
-// mmap(2)/munmap(2), memfd_create(2), ftruncate(2) and the fstat(2) fields vhost-user needs:
-// guest memory arrives as file descriptors that the backend maps MAP_SHARED, and tests build
-// such guest memory with a memfd.
+// memfd_create(2), ftruncate(2) and the fstat(2) fields vhost-user needs, plus a shared
+// read-write mapping of a descriptor through Mmap.cs: guest memory arrives as file descriptors
+// that the backend maps MAP_SHARED, and tests build such guest memory with a memfd.
 using System.Runtime.InteropServices;
 
 namespace Mvtap.Linux.Interop;
 
 public static unsafe partial class Mman
 {
-    public const int PROT_READ = 1;
-    public const int PROT_WRITE = 2;
-    public const int MAP_SHARED = 1;
     public const uint MFD_CLOEXEC = 1;
     public const uint MFD_ALLOW_SEALING = 2;
-
-    private static readonly nint MapFailed = -1;
-
-    [LibraryImport(Libc.Name, EntryPoint = "mmap", SetLastError = true)]
-    private static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, long offset);
-
-    [LibraryImport(Libc.Name, EntryPoint = "munmap", SetLastError = true)]
-    private static partial int munmap(nint addr, nuint length);
 
     [LibraryImport(Libc.Name, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int memfd_create(string name, uint flags);
@@ -34,13 +23,12 @@ public static unsafe partial class Mman
     /// <paramref name="offset"/>, shared and read-write.</summary>
     public static nint MapShared(FileDescriptor fd, ulong length, long offset = 0)
     {
+        if (length > long.MaxValue) throw new ArgumentOutOfRangeException(nameof(length));
         bool added = false;
         try
         {
             fd.DangerousAddRef(ref added);
-            nint p = mmap(0, (nuint)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.Fd, offset);
-            if (p == MapFailed) throw new SystemCallException("mmap", Marshal.GetLastPInvokeError());
-            return p;
+            return Mmap.Map((nint)length, Mmap.PROT_READ | Mmap.PROT_WRITE, Mmap.MAP_SHARED, fd.Fd, offset);
         }
         finally
         {
@@ -48,8 +36,7 @@ public static unsafe partial class Mman
         }
     }
 
-    public static void Unmap(nint address, ulong length) =>
-        Libc.Check(munmap(address, (nuint)length), "munmap");
+    public static void Unmap(nint address, ulong length) => Mmap.Unmap(address, (nint)length);
 
     public static FileDescriptor MemfdCreate(string name, uint flags = MFD_CLOEXEC) =>
         new(Libc.Check(memfd_create(name, flags), "memfd_create"));
@@ -58,7 +45,7 @@ public static unsafe partial class Mman
         Libc.Check(ftruncate(fd.Fd, length), "ftruncate");
 
     /// <summary>The file's size and preferred block size (4 KiB for a memfd, the huge page size
-    /// on hugetlbfs): a mapping must cover whole blocks.</summary>
+    /// on hugetlbfs): a mapping must cover whole blocks and never reach past the file's end.</summary>
     public static (long Size, long BlockSize) Stat(FileDescriptor fd)
     {
         // struct stat on x86_64 is 144 bytes; st_size at 48, st_blksize at 56.
