@@ -1,0 +1,157 @@
+// The attachment point of one vhost-user net device (spec 3.8): a control thread that either
+// listens on a socket path and serves each frontend that connects (server, the default: QEMU
+// with reconnect=N and virtio-user dial us), or dials a frontend that listens and re-dials every
+// second after it goes away (client: QEMU server=on, virtio-user server=1, OVS-style).
+using Mvtap.Linux.Interop;
+using Mvtap.VhostUser.Net;
+
+namespace Mvtap.VhostUser;
+
+public enum VhostUserRole { Server, Client }
+
+public sealed class VhostUserEndpoint : IDisposable
+{
+    private readonly VhostUserNetBackend _backend;
+    private readonly Action<string> _log;
+    private readonly ManualResetEventSlim _stopping = new();
+    private readonly Lock _gate = new();
+    private FileDescriptor? _listener;
+    private FileDescriptor? _session;
+    private Thread? _thread;
+    private int _sessions;
+
+    public VhostUserEndpoint(VhostUserNetBackend backend, string socketPath, VhostUserRole role = VhostUserRole.Server,
+        Action<string>? log = null)
+    {
+        _backend = backend;
+        SocketPath = socketPath;
+        Role = role;
+        _log = log ?? (_ => { });
+    }
+
+    public string SocketPath { get; }
+    public VhostUserRole Role { get; }
+    /// <summary>How long a client waits between dials.</summary>
+    public TimeSpan RedialInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Mode for the socket file in server role (0660: the VM's group may connect).</summary>
+    public uint SocketMode { get; init; } = Convert.ToUInt32("660", 8);
+    /// <summary>Sessions served so far (ended or running).</summary>
+    public int Sessions => Volatile.Read(ref _sessions);
+    /// <summary>Why the last session ended.</summary>
+    public string? LastSessionEnd { get; private set; }
+
+    /// <summary>Binds (server role: a stale socket file from a previous daemon is replaced) and
+    /// starts the control thread.</summary>
+    public void Start()
+    {
+        if (_thread != null) throw new InvalidOperationException("already started");
+        if (Role == VhostUserRole.Server)
+        {
+            var listener = UnixSocket.Create();
+            try
+            {
+                if (File.Exists(SocketPath)) File.Delete(SocketPath);
+                UnixSocket.Bind(listener, SocketPath);
+                UnixSocket.SetMode(SocketPath, SocketMode);
+                UnixSocket.Listen(listener);
+            }
+            catch
+            {
+                listener.Dispose();
+                throw;
+            }
+            _listener = listener;
+        }
+        _thread = new Thread(Role == VhostUserRole.Server ? ServeLoop : DialLoop)
+        {
+            IsBackground = true,
+            Name = $"vhost-user {Path.GetFileName(SocketPath)}",
+        };
+        _thread.Start();
+    }
+
+    private void ServeLoop()
+    {
+        while (!_stopping.IsSet)
+        {
+            FileDescriptor socket;
+            try
+            {
+                socket = UnixSocket.Accept(_listener!);
+            }
+            catch (SystemCallException e)
+            {
+                if (_stopping.IsSet) return;
+                _log($"vhost-user {SocketPath}: accept failed: {e.Message}");
+                _stopping.Wait(RedialInterval);
+                continue;
+            }
+            RunSession(socket);
+        }
+    }
+
+    private void DialLoop()
+    {
+        while (!_stopping.IsSet)
+        {
+            var socket = UnixSocket.Create();
+            int errno = UnixSocket.Connect(socket, SocketPath);
+            if (errno != 0)
+            {
+                socket.Dispose();
+                _stopping.Wait(RedialInterval);
+                continue;
+            }
+            RunSession(socket);
+            if (!_stopping.IsSet) _stopping.Wait(RedialInterval);
+        }
+    }
+
+    private void RunSession(FileDescriptor socket)
+    {
+        using (_gate.EnterScope())
+        {
+            if (_stopping.IsSet) { socket.Dispose(); return; }
+            _session = socket;
+        }
+        Interlocked.Increment(ref _sessions);
+        try
+        {
+            LastSessionEnd = _backend.Serve(socket);
+        }
+        catch (Exception e)
+        {
+            // A bug, not the frontend's fault; still, one endpoint must not take the daemon down.
+            LastSessionEnd = $"internal error: {e}";
+            _log($"vhost-user {SocketPath}: {LastSessionEnd}");
+        }
+        finally
+        {
+            using (_gate.EnterScope()) _session = null;
+        }
+    }
+
+    /// <summary>Stops the control thread, ends a running session and removes the socket file.</summary>
+    public void Dispose()
+    {
+        using (_gate.EnterScope())
+        {
+            _stopping.Set();
+            // shutdown() wakes the thread blocked in accept/recvmsg; the handles stay valid until
+            // their owners dispose them.
+            if (_listener != null) UnixSocket.Shutdown(_listener);
+            try
+            {
+                if (_session != null && !_session.IsClosed) UnixSocket.Shutdown(_session);
+            }
+            catch (ObjectDisposedException) { /* the session closed on its own meanwhile */ }
+        }
+        _thread?.Join();
+        _listener?.Dispose();
+        if (Role == VhostUserRole.Server && _listener != null)
+        {
+            try { File.Delete(SocketPath); } catch (IOException) { }
+        }
+        _stopping.Dispose();
+    }
+}
