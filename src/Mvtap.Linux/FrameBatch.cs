@@ -119,6 +119,14 @@ public sealed unsafe class FrameBatch : IDisposable
 
     public void Dispose()
     {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~FrameBatch() => Free();
+
+    private void Free()
+    {
         if (_slots == null) return;
         NativeMemory.AlignedFree(_slots);
         NativeMemory.Free(_iovecs);

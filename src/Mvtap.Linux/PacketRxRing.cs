@@ -128,6 +128,14 @@ public sealed unsafe class PacketRxRing : IDisposable
 
     public void Dispose()
     {
+        Unmap();
+        GC.SuppressFinalize(this);
+    }
+
+    ~PacketRxRing() => Unmap();
+
+    private void Unmap()
+    {
         if (_memory == 0) return;
         Mmap.Unmap(_memory, _length);
         _memory = 0;

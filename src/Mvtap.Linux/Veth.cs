@@ -25,9 +25,8 @@ public static class Veth
                 Name = peerName,
                 Address = peerAddress,
                 Mtu = mtu,
-                NetNsFd = peerNamespace is null ? null : new FileDescriptorRef(peerNamespace.Fd),
+                NetNsFd = peerNamespace,
             },
         });
-        if (peerNamespace is not null) GC.KeepAlive(peerNamespace);
     }
 }

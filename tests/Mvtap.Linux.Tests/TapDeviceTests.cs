@@ -108,13 +108,26 @@ public sealed class TapDeviceTests : IDisposable
         tap.SetGroup(0);
     }
 
+    // A process spawned concurrently by another test (fork before exec) briefly holds a copy of every
+    // fd, so the closed queue can stay attached a moment longer: retry EBUSY, bounded.
+    private TapDevice ReattachWhenReleased(string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
+        {
+            try { return CreateTap(name); }
+            catch (SystemCallException e) when (e.Errno == 16 && DateTime.UtcNow < deadline) { Thread.Sleep(10); }
+        }
+    }
+
     [Fact]
     public void PersistKeepsTheInterfaceAfterClose()
     {
         string name = "mvtp" + TestNet.Suffix();
         using (var tap = CreateTap(name)) tap.SetPersist(true);
         Assert.NotNull(_rt.GetLink(name));
-        using (var again = CreateTap(name)) again.SetPersist(false);
+        using (var again = ReattachWhenReleased(name)) again.SetPersist(false);
+        TestNet.WaitFor(() => _rt.GetLink(name), l => l is null);
         Assert.Null(_rt.GetLink(name));
     }
 

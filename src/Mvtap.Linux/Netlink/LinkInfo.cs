@@ -27,6 +27,11 @@ public sealed record LinkInfo
     public uint Promiscuity { get; init; }
     public uint? Allmulti { get; init; }
     public bool? Carrier { get; init; }
+    /// <summary>IFLA_MASTER: the bridge/bond this link is enslaved to.</summary>
+    public int? Master { get; init; }
+    public uint? NumTxQueues { get; init; }
+    public uint? NumRxQueues { get; init; }
+    public MacAddress? PermanentAddress { get; init; }
     public string? Kind { get; init; }
     /// <summary>Set for kind macvlan/macvtap.</summary>
     public MacvlanInfo? Macvlan { get; init; }
@@ -62,6 +67,10 @@ public sealed record LinkInfo
             Promiscuity = a.U32(Rtnl.IFLA_PROMISCUITY) ?? 0,
             Allmulti = a.U32(Rtnl.IFLA_ALLMULTI),
             Carrier = a.U8(Rtnl.IFLA_CARRIER) is byte c ? c != 0 : null,
+            Master = a.S32(Rtnl.IFLA_MASTER),
+            NumTxQueues = a.U32(Rtnl.IFLA_NUM_TX_QUEUES),
+            NumRxQueues = a.U32(Rtnl.IFLA_NUM_RX_QUEUES),
+            PermanentAddress = a.Mac(Rtnl.IFLA_PERM_ADDRESS),
             Kind = kind,
             Macvlan = kind is "macvlan" or "macvtap" && data is not null ? MacvlanInfo.Parse(data) : null,
         };

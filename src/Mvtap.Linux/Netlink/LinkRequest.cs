@@ -2,6 +2,7 @@
 // (or defaults) it. Raw values are allowed on purpose (e.g. mode 3) so callers can see the kernel refuse them.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux.Netlink;
 
@@ -17,7 +18,7 @@ public sealed record LinkRequest
     public uint? Mtu { get; init; }
     public uint? TxQueueLength { get; init; }
     /// <summary>IFLA_NET_NS_FD: create in / move to the namespace this fd refers to.</summary>
-    public FileDescriptorRef? NetNsFd { get; init; }
+    public FileDescriptor? NetNsFd { get; init; }
     /// <summary>IFLA_NET_NS_PID: create in / move to the network namespace of this process.</summary>
     public int? NetNsPid { get; init; }
     /// <summary>IFF_UP in ifi_flags/ifi_change: true = up, false = down, null = unchanged.</summary>
@@ -29,9 +30,6 @@ public sealed record LinkRequest
     /// <summary>VETH_INFO_PEER for veth: the other end (name, address, namespace...).</summary>
     public LinkRequest? VethPeer { get; init; }
 }
-
-/// <summary>An fd borrowed for the duration of one request (IFLA_NET_NS_FD).</summary>
-public readonly record struct FileDescriptorRef(int Fd);
 
 /// <summary>IFLA_MACVLAN_* attributes, each sent only when set.</summary>
 public sealed record MacvlanAttributes

@@ -52,6 +52,17 @@ public sealed unsafe class NetlinkSocket : IDisposable
     /// </summary>
     public List<NetlinkMessage> Request(NetlinkMessageBuilder request, string what)
     {
+        // A dump that raced with a change is flagged NLM_F_DUMP_INTR and may be inconsistent: redo it.
+        for (int attempt = 1; ; attempt++)
+        {
+            var replies = RequestOnce(request, what, out bool interrupted);
+            if (!interrupted || attempt == 5) return replies;
+        }
+    }
+
+    private List<NetlinkMessage> RequestOnce(NetlinkMessageBuilder request, string what, out bool interrupted)
+    {
+        interrupted = false;
         uint seq = ++_sequence;
         var bytes = request.Finish(seq);
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]);
@@ -73,6 +84,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
                 var payload = _receive.AsMemory(offset + 16, (int)hdr.Length - 16);
                 offset += NetlinkAbi.Align((int)hdr.Length);
                 if (hdr.Sequence != seq) continue; // a stale answer to an earlier, abandoned request
+                if ((hdr.Flags & NetlinkAbi.NLM_F_DUMP_INTR) != 0 && hdr.Type != NetlinkAbi.NLMSG_ERROR) interrupted = true;
                 switch (hdr.Type)
                 {
                     case NetlinkAbi.NLMSG_ERROR:

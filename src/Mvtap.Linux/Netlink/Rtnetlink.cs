@@ -8,6 +8,7 @@ namespace Mvtap.Linux.Netlink;
 public sealed class RtnetlinkException(int errno, string? kernelMessage, string request)
     : NetlinkException(errno, kernelMessage, request);
 
+/// <summary>Not thread-safe: one request at a time per instance.</summary>
 public sealed class Rtnetlink : IDisposable
 {
     private readonly NetlinkSocket _socket;
@@ -52,6 +53,7 @@ public sealed class Rtnetlink : IDisposable
             NetlinkAbi.NLM_F_REQUEST | NetlinkAbi.NLM_F_CREATE | NetlinkAbi.NLM_F_EXCL);
         Describe(b, request);
         Run(b, $"create {request.Kind} {request.Name}");
+        KeepFdsAlive(request);
     }
 
     /// <summary>Changes an existing link (RTM_NEWLINK without CREATE, so IFLA_INFO_DATA reaches changelink).</summary>
@@ -67,6 +69,7 @@ public sealed class Rtnetlink : IDisposable
         var b = new NetlinkMessageBuilder(Rtnl.RTM_NEWLINK, NetlinkAbi.NLM_F_REQUEST);
         Describe(b, request);
         Run(b, $"set {request.Name ?? "#" + request.Index}");
+        KeepFdsAlive(request);
     }
 
     public void DeleteLink(string name) => Delete(new IfInfoMsg(), name, $"delete {name}");
@@ -85,8 +88,14 @@ public sealed class Rtnetlink : IDisposable
     /// <summary>Moves a link into the namespace an fd refers to (e.g. an open /run/netns/NAME).</summary>
     public void MoveToNamespace(string name, FileDescriptor netns)
     {
-        SetLink(new LinkRequest { Name = name, NetNsFd = new FileDescriptorRef(netns.Fd) });
-        GC.KeepAlive(netns);
+        SetLink(new LinkRequest { Name = name, NetNsFd = netns });
+    }
+
+    // The request carries raw fd numbers: the handles must outlive the send.
+    private static void KeepFdsAlive(LinkRequest r)
+    {
+        GC.KeepAlive(r.NetNsFd);
+        if (r.VethPeer is not null) GC.KeepAlive(r.VethPeer.NetNsFd);
     }
 
     private static void Describe(NetlinkMessageBuilder b, LinkRequest r)
