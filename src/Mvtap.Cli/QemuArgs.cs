@@ -21,11 +21,11 @@ internal static class QemuArgs
             case QemuAttachment.VhostUser:
                 string vhost = view.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, view.Index);
                 return $"-m {memory} -object memory-backend-memfd,id=mem,size={memory},share=on -numa node,memdev=mem "
-                       + ShellWord($"-chardev socket,id=chr0,path={QemuOptionValue(vhost)}")
+                       + "-chardev " + ShellWord($"socket,id=chr0,path={QemuOptionValue(vhost)}")
                        + $" -netdev vhost-user,id=net0,chardev=chr0 {device}";
             case QemuAttachment.Stream:
                 string stream = view.StreamPath ?? ControlPaths.StreamPath(runDir, view.Index);
-                return ShellWord($"-netdev stream,id=net0,server=off,addr.type=unix,addr.path={QemuOptionValue(stream)}")
+                return "-netdev " + ShellWord($"stream,id=net0,server=off,addr.type=unix,addr.path={QemuOptionValue(stream)}")
                        + $" {device}";
             default:
                 return $"-netdev tap,id=net0,fd=3 {device}";
