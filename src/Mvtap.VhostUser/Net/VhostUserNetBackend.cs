@@ -76,11 +76,17 @@ public sealed partial class VhostUserNetBackend : IDisposable
     }
 
     /// <summary>Asks the guest to kick <paramref name="vring"/> when it adds buffers, and returns
-    /// true if some are already there (process again instead of sleeping).</summary>
+    /// true if there is work to do now instead of sleeping: on a TX vring, frames not yet
+    /// received; on an RX vring, buffers added since the last delivery attempt.</summary>
     public bool ArmKick(int vring)
     {
         var vq = _vrings[vring];
-        using (vq.Gate.EnterScope()) return vq.IsReady && vq.RequestKick();
+        using (vq.Gate.EnterScope())
+        {
+            if (!vq.IsReady) return false;
+            bool added = vq.RequestKick();
+            return added || (vring % 2 == 1 && vq.AvailableCount() > 0);
+        }
     }
 
     /// <summary>A snapshot of one ring, for diagnostics and tests.</summary>

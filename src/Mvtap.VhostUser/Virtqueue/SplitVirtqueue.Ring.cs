@@ -14,7 +14,8 @@ public sealed unsafe partial class SplitVirtqueue
     /// if its avail index is more than a ring ahead of ours.</summary>
     public int AvailableCount()
     {
-        int count = (ushort)(AvailIdx() - LastAvail);
+        _seenAvail = AvailIdx();
+        int count = (ushort)(_seenAvail - LastAvail);
         if (count > Size)
         {
             Fail($"vring {Index}: avail index {AvailIdx()} is {count} ahead of {LastAvail}, ring size {Size}");
@@ -144,14 +145,15 @@ public sealed unsafe partial class SplitVirtqueue
         if (signal) EventFd.Signal(Call.Fd);
     }
 
-    /// <summary>Asks the guest to kick when it adds chains past LastAvail, then reports whether
-    /// some were added meanwhile (the caller must then look again instead of sleeping).</summary>
+    /// <summary>Asks the guest to kick when it makes chains available beyond those seen by the
+    /// last <see cref="AvailableCount"/>, then reports whether it already has (the caller must
+    /// then look again instead of sleeping: the guest may have missed our request).</summary>
     public bool RequestKick()
     {
-        if (EventIdx) Volatile.Write(ref *(ushort*)(_used + 4 + 8 * Size), LastAvail);
+        if (EventIdx) Volatile.Write(ref *(ushort*)(_used + 4 + 8 * Size), _seenAvail);
         // We never set VRING_USED_F_NO_NOTIFY, so without EVENT_IDX the guest always kicks.
         Interlocked.MemoryBarrier();
-        return AvailIdx() != LastAvail;
+        return AvailIdx() != _seenAvail;
     }
 
     /// <summary>virtio's vring_need_event: has the used index moved past the guest's used_event

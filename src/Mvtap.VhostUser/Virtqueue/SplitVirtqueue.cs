@@ -18,6 +18,7 @@ public sealed unsafe partial class SplitVirtqueue
     private byte* _desc;
     private byte* _avail;
     private byte* _used;
+    private ushort _seenAvail;
     private ushort _signalledUsed;
     private bool _signalledUsedValid;
 
@@ -65,7 +66,7 @@ public sealed unsafe partial class SplitVirtqueue
 
     public void SetBase(ushort lastAvail)
     {
-        LastAvail = lastAvail;
+        LastAvail = _seenAvail = lastAvail;
         UsedIndex = lastAvail;
         _signalledUsedValid = false;
     }
@@ -105,6 +106,7 @@ public sealed unsafe partial class SplitVirtqueue
         Kick?.Dispose();
         Kick = kick;
         Started = true;
+        _seenAvail = LastAvail;
         _signalledUsedValid = false;
         if (_used != null)
         {
@@ -112,7 +114,7 @@ public sealed unsafe partial class SplitVirtqueue
             if (guestUsed != UsedIndex)
             {
                 string note = $"vring {Index}: base {LastAvail} but used index {guestUsed}; resynchronised";
-                LastAvail = UsedIndex = guestUsed;
+                LastAvail = UsedIndex = _seenAvail = guestUsed;
                 return note;
             }
         }
