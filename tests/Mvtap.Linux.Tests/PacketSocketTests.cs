@@ -120,14 +120,16 @@ public sealed class PacketSocketTests : IDisposable
     }
 
     [Fact]
-    public void IgnoreOutgoingHidesOwnSentFramesButNotIncomingOnes()
+    public void IgnoreOutgoingHidesFramesSentOnTheInterfaceButNotIncomingOnes()
     {
         using var quiet = _net.Open(_net.A.Index, Ring with { IgnoreOutgoing = true });
         using var watcher = _net.Open(_net.A.Index, Ring);
+        using var sender = _net.Open(_net.A.Index);
         using var other = _net.Open(_net.B.Index);
         using var batch = new FrameBatch(8, 2048);
         for (uint i = 0; i < 8; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 4000 + i));
-        SendAll(quiet, batch);
+        // From another socket: the kernel never loops a socket's own frames back to it anyway (skb_loop_sk).
+        SendAll(sender, batch);
 
         // The watcher (no IGNORE_OUTGOING) sees them as PACKET_OUTGOING: they really left.
         var seen = ReceiveFromRing(watcher, 8);
