@@ -188,4 +188,50 @@ public sealed class PacketSocketTests : IDisposable
         Assert.True(packets >= 4, $"packets {packets}");
         Assert.Equal(0u, drops);
     }
+
+    [Fact]
+    public void SmallRingWrapsManyTimesWithoutLosingOrReorderingFrames()
+    {
+        using var tx = _net.Open(_net.A.Index);
+        using var rx = _net.Open(_net.B.Index, new PacketSocketOptions { RxRing = new PacketRingGeometry(Environment.SystemPageSize, 4, 1) });
+        using var batch = new FrameBatch(16, 256);
+        var tags = new List<uint>();
+        for (uint round = 0; round < 50; round++)
+        {
+            batch.Clear();
+            for (uint i = 0; i < 16; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 10_000 + round * 16 + i, 200));
+            SendAll(tx, batch);
+            tags.AddRange(ReceiveFromRing(rx, 16).Select(g => g.Tag));
+        }
+        Assert.Equal(Enumerable.Range(10_000, 800).Select(i => (uint)i), tags);
+    }
+
+    [Fact]
+    public void BatchSendAndRingReceiveAllocateNothing()
+    {
+        using var tx = _net.Open(_net.A.Index);
+        using var rx = _net.Open(_net.B.Index, Ring);
+        using var batch = new FrameBatch(32, 256);
+        for (uint i = 0; i < 32; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 20_000 + i));
+
+        long RoundTrip()
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int sent = 0, received = 0;
+            for (int spins = 0; spins < 500 && (sent < 32 || received < 32); spins++)
+            {
+                if (sent < 32) sent += tx.SendBatch(batch, sent);
+                rx.WaitReadable(10);
+                while (rx.Ring!.TryReceive(out var f))
+                    if (TestNet.IsTestFrame(f.Data)) received++;
+            }
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(32, sent);
+            Assert.Equal(32, received);
+            return allocated;
+        }
+
+        RoundTrip(); // warm-up: JIT, first-call stubs
+        Assert.Equal(0, RoundTrip());
+    }
 }
