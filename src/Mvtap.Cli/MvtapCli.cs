@@ -94,8 +94,7 @@ public static class MvtapCli
 
     private static ILinkBackend CreateBackend(GlobalOptions options, string runDir)
     {
-        if (options.Kernel)
-            throw new LinkOperationException(95, "--kernel needs the rtnetlink backend, which is not implemented yet");
+        if (options.Kernel) return new KernelLinkBackend();
         return new DaemonLinkBackend(new ControlClient(ControlPaths.SocketPath(runDir)));
     }
 }
