@@ -19,6 +19,7 @@ public sealed class VhostUserEndpoint : IDisposable
     private FileDescriptor? _session;
     private Thread? _thread;
     private int _sessions;
+    private bool _disposed;
 
     public VhostUserEndpoint(VhostUserNetBackend backend, string socketPath, VhostUserRole role = VhostUserRole.Server,
         Action<string>? log = null)
@@ -136,6 +137,8 @@ public sealed class VhostUserEndpoint : IDisposable
     {
         using (_gate.EnterScope())
         {
+            if (_disposed) return;
+            _disposed = true;
             _stopping.Set();
             // shutdown() wakes the thread blocked in accept/recvmsg; the handles stay valid until
             // their owners dispose them.

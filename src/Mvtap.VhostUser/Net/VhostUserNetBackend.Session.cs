@@ -63,8 +63,10 @@ public sealed partial class VhostUserNetBackend
         string? invalid = MessageValidator.Validate(header, message.Payload, message.FdCount);
         if (invalid != null) throw new VhostUserProtocolException(invalid);
 
+        // Decided before dispatch: RESET_OWNER clears the protocol features it is acked under.
+        bool ack = header.NeedsReply && ReplyAckNegotiated;
         var outcome = Dispatch(connection, message);
-        if (outcome != Outcome.Replied && header.NeedsReply && ReplyAckNegotiated)
+        if (outcome != Outcome.Replied && ack)
             connection.ReplyU64(message.Request, outcome == Outcome.Ok ? 0UL : 1UL);
     }
 

@@ -190,6 +190,9 @@ public sealed class TestFrontend : IDisposable
         }
     }
 
+    /// <summary>Closes our sending side: the backend reads end-of-stream.</summary>
+    public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
+
     public void Dispose()
     {
         _fd.Dispose();
