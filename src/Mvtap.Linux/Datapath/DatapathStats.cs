@@ -1,0 +1,29 @@
+// Counters of one datapath thread that have no home in the core's per-endpoint and per-port
+// counters: what the thread itself did (batches, frames) and what the kernel refused it.
+// Written by the datapath thread only; read from anywhere (plain longs, read with Volatile).
+namespace Mvtap.Linux.Datapath;
+
+public sealed class DatapathStats
+{
+    internal long wakeups, framesFromLower, framesFromEndpoints, lowerStackPassed, wireSent, wireRefused, wireErrors,
+        endpointSent, truncated, receiveErrors, commands, gsoFrames;
+
+    public long Wakeups => Volatile.Read(ref wakeups);
+    public long FramesFromLower => Volatile.Read(ref framesFromLower);
+    public long FramesFromEndpoints => Volatile.Read(ref framesFromEndpoints);
+    /// <summary>Frames the core passed to the lower's own stack (RX_HANDLER_PASS). Nothing to do
+    /// for an AF_PACKET lower: the kernel's stack had its copy already; counted for visibility.</summary>
+    public long LowerStackPassed => Volatile.Read(ref lowerStackPassed);
+    public long WireSent => Volatile.Read(ref wireSent);
+    /// <summary>Frames for the wire the lower's socket would not take (buffer full).</summary>
+    public long WireRefused => Volatile.Read(ref wireRefused);
+    /// <summary>Frames for the wire the kernel rejected (bad header, too big, device down).</summary>
+    public long WireErrors => Volatile.Read(ref wireErrors);
+    public long EndpointSent => Volatile.Read(ref endpointSent);
+    /// <summary>Received frames longer than a receive slot (cut by the kernel), dropped.</summary>
+    public long Truncated => Volatile.Read(ref truncated);
+    public long ReceiveErrors => Volatile.Read(ref receiveErrors);
+    public long Commands => Volatile.Read(ref commands);
+    /// <summary>Received frames carrying GSO metadata (super-frames forwarded whole, not segmented).</summary>
+    public long GsoFrames => Volatile.Read(ref gsoFrames);
+}

@@ -1,0 +1,134 @@
+// The library entry point of the Linux datapath, for the daemon and for tests: opens lower
+// devices (each with its Port and datapath thread), adds and removes `macvlan` endpoints (veth
+// pairs) on them, and on Dispose stops the threads and deletes every veth pair it created.
+// All of it happens in one network namespace, the switch's own ("host" side): the lowers live
+// there and the outer veth ends are created there; endpoints' inner ends may go anywhere.
+using Mvtap.Core.Model;
+using Mvtap.Linux.Netlink;
+
+namespace Mvtap.Linux.Datapath;
+
+public sealed class LinuxSwitch : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly Rtnetlink _rtnl;
+    private readonly List<LowerDatapath> _lowers = [];
+    private readonly Dictionary<Endpoint, (LowerDatapath Lower, MacvlanAttachment Attachment)> _endpoints = [];
+    private bool _disposed;
+
+    /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
+    public LinuxSwitch(string? netns = null)
+    {
+        Namespace = netns;
+        _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
+    }
+
+    public string? Namespace { get; }
+
+    public IReadOnlyList<LowerDatapath> Lowers { get { lock (_gate) return [.. _lowers]; } }
+
+    /// <summary>Opens interface <paramref name="ifName"/> as a packet lower and starts its datapath thread.</summary>
+    public LowerDatapath OpenLower(string ifName)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_lowers.Exists(l => l.Lower.Name == ifName))
+                throw new MvtapException(Errno.EEXIST, $"{ifName} is already open");
+            var lower = new PacketLower(ifName, Namespace);
+            try
+            {
+                var datapath = new LowerDatapath(lower);
+                _lowers.Add(datapath);
+                return datapath;
+            }
+            catch
+            {
+                lower.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates a `macvlan` endpoint on <paramref name="lower"/>: the endpoint in the port, a veth pair whose inner
+    /// end <paramref name="ifName"/> (with the endpoint's MAC and MTU) is created inside <paramref name="netns"/>
+    /// (null: the switch's namespace), and its outer end in the datapath. With <paramref name="up"/> the endpoint
+    /// is set up once frames can flow (its MAC then enters the lower's unicast filter, spec 4.2).
+    /// </summary>
+    public Endpoint AddMacvlanEndpoint(LowerDatapath lower, EndpointSettings settings, string? netns, string ifName, bool up = true)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_lowers.Contains(lower)) throw new ArgumentException("that lower is not open in this switch", nameof(lower));
+            var port = lower.Port;
+            var ep = port.Create(settings);
+            MacvlanAttachment? attachment = null;
+            try
+            {
+                attachment = MacvlanAttachment.Create(_rtnl, Namespace, ep, ifName, netns);
+                lower.Attach(attachment);
+                _endpoints[ep] = (lower, attachment);
+                if (up) port.SetUp(ep, true);
+                return ep;
+            }
+            catch
+            {
+                _endpoints.Remove(ep);
+                if (attachment is not null)
+                {
+                    try { lower.Detach(attachment); } catch (Exception) { /* already failing; the socket closes below */ }
+                    attachment.Dispose(_rtnl);
+                }
+                port.Delete(ep);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The attachment of an endpoint this switch created (its veth names, its socket).</summary>
+    public MacvlanAttachment AttachmentOf(Endpoint ep)
+    {
+        lock (_gate) return _endpoints.TryGetValue(ep, out var e) ? e.Attachment : throw NotOurs(ep);
+    }
+
+    public LowerDatapath LowerOf(Endpoint ep)
+    {
+        lock (_gate) return _endpoints.TryGetValue(ep, out var e) ? e.Lower : throw NotOurs(ep);
+    }
+
+    /// <summary>Deletes the endpoint from its port (it stops receiving at once), takes its socket out of
+    /// the datapath, then deletes its veth pair.</summary>
+    public void RemoveEndpoint(Endpoint ep)
+    {
+        lock (_gate)
+        {
+            if (!_endpoints.Remove(ep, out var e)) throw NotOurs(ep);
+            e.Lower.Port.Delete(ep);
+            e.Lower.Detach(e.Attachment);
+            e.Attachment.Dispose(_rtnl);
+        }
+    }
+
+    private static MvtapException NotOurs(Endpoint ep) => new(Errno.ENODEV, $"{ep.Name} is not an endpoint of this switch");
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            // Threads first, so no socket is closed under a running loop; then the pairs and lowers.
+            foreach (var l in _lowers) l.Dispose();
+            foreach (var (ep, e) in _endpoints)
+            {
+                try { e.Attachment.Dispose(_rtnl); } catch (RtnetlinkException) { /* best effort: keep cleaning up */ }
+            }
+            _endpoints.Clear();
+            foreach (var l in _lowers) l.Lower.Dispose();
+            _lowers.Clear();
+            _rtnl.Dispose();
+        }
+    }
+}
