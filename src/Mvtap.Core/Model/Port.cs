@@ -166,6 +166,18 @@ public sealed class Port
         }
     }
 
+    public void Rename(Endpoint ep, string name)
+    {
+        lock (_gate)
+        {
+            if (!_endpoints.Contains(ep)) throw NotOurs(ep);
+            if (_endpoints.Exists(e => e != ep && e.Name == name))
+                throw new MvtapException(Errno.EEXIST, $"an endpoint named {name} already exists");
+            ep.Name = name;
+            Publish();
+        }
+    }
+
     public void JoinGroup(Endpoint ep, MacAddress group)
     {
         if (!group.IsMulticast) throw new MvtapException(Errno.EINVAL, $"{group} is not a multicast address");

@@ -1,0 +1,13 @@
+// mvtapd's settings: where the control socket and attachment points live, where the state is
+// kept, and which group may use the control socket.
+namespace Mvtap.Daemon;
+
+public sealed record DaemonOptions
+{
+    public const string DefaultStateDir = "/var/lib/mvtap";
+
+    public required string RunDir { get; init; }
+    public string StateDir { get; init; } = DefaultStateDir;
+    /// <summary>Group (name or number) that may use the control socket; null = root only.</summary>
+    public string? SocketGroup { get; init; }
+}

@@ -1,0 +1,21 @@
+// The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
+// lower host carries it, and the attributes the core does not interpret (owner, group, netns).
+using Mvtap.Core.Model;
+using Mvtap.Daemon.Lowers;
+
+namespace Mvtap.Daemon.Links;
+
+public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lower, Endpoint endpoint)
+{
+    public int Index { get; } = index;
+    public EndpointKind Kind { get; } = kind;
+    public ILowerHost Lower { get; } = lower;
+    public Endpoint Endpoint { get; } = endpoint;
+    public string Name => Endpoint.Name;
+    public uint TxQueueLen { get; set; } = 500;
+    public string? Owner { get; set; }
+    public string? Group { get; set; }
+    public string? Netns { get; set; }
+
+    public string TypeName => Kind == EndpointKind.Macvtap ? "macvtap" : "macvlan";
+}

@@ -1,0 +1,63 @@
+// Builds the LinkView that `mvtap link show` prints from an endpoint and its port.
+using Mvtap.Control;
+using Mvtap.Core.Model;
+using Mvtap.Daemon.Lowers;
+
+namespace Mvtap.Daemon.Links;
+
+internal static class LinkViews
+{
+    public static LinkView Build(EndpointRecord record, string runDir)
+    {
+        var ep = record.Endpoint;
+        var port = record.Lower.Port;
+        var c = ep.Counters;
+        string? vhost = null, stream = null;
+        if (record.Kind == EndpointKind.Macvtap)
+        {
+            // attachment points exist only once mvtapd has created them
+            var v = ControlPaths.VhostUserPath(runDir, record.Index);
+            var s = ControlPaths.StreamPath(runDir, record.Index);
+            vhost = File.Exists(v) ? v : null;
+            stream = File.Exists(s) ? s : null;
+        }
+        return new LinkView
+        {
+            Index = record.Index,
+            Name = ep.Name,
+            Type = record.TypeName,
+            Lower = record.Lower.Name,
+            Mac = ep.Mac.ToString(),
+            Mode = ep.Mode.Name(),
+            Flags = RequestValues.FlagNames(ep.Flags),
+            AdminUp = ep.IsUp,
+            OperState = ep.OperState,
+            Carrier = ep.IsUp && ep.HasCarrier,
+            Mtu = ep.Mtu,
+            MaxMtu = port.Lower.MaxMtu,
+            TxQueueLen = record.TxQueueLen,
+            BcQueueLen = ep.BcQueueLenRequest,
+            UsedBcQueueLen = port.BcQueueLenUsed,
+            BcCutoff = port.BcCutoff,
+            Macaddrs = [.. ep.SourceList.Select(m => m.ToString())],
+            SpoofCheck = ep.SpoofCheck,
+            Owner = record.Owner,
+            Group = record.Group,
+            Netns = record.Netns,
+            VhostUserPath = vhost,
+            StreamPath = stream,
+            Statistics = new LinkStatistics
+            {
+                RxBytes = (ulong)c.RxBytes,
+                RxPackets = (ulong)c.RxPackets,
+                RxErrors = (ulong)c.RxErrors,
+                RxDropped = (ulong)c.RxDropped,
+                RxMulticast = (ulong)c.RxMulticast,
+                TxBytes = (ulong)c.TxBytes,
+                TxPackets = (ulong)c.TxPackets,
+                TxDropped = (ulong)c.TxDropped,
+                DropsByReason = c.NonZeroDrops().ToDictionary(kv => kv.Key, kv => (ulong)kv.Value),
+            },
+        };
+    }
+}

@@ -1,0 +1,79 @@
+// Turns the strings of a control request into the core's types, refusing bad values with the
+// errno the kernel would answer (EINVAL for a bad mode or flag, EADDRNOTAVAIL for a bad MAC).
+using Mvtap.Core.Frames;
+using Mvtap.Core.Model;
+using Mvtap.Daemon.Lowers;
+
+namespace Mvtap.Daemon.Links;
+
+internal static class RequestValues
+{
+    public const int MaxNameLength = 15; // IFNAMSIZ - 1
+
+    public static EndpointKind Kind(string type) => type switch
+    {
+        "macvtap" => EndpointKind.Macvtap,
+        "macvlan" => EndpointKind.Macvlan,
+        _ => throw new MvtapException(Errno.EOPNOTSUPP, $"link type \"{type}\" is not supported: use macvtap or macvlan"),
+    };
+
+    public static EndpointMode Mode(string name) =>
+        EndpointModeNames.TryParse(name, out var mode) ? mode : throw new MvtapException(Errno.EINVAL, $"mode \"{name}\" is unknown");
+
+    public static EndpointFlags Flags(IEnumerable<string> names)
+    {
+        var flags = EndpointFlags.None;
+        foreach (var n in names)
+            flags |= n switch
+            {
+                "nopromisc" => EndpointFlags.NoPromisc,
+                "nodst" => EndpointFlags.NoDst,
+                _ => throw new MvtapException(Errno.EINVAL, $"flag \"{n}\" is unknown"),
+            };
+        return flags;
+    }
+
+    public static List<string> FlagNames(EndpointFlags flags)
+    {
+        var list = new List<string>();
+        if ((flags & EndpointFlags.NoPromisc) != 0) list.Add("nopromisc");
+        if ((flags & EndpointFlags.NoDst) != 0) list.Add("nodst");
+        return list;
+    }
+
+    public static MacAddress Mac(string text)
+    {
+        if (!MacAddress.TryParse(text, out var mac))
+            throw new MvtapException(Errno.EINVAL, $"\"{text}\" is not a MAC address");
+        return mac;
+    }
+
+    public static MacaddrOperation MacaddrOp(string op) => op switch
+    {
+        "add" => MacaddrOperation.Add,
+        "del" => MacaddrOperation.Delete,
+        "set" => MacaddrOperation.Set,
+        "flush" => MacaddrOperation.Flush,
+        _ => throw new MvtapException(Errno.EINVAL, $"macaddr operation \"{op}\" is unknown"),
+    };
+
+    /// <summary>iproute2's macaddr grammar: add/del take one MAC, set takes a list.</summary>
+    public static (MacAddress? single, IReadOnlyList<MacAddress>? list) Macaddrs(MacaddrOperation op, List<string>? macs)
+    {
+        var parsed = (macs ?? []).Select(Mac).ToList();
+        return op switch
+        {
+            MacaddrOperation.Add or MacaddrOperation.Delete when parsed.Count == 1 => (parsed[0], null),
+            MacaddrOperation.Add or MacaddrOperation.Delete =>
+                throw new MvtapException(Errno.EINVAL, $"macaddr {(op == MacaddrOperation.Add ? "add" : "del")} takes one address"),
+            MacaddrOperation.Set => (null, parsed),
+            _ => (null, null),
+        };
+    }
+
+    public static void Name(string name)
+    {
+        if (name.Length is 0 or > MaxNameLength || name.Contains('/') || name.Contains(' ') || name is "." or "..")
+            throw new MvtapException(Errno.EINVAL, $"\"{name}\" is not a valid interface name");
+    }
+}

@@ -1,0 +1,27 @@
+// A lower device as the daemon holds it: the core's Port plus whatever moves its frames (the
+// AF_PACKET datapath for a real interface, the in-process switch for a sim lower).
+using Mvtap.Core.Model;
+
+namespace Mvtap.Daemon.Lowers;
+
+public interface ILowerHost : IDisposable
+{
+    string Name { get; }
+    /// <summary>"packet" or "sim" (design.md, lower device kinds).</summary>
+    string Kind { get; }
+    Port Port { get; }
+
+    /// <summary>Creates the endpoint in the port and whatever carries its frames.</summary>
+    Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns);
+
+    void RemoveEndpoint(Endpoint endpoint);
+
+    /// <summary>Moves a macvlan endpoint's interface into a network namespace.</summary>
+    void MoveToNamespace(Endpoint endpoint, string netns);
+
+    /// <summary>Called after a change of the endpoint in the port (MAC, up/down, MTU), so the
+    /// interface that carries it can follow.</summary>
+    void EndpointChanged(Endpoint endpoint);
+}
+
+public enum EndpointKind { Macvtap, Macvlan }

@@ -1,0 +1,33 @@
+// A `sim` lower: the built-in simulated external switch (design.md), for use without root and
+// for demos. Its endpoints exist only in the port; nothing outside mvtapd carries their frames.
+using Mvtap.Core.Model;
+using Mvtap.Core.Sim;
+
+namespace Mvtap.Daemon.Lowers;
+
+public sealed class SimLowerHost(string name) : ILowerHost
+{
+    private readonly SimNetwork _network = new(hairpin: name.Contains("hairpin", StringComparison.Ordinal));
+
+    public string Name { get; } = name;
+    public string Kind => "sim";
+    public Port Port => _network.Port;
+
+    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
+    {
+        if (netns is not null)
+            throw new MvtapException(Errno.EOPNOTSUPP, $"endpoints of the sim lower {Name} cannot live in a namespace");
+        return _network.Port.Create(settings);
+    }
+
+    public void RemoveEndpoint(Endpoint endpoint) => _network.Port.Delete(endpoint);
+
+    public void MoveToNamespace(Endpoint endpoint, string netns) =>
+        throw new MvtapException(Errno.EOPNOTSUPP, $"endpoints of the sim lower {Name} cannot move to a namespace");
+
+    public void EndpointChanged(Endpoint endpoint) { }
+
+    public void Dispose() { }
+
+    public static bool IsSimName(string name) => name.StartsWith("sim", StringComparison.Ordinal);
+}

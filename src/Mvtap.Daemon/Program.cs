@@ -1,0 +1,62 @@
+// mvtapd: the mvtap daemon. Options with System.CommandLine, the service with
+// Microsoft.Extensions.Hosting (systemd-aware: Type=notify, journal-friendly logs).
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Mvtap.Control;
+using Mvtap.Daemon;
+using Mvtap.Daemon.Control;
+using Mvtap.Daemon.Lowers;
+using Mvtap.Daemon.State;
+
+var runDir = new Option<string?>("--run-dir") { Description = $"control socket and attachment points (default ${ControlPaths.RunDirEnvironmentVariable} or {ControlPaths.DefaultRunDir})" };
+var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
+var group = new Option<string?>("--socket-group") { Description = "group allowed to use the control socket (mode 0660)" };
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group };
+root.SetAction(parsed =>
+{
+    var options = new DaemonOptions
+    {
+        RunDir = ControlPaths.ResolveRunDir(parsed.GetValue(runDir)),
+        StateDir = parsed.GetValue(stateDir)!,
+        SocketGroup = parsed.GetValue(group),
+    };
+    return Mvtapd.Run(options);
+});
+return root.Parse(args).Invoke();
+
+internal static class Mvtapd
+{
+    public static int Run(DaemonOptions options)
+    {
+        var store = new StateStore(options.StateDir);
+        DaemonState state;
+        SocketAccess access;
+        try
+        {
+            state = store.Load();
+            access = new SocketAccess(options.SocketGroup);
+        }
+        catch (Exception e) when (e is StateFileException or ArgumentException)
+        {
+            Console.Error.WriteLine($"mvtapd: {e.Message}");
+            return 1;
+        }
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSystemd();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton(access);
+        builder.Services.AddSingleton<Func<string, ILowerHost?>>(PacketLowerHost.Open);
+        builder.Services.AddHostedService<MvtapdService>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        using var host = builder.Build();
+        host.Run();
+        return 0;
+    }
+}
