@@ -1,0 +1,136 @@
+// mvtapd as a process: the configuration survives SIGTERM and SIGKILL; a corrupt state file
+// stops it from starting and is kept; bad control requests get errors while it goes on; a
+// client without permission is refused.
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using Mvtap.Control;
+
+namespace Mvtap.Daemon.Tests;
+
+public sealed class DaemonLifecycleTests : IDisposable
+{
+    private const int SIGTERM = 15, SIGKILL = 9;
+    private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-life-").FullName;
+    private string RunDir => Path.Combine(_root, "run");
+    private string StateDir => Path.Combine(_root, "state");
+
+    public DaemonLifecycleTests() => File.SetUnixFileMode(_root, (UnixFileMode)0b111_101_101);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static string ShowJson(DaemonProcess d)
+    {
+        var (status, output, err) = d.Cli("-j", "-d", "link", "show");
+        Assert.True(status == 0, err);
+        return output;
+    }
+
+    [Fact]
+    public void Endpoints_come_back_after_sigterm_and_after_sigkill()
+    {
+        using var d = new DaemonProcess(RunDir, StateDir);
+        d.StartAndWait();
+        Assert.Equal(0, d.Cli("link", "add", "link", "sim0", "name", "macvtap0", "type", "macvtap", "mode", "bridge").Status);
+        Assert.Equal(0, d.Cli("link", "set", "macvtap0", "address", "1a:46:0b:ca:bc:7b", "up").Status);
+        Assert.Equal(0, d.Cli("l", "a", "link", "sim0", "name", "src0", "type", "macvlan", "mode", "source", "nodst", "macaddr", "add", "02:00:00:00:00:aa").Status);
+        var before = ShowJson(d);
+        Assert.Contains("\"ifname\":\"macvtap0\"", before.Replace(" ", ""));
+
+        d.Signal(SIGTERM);
+        Assert.Equal(0, d.WaitForExit());
+        Assert.False(File.Exists(d.SocketPath), "a clean stop removes the control socket");
+        d.StartAndWait();
+        Assert.Equal(before, ShowJson(d));
+
+        d.Signal(SIGKILL);
+        d.WaitForExit();
+        d.StartAndWait();
+        Assert.Equal(before, ShowJson(d));
+    }
+
+    [Theory]
+    [InlineData("{\"version\":1,\"next_index\":2,\"endpoints\":[{\"index\":1,\"name\":\"m")]
+    [InlineData("\u0000\u0000garbage")]
+    public void A_corrupt_state_file_stops_mvtapd_with_a_clear_message_and_is_kept(string content)
+    {
+        Directory.CreateDirectory(StateDir);
+        var path = Path.Combine(StateDir, "state.json");
+        File.WriteAllText(path, content);
+        using var d = new DaemonProcess(RunDir, StateDir);
+        d.Start();
+        Assert.Equal(1, d.WaitForExit());
+        Assert.Contains($"{path} is corrupt", d.Output);
+        Assert.Equal(content, File.ReadAllText(path));
+    }
+
+    private static byte[] Exchange(string socketPath, byte[] raw)
+    {
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
+        s.Connect(new UnixDomainSocketEndPoint(socketPath));
+        s.Send(raw);
+        using var stream = new NetworkStream(s);
+        return ControlFraming.ReadFrame(stream) ?? [];
+    }
+
+    private static byte[] Frame(byte[] payload)
+    {
+        var f = new byte[4 + payload.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(f, (uint)payload.Length);
+        payload.CopyTo(f, 4);
+        return f;
+    }
+
+    [Fact]
+    public void Malformed_and_oversized_requests_get_errors_and_the_daemon_goes_on()
+    {
+        using var d = new DaemonProcess(RunDir, StateDir);
+        d.StartAndWait();
+        var garbage = ControlCodec.DecodeResponse(Exchange(d.SocketPath, Frame(Encoding.UTF8.GetBytes("{\"op\":\"link-add\",\"lower\":"))));
+        Assert.False(garbage.Ok);
+        Assert.Equal(22, garbage.Error!.Errno);
+        var unknownOp = ControlCodec.DecodeResponse(Exchange(d.SocketPath, Frame(Encoding.UTF8.GetBytes("{\"op\":\"reboot\"}"))));
+        Assert.False(unknownOp.Ok);
+        var header = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(header, 64u << 20);
+        var oversized = ControlCodec.DecodeResponse(Exchange(d.SocketPath, header));
+        Assert.False(oversized.Ok);
+        Assert.Contains("exceeds the maximum", oversized.Error!.Message);
+        Assert.Equal(0, d.Cli("link", "add", "link", "sim0", "type", "macvtap").Status);
+        Assert.Contains("macvtap0", d.Cli("link", "show").Out);
+    }
+
+    private static (int Status, string Err) CliAsNobody(string runDir)
+    {
+        var psi = DaemonProcess.Dotnet("mvtap.dll", ["--run-dir", runDir, "link", "show"]);
+        psi.FileName = "setpriv";
+        psi.ArgumentList.Insert(0, "dotnet");
+        foreach (var a in new[] { "--clear-groups", "--regid=65534", "--reuid=65534" }.Reverse()) psi.ArgumentList.Insert(0, a);
+        psi.Environment["HOME"] = "/tmp";
+        psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000));
+        return (p.ExitCode, err.Result);
+    }
+
+    [Fact]
+    public void A_client_without_permission_is_refused_and_the_socket_group_admits()
+    {
+        using (var d = new DaemonProcess(RunDir, StateDir))
+        {
+            d.StartAndWait();
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(d.SocketPath));
+            var (status, err) = CliAsNobody(RunDir);
+            Assert.Equal(1, status);
+            Assert.Contains("Permission denied", err);
+        }
+        using (var d = new DaemonProcess(RunDir, StateDir, "--socket-group", "65534"))
+        {
+            d.StartAndWait();
+            var (status, err) = CliAsNobody(RunDir);
+            Assert.True(status == 0, err);
+        }
+    }
+}
