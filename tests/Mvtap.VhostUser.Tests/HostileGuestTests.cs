@@ -211,4 +211,19 @@ public class HostileGuestTests
         tx.AddChain(new Seg(m.Put(bytes), (uint)bytes.Length));
         Assert.Equal(1, h.Backend.ReceiveFromGuest(0, new FrameBatch(1)));
     }
+
+    [Fact]
+    public void A_call_descriptor_that_cannot_be_written_breaks_the_device_without_throwing()
+    {
+        using var h = new BackendHarness();
+        var (f, m, rings) = h.Up(Feature.Basic);
+        var (mine, theirs) = Mvtap.Linux.Interop.UnixSocket.CreatePair();
+        mine.Dispose();                                  // writes to the other end now fail (EPIPE)
+        f.SetU64(Protocol.VhostUserRequest.SetVringCall, 0, [theirs.Fd]);
+        theirs.Dispose();
+        f.Sync();
+        Assert.True(h.Backend.IsBroken);
+        Assert.Contains("call descriptor unusable", h.Backend.BrokenReason);
+        Assert.Equal(0, h.Backend.ReceiveFromGuest(0, new FrameBatch(1)));
+    }
 }

@@ -161,9 +161,10 @@ public class HostileMessageTests
         var f = Negotiated(h);
         var fds = Enumerable.Range(0, 10).Select(_ => EventFd.Create()).ToArray();
         var p = new byte[8];
+        // More than the 8 a message may carry: the kernel drops the excess (MSG_CTRUNC), the
+        // message cannot be trusted, the session closes without an answer.
         f.Send(VhostUserRequest.SetVringCall, p, fds.Select(x => x.Fd).ToArray(), needReply: true);
-        Assert.Equal(1UL, Nack(f));
-        AssertRefusedAndServedAgain(h, f, "descriptors");
+        AssertRefusedAndServedAgain(h, f, "more than 8 descriptors");
         foreach (var fd in fds) fd.Dispose();
     }
 

@@ -176,6 +176,17 @@ public sealed partial class VhostUserNetBackend
             throw new VhostUserProtocolException($"{message.Request}: unknown bits in 0x{u:x}");
         var vq = Vring((uint)(u & VhostUserPayload.VringIndexMask));
         FileDescriptor? fd = (u & VhostUserPayload.VringNoFdFlag) != 0 ? null : message.TakeFd(0);
+        if (fd != null)
+        {
+            // The datapath reads kicks and writes calls on these; a blocking descriptor (a pipe
+            // or socket instead of an eventfd) must never stall it.
+            try { FileIo.SetNonBlocking(fd, true); }
+            catch (SystemCallException e)
+            {
+                fd.Dispose();
+                throw new VhostUserProtocolException($"{message.Request}: unusable descriptor: {e.Message}");
+            }
+        }
         bool ok = true;
         using (vq.Gate.EnterScope())
         {
@@ -191,7 +202,7 @@ public sealed partial class VhostUserNetBackend
                     vq.SetCall(fd);
                     // Interrupt once so a driver that missed a call across a reconnect re-reads
                     // the used ring (passt does the same).
-                    if (fd != null) EventFd.Signal(fd.Fd);
+                    if (fd != null) vq.SignalCall();
                     break;
                 default:
                     vq.SetErr(fd);

@@ -27,9 +27,11 @@ public sealed partial class VhostUserNetBackend
         {
             while (true)
             {
+                bool framed = false;
                 try
                 {
                     if (!connection.Read(message)) break;
+                    framed = true;
                     HandleOne(connection, message);
                 }
                 catch (Exception e) when (e is VhostUserProtocolException or SystemCallException)
@@ -37,7 +39,9 @@ public sealed partial class VhostUserNetBackend
                     Interlocked.Increment(ref Counters._protocolErrors);
                     reason = $"protocol error: {e.Message}";
                     _log($"vhost-user net: {reason}; closing the session");
-                    TryNack(connection, message);
+                    // Only a whole message gets an answer; after a framing error the stream is
+                    // out of step and the header in hand is not the one that failed.
+                    if (framed) TryNack(connection, message);
                     break;
                 }
                 finally

@@ -2,7 +2,6 @@
 // k, 2k+1 = transmit queue) and the guest memory they live in. The control half is in
 // .Control.cs, the datapath halves in .Transmit.cs (guest to host) and .Receive.cs (host to
 // guest). Guest errors mark the device broken and are counted; nothing throws to the datapath.
-using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Virtqueue;
 
@@ -61,8 +60,7 @@ public sealed partial class VhostUserNetBackend : IDisposable
     public void AcknowledgeKick(int vring)
     {
         var vq = _vrings[vring];
-        using (vq.Gate.EnterScope())
-            if (vq.Kick != null) EventFd.Drain(vq.Kick.Fd);
+        using (vq.Gate.EnterScope()) vq.DrainKick();
     }
 
     /// <summary>True when both rings of the pair are started, enabled and healthy.</summary>

@@ -142,7 +142,24 @@ public sealed unsafe partial class SplitVirtqueue
         {
             signal = (Volatile.Read(ref *(ushort*)_avail) & AvailFlagNoInterrupt) == 0;
         }
-        if (signal) EventFd.Signal(Call.Fd);
+        if (signal) SignalCall();
+    }
+
+    /// <summary>Writes the call eventfd. The descriptor came from the frontend: if writing it
+    /// fails, the device is broken, but nothing throws into the datapath.</summary>
+    public void SignalCall()
+    {
+        if (Call == null) return;
+        try { EventFd.Signal(Call.Fd); }
+        catch (SystemCallException e) { Fail($"vring {Index}: call descriptor unusable: {e.Message}"); }
+    }
+
+    /// <summary>Clears a pending kick; a kick descriptor that cannot be read breaks the device.</summary>
+    public void DrainKick()
+    {
+        if (Kick == null) return;
+        try { EventFd.Drain(Kick.Fd); }
+        catch (SystemCallException e) { Fail($"vring {Index}: kick descriptor unusable: {e.Message}"); }
     }
 
     /// <summary>Asks the guest to kick when it makes chains available beyond those seen by the
