@@ -111,6 +111,23 @@ public sealed class LinuxSwitch : IDisposable
         }
     }
 
+    /// <summary>Stops a lower's datapath thread, deletes the veth pairs of its endpoints and
+    /// closes it (the port goes with its last endpoint, spec 1.2).</summary>
+    public void CloseLower(LowerDatapath lower)
+    {
+        lock (_gate)
+        {
+            if (!_lowers.Remove(lower)) return;
+            lower.Dispose();
+            foreach (var (ep, e) in _endpoints.Where(kv => kv.Value.Lower == lower).ToList())
+            {
+                _endpoints.Remove(ep);
+                try { e.Attachment.Dispose(_rtnl); } catch (RtnetlinkException) { /* best effort: keep cleaning up */ }
+            }
+            lower.Lower.Dispose();
+        }
+    }
+
     private static MvtapException NotOurs(Endpoint ep) => new(Errno.ENODEV, $"{ep.Name} is not an endpoint of this switch");
 
     public void Dispose()

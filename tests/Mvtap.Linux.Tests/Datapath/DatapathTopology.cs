@@ -14,7 +14,9 @@ internal sealed class DatapathTopology : IDisposable
 
     private readonly List<TestNamespace> _namespaces = [];
 
-    public DatapathTopology()
+    /// <param name="hairpin">put the external end on a bridge in reflective-relay (hairpin) mode, the
+    /// external switch of a VEPA setup: frames between endpoints then come back down the lower.</param>
+    public DatapathTopology(bool hairpin = false)
     {
         try
         {
@@ -22,7 +24,16 @@ internal sealed class DatapathTopology : IDisposable
             Ext = NewNamespace();
             TestNet.Ip("-n", Host.Name, "link", "add", LowerName, "type", "veth", "peer", "name", ExtName, "netns", Ext.Name);
             Host.Ip("link", "set", LowerName, "up");
-            Ext.Ip("addr", "add", ExtIp + "/24", "dev", ExtName);
+            string extIf = ExtName;
+            if (hairpin)
+            {
+                Ext.Ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0");
+                Ext.Ip("link", "set", ExtName, "master", "br0");
+                Ext.Ip("link", "set", ExtName, "type", "bridge_slave", "hairpin", "on");
+                Ext.Ip("link", "set", "br0", "up");
+                extIf = "br0";
+            }
+            Ext.Ip("addr", "add", ExtIp + "/24", "dev", extIf);
             Ext.Ip("link", "set", ExtName, "up");
         }
         catch

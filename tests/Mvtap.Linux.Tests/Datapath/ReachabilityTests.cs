@@ -25,9 +25,9 @@ public sealed class ReachabilityTests
     private static string Table(Dictionary<string, string> nsOf) =>
         string.Join(", ", Pairs.Select(p => $"{p.From}->{p.To}:{(DatapathTopology.Ping(nsOf[p.From], Ips[p.To]) ? "yes" : "no")}"));
 
-    private static string MvtapTable(string mode)
+    private static string MvtapTable(string mode, bool hairpin = false)
     {
-        using var topo = new DatapathTopology();
+        using var topo = new DatapathTopology(hairpin);
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
         using var sw = new LinuxSwitch(topo.Host.Name);
@@ -41,9 +41,9 @@ public sealed class ReachabilityTests
         return table;
     }
 
-    private static string KernelTable(string mode)
+    private static string KernelTable(string mode, bool hairpin = false)
     {
-        using var topo = new DatapathTopology();
+        using var topo = new DatapathTopology(hairpin);
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
         topo.AddKernelMacvlan("kva", mode, nsA, 2);
@@ -86,5 +86,18 @@ public sealed class ReachabilityTests
     public void SameReachabilityAsTheKernelsMacvlan(string mode)
     {
         Assert.Equal(KernelTable(mode), MvtapTable(mode));
+    }
+
+    // With a hairpin switch VEPA endpoints reach each other through it; private ones still do not
+    // (their broadcast ARP comes back to the sender only, spec 3.4).
+    [Theory]
+    [InlineData("vepa")]
+    [InlineData("private")]
+    public void SameReachabilityAsTheKernelsMacvlanBehindAHairpinSwitch(string mode)
+    {
+        var kernel = KernelTable(mode, hairpin: true);
+        Assert.Equal(mode == "vepa" ? "a->ext:yes, b->ext:yes, ext->a:yes, ext->b:yes, a->b:yes, b->a:yes"
+            : "a->ext:yes, b->ext:yes, ext->a:yes, ext->b:yes, a->b:no, b->a:no", kernel);
+        Assert.Equal(kernel, MvtapTable(mode, hairpin: true));
     }
 }
