@@ -36,6 +36,10 @@ public sealed class VhostUserEndpoint : IDisposable
     public TimeSpan RedialInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Mode for the socket file in server role (0660: the VM's group may connect).</summary>
     public uint SocketMode { get; init; } = Convert.ToUInt32("660", 8);
+    /// <summary>Owner and group of the socket file in server role (-1: leave as created), so the
+    /// user that runs the VM may connect (mvtap's <c>owner</c>/<c>group</c>).</summary>
+    public int OwnerUid { get; init; } = -1;
+    public int OwnerGid { get; init; } = -1;
     /// <summary>Sessions served so far (ended or running).</summary>
     public int Sessions => Volatile.Read(ref _sessions);
     /// <summary>Why the last session ended.</summary>
@@ -54,6 +58,7 @@ public sealed class VhostUserEndpoint : IDisposable
                 if (File.Exists(SocketPath)) File.Delete(SocketPath);
                 UnixSocket.Bind(listener, SocketPath);
                 UnixSocket.SetMode(SocketPath, SocketMode);
+                if (OwnerUid >= 0 || OwnerGid >= 0) UnixSocket.SetOwner(SocketPath, OwnerUid, OwnerGid);
                 UnixSocket.Listen(listener);
             }
             catch

@@ -170,4 +170,22 @@ public class LifecycleTests
         f.Sync();
         Assert.False(h.Backend.IsQueuePairReady(0));
     }
+
+    [Fact]
+    public void Socket_file_gets_its_mode_and_owner()
+    {
+        var dir = Directory.CreateTempSubdirectory("mvtap-vu-").FullName;
+        string path = Path.Combine(dir, "tap3.vhost");
+        using var backend = new VhostUserNetBackend();
+        using (var endpoint = new VhostUserEndpoint(backend, path) { OwnerUid = 65534, OwnerGid = 65534 })
+        {
+            endpoint.Start();
+            var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%a %u:%g", path]) { RedirectStandardOutput = true };
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            string owner = p.StandardOutput.ReadToEnd().Trim();
+            Assert.True(p.WaitForExit(TestFrontend.Timeout));
+            Assert.Equal("660 65534:65534", owner);
+        }
+        Directory.Delete(dir, recursive: true);
+    }
 }
