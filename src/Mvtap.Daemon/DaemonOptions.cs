@@ -10,4 +10,6 @@ public sealed record DaemonOptions
     public string StateDir { get; init; } = DefaultStateDir;
     /// <summary>Group (name or number) that may use the control socket; null = root only.</summary>
     public string? SocketGroup { get; init; }
+    /// <summary>The named network namespace the lower devices live in; null = mvtapd's own.</summary>
+    public string? Netns { get; init; }
 }

@@ -13,7 +13,8 @@ using Mvtap.Daemon.State;
 var runDir = new Option<string?>("--run-dir") { Description = $"control socket and attachment points (default ${ControlPaths.RunDirEnvironmentVariable} or {ControlPaths.DefaultRunDir})" };
 var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
 var group = new Option<string?>("--socket-group") { Description = "group allowed to use the control socket (mode 0660)" };
-var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group };
+var netns = new Option<string?>("--netns") { Description = "network namespace (a name under /run/netns) the lower devices live in; default: mvtapd's own" };
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns };
 root.SetAction(parsed =>
 {
     var options = new DaemonOptions
@@ -21,6 +22,7 @@ root.SetAction(parsed =>
         RunDir = ControlPaths.ResolveRunDir(parsed.GetValue(runDir)),
         StateDir = parsed.GetValue(stateDir)!,
         SocketGroup = parsed.GetValue(group),
+        Netns = parsed.GetValue(netns),
     };
     return Mvtapd.Run(options);
 });
@@ -52,7 +54,8 @@ internal static class Mvtapd
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(access);
-        builder.Services.AddSingleton<Func<string, ILowerHost?>>(PacketLowerHost.Open);
+        using var linuxSwitch = new Mvtap.Linux.Datapath.LinuxSwitch(options.Netns);
+        builder.Services.AddSingleton<Func<string, ILowerHost?>>(name => PacketLowerHost.Open(linuxSwitch, name));
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         using var host = builder.Build();
