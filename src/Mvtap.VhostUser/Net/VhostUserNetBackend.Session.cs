@@ -34,7 +34,7 @@ public sealed partial class VhostUserNetBackend
                     framed = true;
                     HandleOne(connection, message);
                 }
-                catch (Exception e) when (e is VhostUserProtocolException or SystemCallException)
+                catch (VhostUserProtocolException e)
                 {
                     Interlocked.Increment(ref Counters._protocolErrors);
                     reason = $"protocol error: {e.Message}";
@@ -42,6 +42,12 @@ public sealed partial class VhostUserNetBackend
                     // Only a whole message gets an answer; after a framing error the stream is
                     // out of step and the header in hand is not the one that failed.
                     if (framed) TryNack(connection, message);
+                    break;
+                }
+                catch (SystemCallException e)
+                {
+                    // The socket itself failed (the peer vanished mid-reply, reset): a disconnect.
+                    reason = $"connection failed: {e.Message}";
                     break;
                 }
                 finally
