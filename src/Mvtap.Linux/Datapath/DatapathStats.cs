@@ -6,7 +6,7 @@ namespace Mvtap.Linux.Datapath;
 public sealed class DatapathStats
 {
     internal long wakeups, framesFromLower, framesFromEndpoints, lowerStackPassed, wireSent, wireRefused, wireErrors,
-        endpointSent, truncated, receiveErrors, commands, gsoFrames;
+        endpointSent, truncated, receiveErrors, commands, gsoFrames, allocatedBytes;
 
     public long Wakeups => Volatile.Read(ref wakeups);
     public long FramesFromLower => Volatile.Read(ref framesFromLower);
@@ -26,4 +26,7 @@ public sealed class DatapathStats
     public long Commands => Volatile.Read(ref commands);
     /// <summary>Received frames carrying GSO metadata (super-frames forwarded whole, not segmented).</summary>
     public long GsoFrames => Volatile.Read(ref gsoFrames);
+    /// <summary>Bytes the datapath thread has allocated on the managed heap so far, sampled after
+    /// each wake-up: in a steady flow it must not grow (design.md: nothing allocated per frame).</summary>
+    public long AllocatedBytes => Volatile.Read(ref allocatedBytes);
 }

@@ -118,6 +118,7 @@ public sealed class LowerDatapath : IDisposable
                 }
                 Forwarder.ProcessBroadcasts(table, ref sink);
                 FlushAll();
+                Volatile.Write(ref Stats.allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
             }
         }
         catch (Exception e)

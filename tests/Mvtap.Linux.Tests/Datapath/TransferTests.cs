@@ -73,7 +73,15 @@ public sealed class TransferTests
         var expected = SHA256.HashData(payload);
 
         Assert.Equal(expected, Transfer(topo.Ext.Name, DatapathTopology.ExtIp, nsA.Name, payload)); // endpoint -> external
+        // Warmed up now: the second transfer must move its frames (64 KB GSO super-frames and ACKs) without the
+        // datapath thread allocating anything per frame (less than one byte per frame).
+        long framesBefore = dp.Stats.FramesFromLower + dp.Stats.FramesFromEndpoints;
+        long allocatedBefore = dp.Stats.AllocatedBytes;
         Assert.Equal(expected, Transfer(nsA.Name, "10.77.0.2", topo.Ext.Name, payload));            // external -> endpoint
+        long frames = dp.Stats.FramesFromLower + dp.Stats.FramesFromEndpoints - framesBefore;
+        long allocated = dp.Stats.AllocatedBytes - allocatedBefore;
+        Assert.True(frames > 32, $"{frames} frames"); // 4 MB in 64 KB GSO frames is 64 and more
+        Assert.True(allocated < frames, $"{allocated} bytes allocated on the datapath thread for {frames} frames");
         Assert.Null(dp.Fault);
         Assert.True(ep.Counters.TxBytes >= Size && ep.Counters.RxBytes >= Size);
         // veth does TSO by default: super-frames crossed the datapath whole, with their vnet header
