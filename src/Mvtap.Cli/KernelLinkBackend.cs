@@ -1,7 +1,8 @@
 // ILinkBackend on the real kernel (`mvtap --kernel link ...`): the same requests carried out as
 // rtnetlink messages through Mvtap.Linux's Rtnetlink client, never by shelling out to ip.
-// Not yet: what udev would do for a macvtap (/dev/tapN and its owner/group), and spoofchk on
-// (the kernel has no such check); those are refused with EOPNOTSUPP rather than ignored.
+// For a macvtap it also does what udev would: /dev/tapN with the requested owner and group
+// (TapNodes), removed again on delete. spoofchk on is refused with EOPNOTSUPP (the kernel has no
+// such check), as is owner/group together with netns (the node would be another namespace's).
 using Mvtap.Control;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
@@ -11,17 +12,27 @@ using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Cli;
 
-internal sealed class KernelLinkBackend(Func<Rtnetlink> open) : ILinkBackend
+/// <param name="open">The rtnetlink socket, in the namespace the links live in.</param>
+/// <param name="openNetns">That same namespace, for reading its sysfs (see NamespaceSysfs).</param>
+/// <param name="warnings">Where conflicts that were worked around are reported (stderr).</param>
+internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescriptor> openNetns, TextWriter warnings) : ILinkBackend
 {
     private const int ENODEV = 19, EINVAL = 22, EOPNOTSUPP = 95;
+    private readonly TapNodes _nodes = new(openNetns, warnings);
 
-    public KernelLinkBackend() : this(() => new Rtnetlink()) { }
+    /// <summary>The calling thread's namespace, as `ip` without -n would use.</summary>
+    public KernelLinkBackend(TextWriter warnings) : this(() => new Rtnetlink(), NetNamespace.OpenCurrent, warnings) { }
 
     public void Add(LinkAddRequest r)
     {
-        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck);
+        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns);
+        // names are resolved first, so an unknown user does not leave a link behind
+        uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);
+        uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
         using var rtnl = open();
         var lower = rtnl.GetLink(r.Lower) ?? throw NoDevice(r.Lower);
+        bool tap = r.Type == "macvtap" && r.Netns is null;
+        var before = tap && r.Name is null ? rtnl.GetLinks().Select(l => l.Index).ToHashSet() : null;
         using var netnsFd = OpenNetns(r.Netns, out int? netnsPid);
         var macvlan = new MacvlanAttributes
         {
@@ -46,13 +57,34 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open) : ILinkBackend
             NetNsPid = netnsPid,
             Macvlan = macvlan,
         }));
+        if (!tap) return;
+
+        // without a name the kernel chose one (macvtapN): the new link is the one not there before
+        var created = r.Name is not null
+            ? rtnl.GetLink(r.Name)
+            : rtnl.GetLinks().FirstOrDefault(l => l.Kind == "macvtap" && l.Link == lower.Index && !before!.Contains(l.Index));
+        if (created is null) return; // deleted meanwhile by someone else: nothing to give a node to
+        try
+        {
+            _nodes.Ensure(_nodes.ReadOne(created.Name, created.Index), uid, gid, TapNodes.PermissionsFor(gid is not null));
+        }
+        catch
+        {
+            // udev's part failed: take the link away again rather than leave a half-made endpoint
+            Call(() => rtnl.DeleteLink(created.Index));
+            throw;
+        }
     }
 
     public void Set(LinkSetRequest r)
     {
-        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck);
+        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns);
+        uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);
+        uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
         using var rtnl = open();
         var link = rtnl.GetLink(r.Name) ?? throw NoDevice(r.Name);
+        if ((uid is not null || gid is not null) && link.Kind != "macvtap")
+            throw new LinkOperationException(EOPNOTSUPP, $"owner and group belong to a macvtap's /dev/tapN; {r.Name} is a {link.Kind ?? "non-macvlan"} link");
         using var netnsFd = OpenNetns(r.Netns, out int? netnsPid);
 
         var macs = r.Macaddrs?.Select(MacAddress.Parse).ToList() ?? [];
@@ -99,13 +131,18 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open) : ILinkBackend
                     Index = link.Index, Kind = link.Kind,
                     Macvlan = new MacvlanAttributes { MacaddrMode = op, Macaddr = mac },
                 }));
+        if (uid is not null || gid is not null)
+            _nodes.Ensure(_nodes.ReadOne(r.NewName ?? link.Name, link.Index), uid, gid, gid is null ? null : TapNodes.PermissionsFor(true));
     }
 
     public void Delete(LinkDelRequest r)
     {
         using var rtnl = open();
         var link = rtnl.GetLink(r.Name) ?? throw NoDevice(r.Name);
+        // the device number must be read while the link (and its sysfs entry) still exists
+        var device = link.Kind == "macvtap" ? TryReadDevices([link]).SingleOrDefault() : null;
         Call(() => rtnl.DeleteLink(link.Index));
+        if (device is not null) _nodes.Remove(device);
     }
 
     public IReadOnlyList<LinkView> Show(LinkShowRequest r)
@@ -116,17 +153,36 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open) : ILinkBackend
         var views = all
             .Where(l => l.Kind is "macvlan" or "macvtap")
             .Where(l => r.Name is null || l.Name == r.Name)
-            .Select(l => ToView(l, names))
             .ToList();
-        if (r.Name is not null && views.Count == 0)
+        var devices = TryReadDevices(views.Where(l => l.Kind == "macvtap")).ToDictionary(d => d.Index);
+        var result = views.Select(l => ToView(l, names, devices.GetValueOrDefault(l.Index))).ToList();
+        if (r.Name is not null && result.Count == 0)
             throw new LinkOperationException(ENODEV, all.Any(l => l.Name == r.Name)
                 ? $"{r.Name} is not a macvtap or macvlan link"
                 : $"Device \"{r.Name}\" does not exist");
-        return views;
+        return result;
     }
 
-    private static LinkView ToView(LinkInfo l, Dictionary<int, string> names)
+    /// <summary>
+    /// The links' character devices; empty when sysfs cannot be read as their namespace sees it
+    /// (that needs CAP_SYS_ADMIN; an unprivileged show still works, only without owner/group).
+    /// </summary>
+    private IReadOnlyList<TapDevice> TryReadDevices(IEnumerable<LinkInfo> links)
     {
+        try
+        {
+            return _nodes.Read(links.Select(l => (l.Name, l.Index)));
+        }
+        catch (LinkOperationException)
+        {
+            return [];
+        }
+    }
+
+    private LinkView ToView(LinkInfo l, Dictionary<int, string> names, TapDevice? device)
+    {
+        // ownership as udev would have set it; root (the default) is not shown, like an unset owner
+        var node = device is null ? null : _nodes.Find(device);
         var m = l.Macvlan ?? new MacvlanInfo();
         var flags = new List<string>();
         if (m.Flags.HasFlag(EndpointFlags.NoPromisc)) flags.Add("nopromisc");
@@ -153,6 +209,8 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open) : ILinkBackend
             BcCutoff = m.BcCutoff,
             Macaddrs = m.Macaddrs.Select(a => a.ToString()).ToList(),
             SpoofCheck = false,
+            Owner = node?.Info.Uid is uint u && u != 0 ? AccountLookup.UserName(u) : null,
+            Group = node?.Info.Gid is uint g && g != 0 ? AccountLookup.GroupName(g) : null,
             Promiscuity = (int)l.Promiscuity,
             Allmulti = (int)(l.Allmulti ?? 0),
         };
@@ -168,10 +226,10 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open) : ILinkBackend
         _ => throw new LinkOperationException(EINVAL, $"unknown flag \"{n}\""),
     });
 
-    private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck)
+    private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck, string? netns)
     {
-        if (owner is not null || group is not null)
-            throw new LinkOperationException(EOPNOTSUPP, "--kernel does not set the owner or group of /dev/tapN yet");
+        if ((owner is not null || group is not null) && netns is not null)
+            throw new LinkOperationException(EOPNOTSUPP, "--kernel sets owner and group only for a macvtap that stays in this namespace (its /dev/tapN is named by this namespace's ifindex)");
         if (spoofCheck == true)
             throw new LinkOperationException(EOPNOTSUPP, "the kernel's macvlan has no spoofchk; only \"spoofchk off\" is possible with --kernel");
     }

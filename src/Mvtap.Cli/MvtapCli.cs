@@ -9,7 +9,7 @@ public static class MvtapCli
     public const string Version = "0.1.0";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
-        Run(args, stdout, stderr, CreateBackend, Environment.GetEnvironmentVariable);
+        Run(args, stdout, stderr, (o, dir) => CreateBackend(o, dir, stderr), Environment.GetEnvironmentVariable);
 
     /// <summary>Testable entry: the backend factory gets the options and the resolved run directory.</summary>
     internal static int Run(string[] args, TextWriter stdout, TextWriter stderr,
@@ -92,9 +92,9 @@ public static class MvtapCli
         }
     }
 
-    private static ILinkBackend CreateBackend(GlobalOptions options, string runDir)
+    private static ILinkBackend CreateBackend(GlobalOptions options, string runDir, TextWriter stderr)
     {
-        if (options.Kernel) return new KernelLinkBackend();
+        if (options.Kernel) return new KernelLinkBackend(stderr);
         return new DaemonLinkBackend(new ControlClient(ControlPaths.SocketPath(runDir)));
     }
 }

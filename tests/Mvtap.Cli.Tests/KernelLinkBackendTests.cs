@@ -4,6 +4,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Mvtap.Cli;
+using Mvtap.Linux;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Cli.Tests;
@@ -16,7 +17,7 @@ public sealed class KernelLinkBackendTests : IDisposable
 
     public KernelLinkBackendTests()
     {
-        _backend = new KernelLinkBackend(() => Rtnetlink.InNamespace(_ns));
+        _backend = new KernelLinkBackend(() => Rtnetlink.InNamespace(_ns), () => NetNamespace.Open(_ns), TextWriter.Null);
         if (!IsRoot) return;
         Ip("netns", "add", _ns);
         Ip("-n", _ns, "link", "add", "l0", "type", "veth", "peer", "name", "l0p");

@@ -1,4 +1,5 @@
-// mknod(2)/chown(2): what udev would do for a macvtap's /dev/tapN (or a private node for it).
+// mknod(2)/chown(2)/chmod(2)/statx(2): what udev would do for a macvtap's /dev/tapN (or a private node for
+// it), and looking at an existing node to tell whose device it is.
 using System.Runtime.InteropServices;
 
 namespace Mvtap.Linux.Interop;
@@ -12,6 +13,18 @@ public static partial class DeviceNodes
 
     [LibraryImport(Libc.Name, EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int chown(string path, int uid, int gid);
+
+    private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, ENOENT = 2;
+    private const uint STATX_BASIC_STATS = 0x7ff, S_IFMT = 0xf000;
+
+    [LibraryImport(Libc.Name, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport(Libc.Name, EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int chmod(string path, uint mode);
+
+    /// <summary>Sets the permission bits exactly (mknod's are filtered by the umask).</summary>
+    public static void SetPermissions(string path, uint mode) => Libc.Check(chmod(path, mode & 0xfff), $"chmod({path})");
 
     /// <summary>glibc's makedev: the 64-bit dev_t of (major, minor).</summary>
     public static ulong MakeDev(uint major, uint minor) =>
@@ -32,4 +45,32 @@ public static partial class DeviceNodes
             throw new FormatException($"not a MAJOR:MINOR device number: '{text.Trim()}'");
         return (major, minor);
     }
+
+    /// <summary>
+    /// What is at <paramref name="path"/> (not following a symlink), or null if nothing is. statx
+    /// rather than stat because its layout is the same on every architecture and it reports the
+    /// device number already split into major and minor.
+    /// </summary>
+    public static unsafe NodeInfo? Inspect(string path)
+    {
+        // struct statx is 256 bytes; the offsets below are from include/uapi/linux/stat.h
+        byte* b = stackalloc byte[256];
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, b) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == ENOENT) return null;
+            throw new SystemCallException($"statx({path})", errno);
+        }
+        uint mode = *(ushort*)(b + 28);
+        return new NodeInfo(
+            IsCharacterDevice: (mode & S_IFMT) == S_IFCHR,
+            Major: *(uint*)(b + 128),
+            Minor: *(uint*)(b + 132),
+            Uid: *(uint*)(b + 20),
+            Gid: *(uint*)(b + 24),
+            Permissions: mode & 0xfff);
+    }
 }
+
+/// <summary>A filesystem node as statx sees it; Major/Minor are the node's st_rdev.</summary>
+public sealed record NodeInfo(bool IsCharacterDevice, uint Major, uint Minor, uint Uid, uint Gid, uint Permissions);
