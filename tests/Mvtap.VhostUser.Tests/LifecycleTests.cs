@@ -188,4 +188,33 @@ public class LifecycleTests
         }
         Directory.Delete(dir, recursive: true);
     }
+
+    [Fact]
+    public void GetVringBase_while_a_datapath_thread_runs_returns_exactly_what_was_consumed()
+    {
+        using var h = new BackendHarness();
+        var (f, m, rings) = h.Up(Feature.Basic, size: 1024);
+        var bytes = Frames.Concat(Frames.Header(), Frames.Make(60));
+        ulong payload = m.Put(bytes);
+        for (int i = 0; i < 1000; i++) rings[1].AddChain(new Seg(payload, (uint)bytes.Length));
+
+        int received = 0;
+        using var stop = new ManualResetEventSlim();
+        var worker = new Thread(() =>
+        {
+            var batch = new FrameBatch(1, frameCapacity: 256);
+            while (!stop.IsSet) received += h.Backend.ReceiveFromGuest(0, batch);
+        });
+        worker.Start();
+        BackendHarness.WaitUntil(() => Volatile.Read(ref received) > 0, "the datapath started consuming");
+        uint stoppedAt = f.GetVringBase(1).Num;
+        stop.Set();
+        Assert.True(worker.Join(TestFrontend.Timeout));
+
+        // The worker kept calling after the reply: it consumed nothing more, and the index QEMU
+        // got is exactly what was consumed and published.
+        Assert.Equal((int)stoppedAt, received);
+        Assert.Equal(stoppedAt, (uint)rings[1].UsedIdx);
+        Assert.True(stoppedAt < 1000 || received == 1000);
+    }
 }
