@@ -161,7 +161,10 @@ public class LinkGrammarTests
     public void Demo_is_routed_to_the_demo_entry_point()
     {
         var backend = new RecordingLinkBackend();
-        Assert.Equal(0, CliRun.Run(backend, "demo").Exit);
+        // `demo sim` keeps to the in-process sim lower (plain `demo` as root builds a namespace lab:
+        // Mvtap.Daemon.Tests runs that one); `demo garbage` is a bad command line
+        Assert.Equal(0, CliRun.Run(backend, "demo", "sim").Exit);
+        Assert.Equal(2, CliRun.Run(backend, "demo", "garbage").Exit);
         Assert.Empty(backend.Requests);
     }
 }
