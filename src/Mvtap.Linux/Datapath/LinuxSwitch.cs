@@ -14,6 +14,9 @@ public sealed class LinuxSwitch : IDisposable
     private readonly Rtnetlink _rtnl;
     private readonly List<LowerDatapath> _lowers = [];
     private readonly Dictionary<Endpoint, (LowerDatapath Lower, MacvlanAttachment Attachment)> _endpoints = [];
+    // What OnPortChanged reads: replaced whole under _gate, read without it, because Changed is
+    // raised under the port's lock and taking _gate there could deadlock against AddMacvlanEndpoint.
+    private volatile MacvlanAttachment[] _attachments = [];
     private bool _disposed;
 
     /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
@@ -40,6 +43,9 @@ public sealed class LinuxSwitch : IDisposable
             {
                 var datapath = new LowerDatapath(lower);
                 _lowers.Add(datapath);
+                lower.Port.Changed += OnPortChanged;
+                // spec 4.4: a passthru endpoint's MAC change is the lower's; the core asks, we apply
+                lower.Port.LowerMacChangeRequested += mac => SetLowerMac(lower, mac);
                 return datapath;
             }
             catch
@@ -70,12 +76,14 @@ public sealed class LinuxSwitch : IDisposable
                 attachment = MacvlanAttachment.Create(_rtnl, Namespace, ep, ifName, netns);
                 lower.Attach(attachment);
                 _endpoints[ep] = (lower, attachment);
+                PublishAttachments();
                 if (up) port.SetUp(ep, true);
                 return ep;
             }
             catch
             {
                 _endpoints.Remove(ep);
+                PublishAttachments();
                 if (attachment is not null)
                 {
                     try { lower.Detach(attachment); } catch (Exception) { /* already failing; the socket closes below */ }
@@ -105,6 +113,7 @@ public sealed class LinuxSwitch : IDisposable
         lock (_gate)
         {
             if (!_endpoints.Remove(ep, out var e)) throw NotOurs(ep);
+            PublishAttachments();
             e.Lower.Port.Delete(ep);
             e.Lower.Detach(e.Attachment);
             e.Attachment.Dispose(_rtnl);
@@ -128,6 +137,23 @@ public sealed class LinuxSwitch : IDisposable
         }
     }
 
+    // Raised under the port's lock after every change: interfaces follow their endpoints' MACs.
+    private void OnPortChanged(Port port)
+    {
+        foreach (var a in _attachments)
+            if (a.Endpoint.Port == port && !a.Endpoint.IsDeleted) a.SyncInnerMac();
+    }
+
+    // Its own netlink socket: this runs under the port's lock on whatever thread changed the port.
+    private void SetLowerMac(PacketLower lower, Core.Frames.MacAddress mac)
+    {
+        if (_disposed) return; // the device is no longer ours to change
+        using var rtnl = Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
+        rtnl.SetLink(new LinkRequest { Index = lower.IfIndex, Address = mac });
+    }
+
+    private void PublishAttachments() => _attachments = [.. _endpoints.Values.Select(e => e.Attachment)];
+
     private static MvtapException NotOurs(Endpoint ep) => new(Errno.ENODEV, $"{ep.Name} is not an endpoint of this switch");
 
     public void Dispose()
@@ -137,12 +163,17 @@ public sealed class LinuxSwitch : IDisposable
             if (_disposed) return;
             _disposed = true;
             // Threads first, so no socket is closed under a running loop; then the pairs and lowers.
-            foreach (var l in _lowers) l.Dispose();
+            foreach (var l in _lowers)
+            {
+                l.Port.Changed -= OnPortChanged;
+                l.Dispose();
+            }
             foreach (var (ep, e) in _endpoints)
             {
                 try { e.Attachment.Dispose(_rtnl); } catch (RtnetlinkException) { /* best effort: keep cleaning up */ }
             }
             _endpoints.Clear();
+            PublishAttachments();
             foreach (var l in _lowers) l.Lower.Dispose();
             _lowers.Clear();
             _rtnl.Dispose();

@@ -25,6 +25,7 @@ public sealed class MacvlanAttachment : IDisposable
         InnerNamespace = innerNamespace;
         _hostNamespace = hostNamespace;
         Socket = socket;
+        InnerMac = endpoint.Mac;
     }
 
     public Endpoint Endpoint { get; }
@@ -36,6 +37,21 @@ public sealed class MacvlanAttachment : IDisposable
     public string? InnerNamespace { get; }
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
+    /// <summary>The MAC the inner end was last given (the endpoint's, unless a change is under way).</summary>
+    public Core.Frames.MacAddress InnerMac { get; private set; }
+
+    /// <summary>Gives the inner end the endpoint's current MAC if it differs (spec 4.1: an endpoint's
+    /// address change is its interface's address change).</summary>
+    public void SyncInnerMac()
+    {
+        var mac = Endpoint.Mac;
+        if (_disposed || mac == InnerMac) return;
+        using var rtnl = InnerNamespace is null
+            ? (_hostNamespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(_hostNamespace))
+            : Rtnetlink.InNamespace(InnerNamespace);
+        rtnl.SetLink(new LinkRequest { Name = InnerName, Address = mac });
+        InnerMac = mac;
+    }
 
     /// <summary>
     /// Creates the pair for <paramref name="endpoint"/>: outer end in <paramref name="hostNamespace"/> (null: the
