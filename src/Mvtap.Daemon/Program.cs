@@ -54,7 +54,7 @@ internal static class Mvtapd
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(access);
-        using var linuxSwitch = new Mvtap.Linux.Datapath.LinuxSwitch(options.Netns);
+        using var linuxSwitch = new Mvtap.Linux.Datapath.LinuxSwitch(options.Netns, keepInterfaces: true);
         builder.Services.AddSingleton<Func<string, ILowerHost?>>(name => PacketLowerHost.Open(linuxSwitch, name));
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));

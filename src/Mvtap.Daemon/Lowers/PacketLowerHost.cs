@@ -12,8 +12,7 @@ public sealed class PacketLowerHost : ILowerHost
 {
     private readonly LinuxSwitch _switch;
     private readonly LowerDatapath _datapath;
-    /// <summary>Each macvlan endpoint's interface: the namespace it is in now, and the MAC it carries.</summary>
-    private readonly Dictionary<Endpoint, (string? Netns, Core.Frames.MacAddress Mac)> _macvlans = [];
+    private readonly HashSet<Endpoint> _macvlans = [];
 
     private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
     {
@@ -42,51 +41,28 @@ public sealed class PacketLowerHost : ILowerHost
                 throw new MvtapException(Errno.EINVAL, $"{settings.Name} is a macvtap: only macvlan endpoints live in a namespace");
             return Port.Create(settings);
         }
-        RemoveStaleInterface(settings.Name, netns);
-        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, settings.Name, up: false);
-        _macvlans[ep] = (netns, ep.Mac);
+        // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
+        // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
+        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, settings.Name, up: false, adopt: true);
+        _macvlans.Add(ep);
         return ep;
-    }
-
-    // A daemon killed with SIGKILL leaves its veth pairs behind; the state file says this name is
-    // ours, so a veth of that name is the previous run's and is replaced.
-    private void RemoveStaleInterface(string name, string? netns)
-    {
-        using var rtnl = Rtnl(netns);
-        if (rtnl.GetLink(name) is { Kind: "veth" }) rtnl.DeleteLink(name);
-    }
-
-    private Rtnetlink Rtnl(string? netns)
-    {
-        var ns = netns ?? _switch.Namespace;
-        return ns is null ? new Rtnetlink() : Rtnetlink.InNamespace(ns);
     }
 
     public void RemoveEndpoint(Endpoint endpoint)
     {
-        if (_macvlans.Remove(endpoint, out _)) _switch.RemoveEndpoint(endpoint);
+        if (_macvlans.Remove(endpoint)) _switch.RemoveEndpoint(endpoint);
         else Port.Delete(endpoint);
     }
 
     public void MoveToNamespace(Endpoint endpoint, string netns)
     {
-        if (!_macvlans.TryGetValue(endpoint, out var inner))
+        if (!_macvlans.Contains(endpoint))
             throw new MvtapException(Errno.EINVAL, $"{endpoint.Name} is not a macvlan endpoint");
-        using var rtnl = Rtnl(inner.Netns);
-        using var target = Mvtap.Linux.NetNamespace.Open(netns);
-        rtnl.MoveToNamespace(_switch.AttachmentOf(endpoint).InnerName, target);
-        _macvlans[endpoint] = inner with { Netns = netns };
+        _switch.MoveEndpoint(endpoint, netns);
     }
 
-    /// <summary>The interface follows the endpoint: a MAC set with mvtap is the MAC the
-    /// container's NIC sends with (else spoofchk would drop its frames).</summary>
-    public void EndpointChanged(Endpoint endpoint)
-    {
-        if (!_macvlans.TryGetValue(endpoint, out var inner) || inner.Mac == endpoint.Mac) return;
-        using var rtnl = Rtnl(inner.Netns);
-        rtnl.SetLink(new LinkRequest { Name = _switch.AttachmentOf(endpoint).InnerName, Address = endpoint.Mac });
-        _macvlans[endpoint] = inner with { Mac = endpoint.Mac };
-    }
+    // The switch keeps each macvlan interface's MAC in step with its endpoint.
+    public void EndpointChanged(Endpoint endpoint) { }
 
     public void Dispose() => _switch.CloseLower(_datapath);
 }

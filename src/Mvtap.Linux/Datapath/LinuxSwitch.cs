@@ -20,13 +20,18 @@ public sealed class LinuxSwitch : IDisposable
     private bool _disposed;
 
     /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
-    public LinuxSwitch(string? netns = null)
+    public LinuxSwitch(string? netns = null, bool keepInterfaces = false)
     {
+        KeepInterfaces = keepInterfaces;
         Namespace = netns;
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
     }
 
     public string? Namespace { get; }
+
+    /// <summary>Dispose leaves the endpoints' veth pairs in place (a daemon stopping, to adopt them
+    /// again on start, so containers keep their configured NICs).</summary>
+    public bool KeepInterfaces { get; }
 
     public IReadOnlyList<LowerDatapath> Lowers { get { lock (_gate) return [.. _lowers]; } }
 
@@ -63,6 +68,12 @@ public sealed class LinuxSwitch : IDisposable
     /// is set up once frames can flow (its MAC then enters the lower's unicast filter, spec 4.2).
     /// </summary>
     public Endpoint AddMacvlanEndpoint(LowerDatapath lower, EndpointSettings settings, string? netns, string ifName, bool up = true)
+        => AddMacvlanEndpoint(lower, settings, netns, ifName, up, adopt: false);
+
+    /// <summary>As <see cref="AddMacvlanEndpoint(LowerDatapath, EndpointSettings, string?, string, bool)"/>, but
+    /// with <paramref name="adopt"/> an existing pair of a previous run is taken over (see
+    /// <see cref="MacvlanAttachment.Adopt"/>) instead of created.</summary>
+    public Endpoint AddMacvlanEndpoint(LowerDatapath lower, EndpointSettings settings, string? netns, string ifName, bool up, bool adopt)
     {
         lock (_gate)
         {
@@ -73,7 +84,8 @@ public sealed class LinuxSwitch : IDisposable
             MacvlanAttachment? attachment = null;
             try
             {
-                attachment = MacvlanAttachment.Create(_rtnl, Namespace, ep, ifName, netns);
+                attachment = (adopt ? MacvlanAttachment.Adopt(_rtnl, Namespace, ep, ifName, netns) : null)
+                    ?? MacvlanAttachment.Create(_rtnl, Namespace, ep, ifName, netns);
                 lower.Attach(attachment);
                 _endpoints[ep] = (lower, attachment);
                 PublishAttachments();
@@ -120,6 +132,16 @@ public sealed class LinuxSwitch : IDisposable
         }
     }
 
+    /// <summary>Moves a macvlan endpoint's interface into another network namespace.</summary>
+    public void MoveEndpoint(Endpoint ep, string netns)
+    {
+        lock (_gate)
+        {
+            if (!_endpoints.TryGetValue(ep, out var e)) throw NotOurs(ep);
+            e.Attachment.MoveTo(_rtnl, netns);
+        }
+    }
+
     /// <summary>Stops a lower's datapath thread, deletes the veth pairs of its endpoints and
     /// closes it (the port goes with its last endpoint, spec 1.2).</summary>
     public void CloseLower(LowerDatapath lower)
@@ -131,7 +153,7 @@ public sealed class LinuxSwitch : IDisposable
             foreach (var (ep, e) in _endpoints.Where(kv => kv.Value.Lower == lower).ToList())
             {
                 _endpoints.Remove(ep);
-                try { e.Attachment.Dispose(_rtnl); } catch (RtnetlinkException) { /* best effort: keep cleaning up */ }
+                ReleaseOrDelete(e.Attachment);
             }
             lower.Lower.Dispose();
         }
@@ -154,6 +176,12 @@ public sealed class LinuxSwitch : IDisposable
 
     private void PublishAttachments() => _attachments = [.. _endpoints.Values.Select(e => e.Attachment)];
 
+    private void ReleaseOrDelete(MacvlanAttachment attachment)
+    {
+        if (KeepInterfaces) { attachment.Release(); return; }
+        try { attachment.Dispose(_rtnl); } catch (RtnetlinkException) { /* best effort: keep cleaning up */ }
+    }
+
     private static MvtapException NotOurs(Endpoint ep) => new(Errno.ENODEV, $"{ep.Name} is not an endpoint of this switch");
 
     public void Dispose()
@@ -170,7 +198,7 @@ public sealed class LinuxSwitch : IDisposable
             }
             foreach (var (ep, e) in _endpoints)
             {
-                try { e.Attachment.Dispose(_rtnl); } catch (RtnetlinkException) { /* best effort: keep cleaning up */ }
+                ReleaseOrDelete(e.Attachment);
             }
             _endpoints.Clear();
             PublishAttachments();

@@ -34,7 +34,7 @@ public sealed class MacvlanAttachment : IDisposable
     public int OuterIfIndex { get; }
     /// <summary>The endpoint's network interface, as its users see it.</summary>
     public string InnerName { get; }
-    public string? InnerNamespace { get; }
+    public string? InnerNamespace { get; private set; }
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
     /// <summary>The MAC the inner end was last given (the endpoint's, unless a change is under way).</summary>
@@ -89,6 +89,51 @@ public sealed class MacvlanAttachment : IDisposable
             TryDelete(hostRtnl, outer);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Takes over the pair of a previous mvtapd run (SIGKILL, or a stop that kept the interfaces):
+    /// the inner end <paramref name="innerName"/> in <paramref name="innerNamespace"/> stays as the
+    /// container configured it (addresses, routes) and traffic resumes through a new socket on its
+    /// outer end. Null when there is no such pair of ours (not a veth, or its peer is not an outer end).
+    /// </summary>
+    public static MacvlanAttachment? Adopt(Rtnetlink hostRtnl, string? hostNamespace, Endpoint endpoint, string innerName, string? innerNamespace)
+    {
+        using var innerRtnl = innerNamespace is null ? null : Rtnetlink.InNamespace(innerNamespace);
+        var inner = (innerRtnl ?? hostRtnl).GetLink(innerName);
+        if (inner is not { Kind: "veth", Link: { } peerIndex }) return null;
+        var outer = hostRtnl.GetLink(peerIndex);
+        if (outer is not { Kind: "veth" } || !outer.Name.StartsWith("mvo", StringComparison.Ordinal)) return null;
+        (innerRtnl ?? hostRtnl).SetLink(new LinkRequest { Name = innerName, Address = endpoint.Mac });
+        hostRtnl.SetUp(outer.Name, true);
+        var socket = PacketLower.Open(hostNamespace, outer.Index);
+        try
+        {
+            socket.SetPromiscuous(true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        return new MacvlanAttachment(endpoint, outer.Name, outer.Index, innerName, innerNamespace, hostNamespace, socket);
+    }
+
+    /// <summary>Moves the inner end into another named namespace (`link set NAME netns NS`).</summary>
+    public void MoveTo(Rtnetlink hostRtnl, string netns)
+    {
+        using var innerRtnl = InnerNamespace is null ? null : Rtnetlink.InNamespace(InnerNamespace);
+        using var target = NetNamespace.Open(netns);
+        (innerRtnl ?? hostRtnl).MoveToNamespace(InnerName, target);
+        InnerNamespace = netns;
+    }
+
+    /// <summary>Closes the socket but leaves the pair, for a daemon that stops and will adopt it again.</summary>
+    public void Release()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Socket.Dispose();
     }
 
     // The outer name is ours to choose: "mvo" + pid + counter keeps concurrent daemons and test
