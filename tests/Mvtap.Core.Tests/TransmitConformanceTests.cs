@@ -156,4 +156,17 @@ public class TransmitConformanceTests
         Assert.False(lab.OnWire);
         Assert.Equal(1, lab["V"].Counters[DropReason.EndpointDown]);
     }
+
+    [Fact]
+    public void Port_counters_count_the_wire_in_both_directions_but_not_bridge_local_frames()
+    {
+        var lab = new SpecLab();
+        lab.Send("V", Make(Ext, lab.Mac("V"), length: 100));
+        lab.Send("B", Make(lab.Mac("B2"), lab.Mac("B"), length: 80)); // re-enters the lower's RX path internally
+        Assert.Equal((1, 80L), (lab["B2"].Counters.RxPackets, lab["B2"].Counters.RxBytes));
+        lab.Wire(Make(MacAddress.Broadcast, Ext, length: 64));
+        var c = lab.Port.Counters;
+        Assert.Equal((1, 100L), (c.TxPackets, c.TxBytes));
+        Assert.Equal((1, 64L, 1L), (c.RxPackets, c.RxBytes, c.RxMulticast));
+    }
 }

@@ -50,10 +50,11 @@ public static class Forwarder
                     table.Port.Counters.CountDrop(DropReason.Mtu);
                     return;
                 }
-                Receive(table, packet, ref sink);
+                HandleFrame(table, packet, ref sink);
                 return;
             }
         }
+        table.Port.Counters.CountTx(packet.Length);
         sink.ToWire(packet);
     }
 
@@ -65,6 +66,16 @@ public static class Forwarder
     {
         var port = table.Port;
         if (packet.Length < EthernetFrame.HeaderLength) { port.Counters.CountDrop(DropReason.Malformed); return; }
+        port.Counters.CountRx(packet.Length, packet.Destination.IsMulticast);
+        HandleFrame(table, packet, ref sink);
+    }
+
+    /// <summary>macvlan_handle_frame, for frames from the wire and for bridge-local unicast that
+    /// re-enters the lower's receive path (which the lower's counters do not see).</summary>
+    private static void HandleFrame<TSink>(ForwardingTable table, in Packet packet, ref TSink sink)
+        where TSink : IDeliverySink
+    {
+        var port = table.Port;
         var dst = packet.Destination;
         if (dst.IsMulticast)
         {

@@ -60,9 +60,25 @@ public sealed class EndpointCounters : DropCounters
     }
 }
 
-/// <summary>Per lower device: frames that reached no endpoint for a counted reason.</summary>
+/// <summary>Per lower device: what crossed the lower (frames received from the wire, frames
+/// sent to it) and the frames that reached no endpoint, by reason.</summary>
 public sealed class PortCounters : DropCounters
 {
+    public long RxPackets, RxBytes, RxMulticast, TxPackets, TxBytes;
+
+    internal void CountRx(int length, bool multicast)
+    {
+        RxPackets++;
+        RxBytes += length;
+        if (multicast) RxMulticast++;
+    }
+
+    internal void CountTx(int length)
+    {
+        TxPackets++;
+        TxBytes += length;
+    }
+
     /// <summary>What the kernel reports as the lower's rx_dropped (broadcast queue overflow).</summary>
     public long LowerRxDropped => this[DropReason.BroadcastQueueFull] + this[DropReason.Mtu];
 }
