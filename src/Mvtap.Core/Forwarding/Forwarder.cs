@@ -76,33 +76,26 @@ public static class Forwarder
         where TSink : IDeliverySink
     {
         var port = table.Port;
-        var dst = packet.Destination;
-        if (dst.IsMulticast)
+        if (packet.Destination.IsMulticast)
         {
-            if (ForwardSource(table, packet, ref sink)) return;
-            var src = table.ByMac.Find(packet.Source);
-            if (src is not null && src.Mode is not (EndpointMode.Vepa or EndpointMode.Bridge))
+            if (Ipv4Defragmenter.IsFragment(packet.Frame))
             {
-                // spec 3.4: reflected multicast from a private, passthru or source endpoint
-                // returns only to it ("forward to original port"); the lower does not get it
-                Deliver(src, packet, KindOf(dst), ref sink);
+                // spec 3.8: multicast fragments are held until the datagram is whole
+                var defrag = port.Defragmenter;
+                long dropped = defrag.Dropped;
+                var result = defrag.Add(packet.Frame, out var whole);
+                for (long i = defrag.Dropped - dropped; i > 0; i--) port.Counters.CountDrop(DropReason.Reassembly);
+                if (result == Ipv4Defragmenter.Result.Held) port.Counters.FragmentsHeld++;
+                if (result != Ipv4Defragmenter.Result.Complete) return;
+                HandleMulticast(table, new Packet(whole), ref sink);
                 return;
             }
-            if (table.IsQueued(dst))
-            {
-                if (!port.BroadcastQueue.TryEnqueue(packet, src?.Endpoint, table.BcQueueLenUsed))
-                    port.Counters.CountDrop(DropReason.BroadcastQueueFull);
-            }
-            else if (table.IsWanted(dst))
-            {
-                MulticastReceive(table, src, packet, ref sink);
-            }
-            sink.ToLowerStack(packet);
+            HandleMulticast(table, packet, ref sink);
             return;
         }
 
         if (ForwardSource(table, packet, ref sink)) return;
-        var ep = table.Passthru ?? table.ByMac.Find(dst);
+        var ep = table.Passthru ?? table.ByMac.Find(packet.Destination);
         if (ep is null || ep.Mode == EndpointMode.Source)
         {
             // spec 3.3: unknown, the lower's own, a down endpoint's, or a source endpoint's MAC
@@ -116,6 +109,33 @@ public static class Forwarder
             return;
         }
         Deliver(ep, packet, DeliveryKind.Host, ref sink);
+    }
+
+    /// <summary>Multicast and broadcast from the wire (spec 3.2, 3.4).</summary>
+    private static void HandleMulticast<TSink>(ForwardingTable table, in Packet packet, ref TSink sink)
+        where TSink : IDeliverySink
+    {
+        var port = table.Port;
+        var dst = packet.Destination;
+        if (ForwardSource(table, packet, ref sink)) return;
+        var src = table.ByMac.Find(packet.Source);
+        if (src is not null && src.Mode is not (EndpointMode.Vepa or EndpointMode.Bridge))
+        {
+            // spec 3.4: reflected multicast from a private, passthru or source endpoint
+            // returns only to it ("forward to original port"); the lower does not get it
+            Deliver(src, packet, KindOf(dst), ref sink);
+            return;
+        }
+        if (table.IsQueued(dst))
+        {
+            if (!port.BroadcastQueue.TryEnqueue(packet, src?.Endpoint, table.BcQueueLenUsed))
+                port.Counters.CountDrop(DropReason.BroadcastQueueFull);
+        }
+        else if (table.IsWanted(dst))
+        {
+            MulticastReceive(table, src, packet, ref sink);
+        }
+        sink.ToLowerStack(packet);
     }
 
     /// <summary>One run of the broadcast work (spec 3.6): fans out the queued frames, with the

@@ -25,6 +25,9 @@ public enum DropReason
     QueueFull,
     /// <summary>The endpoint was deleted while the frame was on its way.</summary>
     EndpointGone,
+    /// <summary>A fragmented multicast datagram that could not be reassembled: expired,
+    /// overlapping, too long, or no free reassembly slot (spec 3.8).</summary>
+    Reassembly,
     /// <summary>An attachment failed to take the frame (I/O error, no guest buffers).</summary>
     AttachmentError,
 }
@@ -47,6 +50,7 @@ public static class DropReasons
         DropReason.QueueFull => "queue_full",
         DropReason.EndpointGone => "endpoint_gone",
         DropReason.AttachmentError => "attachment_error",
+        DropReason.Reassembly => "reassembly",
         _ => r.ToString(),
     };
 }

@@ -19,9 +19,10 @@ public sealed class Port
     private ForwardingTable _table;
     private int _slots;
 
-    public Port(LowerDevice lower, Random? random = null)
+    public Port(LowerDevice lower, Random? random = null, TimeProvider? clock = null)
     {
         Lower = lower;
+        Defragmenter = new Ipv4Defragmenter(clock);
         _random = random ?? Random.Shared;
         PermanentMac = lower.Mac;
         _table = new ForwardingTable(this, _endpoints, 0);
@@ -30,6 +31,8 @@ public sealed class Port
     public LowerDevice Lower { get; }
     public PortCounters Counters { get; } = new();
     public BroadcastQueue BroadcastQueue { get; } = new();
+    /// <summary>Reassembles multicast IPv4 fragments (spec 3.8); used by the datapath thread only.</summary>
+    public Ipv4Defragmenter Defragmenter { get; }
     public bool IsPassthru { get; private set; }
     public int BcCutoff { get; private set; } = DefaultBcCutoff;
     /// <summary>spec 1.6: the largest request of any endpoint, down ones included; 0 if none.</summary>
