@@ -1,10 +1,12 @@
 // The datapath thread of one lower device (design.md "Datapath shape"): an epoll loop over the
-// lower's socket, its endpoints' sockets and an eventfd the control plane signals. Each wake-up
-// reads one batch from each ready socket into a preallocated receive batch, runs every frame
-// through the forwarding core (endpoint → Forwarder.Transmit, lower → Forwarder.Receive), runs
-// the deferred broadcast work, then flushes each destination's transmit batch with one sendmmsg.
+// lower's socket, every endpoint attachment's descriptors (veth/TAP packet sockets, vhost-user
+// kick eventfds, stream sockets) and an eventfd the control plane signals. Each wake-up reads
+// one batch from each ready descriptor into preallocated slots, runs every frame through the
+// forwarding core (endpoint → Forwarder.Transmit, lower → Forwarder.Receive), runs the deferred
+// broadcast work, then flushes each destination once (sendmmsg, or one ring update).
 // The thread shares no lock with the control plane: it reads Port.Table once per wake-up, and
-// endpoints' sockets come and go through a lock-free command queue it drains when woken.
+// attachments come and go (or change their descriptors) through a lock-free command queue it
+// drains when woken.
 using System.Collections.Concurrent;
 using Mvtap.Core.Forwarding;
 using Mvtap.Core.Frames;
@@ -19,10 +21,11 @@ public sealed class LowerDatapath : IDisposable
     public const int BatchSize = 64;
     /// <summary>Frames per endpoint transmit batch; a fuller batch is flushed early, not dropped.</summary>
     public const int EndpointBatchSize = 32;
+    /// <summary>Descriptors one attachment may ask to be polled (vhost-user: one kick per queue pair).</summary>
+    public const int MaxPollFds = 16;
 
     private const ulong WakeToken = 0;
     private const ulong LowerToken = 1;
-    private const int VnetSize = PacketAbi.VirtioNetHdrSize;
 
     private readonly Epoll _epoll = new();
     private readonly FileDescriptor _wake = EventFd.Create();
@@ -30,6 +33,7 @@ public sealed class LowerDatapath : IDisposable
     private readonly FrameBatch _rx = new(BatchSize, PacketLower.SlotSize);
     private readonly FrameBatch _wireTx = new(BatchSize, PacketLower.SlotSize);
     private readonly EpollEvent[] _events = new EpollEvent[BatchSize];
+    private readonly int[] _fdScratch = new int[MaxPollFds];
     private readonly Thread _thread;
     // Datapath-thread state: indexed by endpoint slot; only the datapath thread touches it once running.
     private Attached?[] _attached = new Attached?[8];
@@ -54,18 +58,28 @@ public sealed class LowerDatapath : IDisposable
 
     // ---- control plane side --------------------------------------------------------------
 
-    /// <summary>Starts forwarding frames between <paramref name="attachment"/>'s socket and the port.
-    /// Returns once the datapath thread has the socket in its epoll set.</summary>
-    public void Attach(MacvlanAttachment attachment) => Post(new Command(CommandKind.Attach, attachment));
+    /// <summary>Starts forwarding frames between <paramref name="attachment"/> and the port (replacing
+    /// any other attachment of its endpoint). Returns once the datapath thread polls its descriptors.</summary>
+    public void Attach(IEndpointAttachment attachment) => Post(new Command(CommandKind.Attach, attachment));
 
-    /// <summary>Stops using <paramref name="attachment"/>'s socket; returns once the datapath thread let
-    /// go of it (frames still batched for it are dropped), so the caller may close it.</summary>
-    public void Detach(MacvlanAttachment attachment) => Post(new Command(CommandKind.Detach, attachment));
+    /// <summary>Stops using <paramref name="attachment"/>; returns once the datapath thread let go of it
+    /// (frames still batched for it are dropped), so the caller may close its descriptors.</summary>
+    public void Detach(IEndpointAttachment attachment) => Post(new Command(CommandKind.Detach, attachment));
+
+    /// <summary>Asks the datapath thread to re-read <paramref name="attachment"/>'s poll descriptors
+    /// (a vhost-user frontend came, went or replaced a kick eventfd). Does not wait: it is called
+    /// from threads that may hold locks the datapath thread is about to take.</summary>
+    public void RequestResync(IEndpointAttachment attachment)
+    {
+        if (_disposed || _stop) return;
+        _commands.Enqueue(new Command(CommandKind.Resync, attachment));
+        try { EventFd.Signal(_wake.Fd); } catch (ObjectDisposedException) { /* stopping */ }
+    }
 
     /// <summary>Runs <paramref name="frame"/> (no vnet header) through the path a frame read from
-    /// <paramref name="attachment"/>'s socket takes. For tests: the kernel never hands AF_PACKET a
-    /// frame shorter than an Ethernet header, so malformed input cannot be produced on a real veth.</summary>
-    internal void InjectFromEndpoint(MacvlanAttachment attachment, byte[] frame) =>
+    /// <paramref name="attachment"/> takes. For tests: the kernel never hands AF_PACKET a frame
+    /// shorter than an Ethernet header, so malformed input cannot be produced on a real veth.</summary>
+    internal void InjectFromEndpoint(IEndpointAttachment attachment, byte[] frame) =>
         Post(new Command(CommandKind.Inject, attachment) { Frame = frame });
 
     private void Post(Command command)
@@ -79,7 +93,7 @@ public sealed class LowerDatapath : IDisposable
         }
         _commands.Enqueue(command);
         EventFd.Signal(_wake.Fd);
-        if (!command.Done.Wait(TimeSpan.FromSeconds(10)))
+        if (!command.Done!.Wait(TimeSpan.FromSeconds(10)))
             throw new TimeoutException($"the datapath thread of {Lower.Name} did not take a command within 10 s");
         if (command.Error is { } e) throw new InvalidOperationException($"datapath command {command.Kind} failed", e);
     }
@@ -88,11 +102,13 @@ public sealed class LowerDatapath : IDisposable
 
     private void Run()
     {
+        bool pending = false;
         try
         {
             while (!_stop)
             {
-                int n = _epoll.Wait(_events, -1);
+                // Work left over (a full batch, a ring with frames behind it): look, don't sleep.
+                int n = _epoll.Wait(_events, pending ? 0 : -1);
                 Stats.wakeups++;
                 // One table per wake-up: the control plane publishes whole new tables, so this
                 // read needs no lock and sees one consistent state for the whole batch.
@@ -113,8 +129,15 @@ public sealed class LowerDatapath : IDisposable
                     }
                     else if (Find(token) is { } source)
                     {
-                        ReadEndpoint(source, table, ref sink);
+                        ReadEndpoint(source, (int)((token >> 24) & 0xFF), table, ref sink);
                     }
+                }
+                pending = false;
+                foreach (var a in _attached)
+                {
+                    if (a is null || !a.Attachment.ReceivePending) continue;
+                    ReadEndpoint(a, a.Attachment.PendingSource, table, ref sink);
+                    pending |= a.Attachment.ReceivePending;
                 }
                 Forwarder.ProcessBroadcasts(table, ref sink);
                 FlushAll();
@@ -132,9 +155,12 @@ public sealed class LowerDatapath : IDisposable
         }
     }
 
+    // token: attachment id (32 bits) | poll source (8 bits) | endpoint slot (24 bits)
+    private static ulong Token(Attached a, int source) => ((ulong)a.Id << 32) | ((ulong)(uint)source << 24) | (uint)a.Slot;
+
     private Attached? Find(ulong token)
     {
-        int slot = (int)(token & 0xFFFF_FFFF);
+        int slot = (int)(token & 0xFF_FFFF);
         uint id = (uint)(token >> 32);
         var a = (uint)slot < (uint)_attached.Length ? _attached[slot] : null;
         // A stale event for an endpoint detached earlier in this same wake-up: ignore it.
@@ -147,51 +173,34 @@ public sealed class LowerDatapath : IDisposable
         if (n < 0) { Stats.receiveErrors++; return; }
         for (int i = 0; i < n; i++)
         {
-            var what = Classify(i, out var frame, out var vnet);
-            if (what == Received.Ours) continue;
-            if (what == Received.Malformed) { Port.Counters.AddDrop(DropReason.Malformed); continue; }
+            var what = PacketSocketIo.Classify(_rx, i, Stats, out var frame, out var vnet);
+            if (what == ReceivedFrame.Ignore) continue;
+            if (what == ReceivedFrame.Malformed) { Port.Counters.AddDrop(DropReason.Malformed); continue; }
             Stats.framesFromLower++;
             Forwarder.Receive(table, new Packet(frame, vnet), ref sink);
         }
     }
 
-    private void ReadEndpoint(Attached source, ForwardingTable table, ref DatapathSink sink)
+    private void ReadEndpoint(Attached source, int pollSource, ForwardingTable table, ref DatapathSink sink)
     {
-        var ep = source.Attachment.Endpoint;
-        int n = BatchIo.Receive(source.Attachment.Socket, _rx, out _);
+        var attachment = source.Attachment;
+        var ep = attachment.Endpoint;
+        int n = attachment.ReceiveBatch(pollSource, _rx);
         if (n < 0) { Stats.receiveErrors++; return; }
         for (int i = 0; i < n; i++)
         {
-            var what = Classify(i, out var frame, out var vnet);
-            if (what == Received.Ours) continue;
-            if (what == Received.Malformed) { ep.Counters.AddDrop(DropReason.Malformed); continue; }
+            var what = attachment.GetFrame(i, _rx, out var frame, out var vnet);
+            if (what == ReceivedFrame.Ignore) continue;
+            if (what == ReceivedFrame.Malformed) { ep.Counters.AddDrop(DropReason.Malformed); continue; }
             Stats.framesFromEndpoints++;
             Forwarder.Transmit(table, ep, new Packet(frame, vnet), ref sink);
         }
     }
 
-    private enum Received { Frame, Ours, Malformed }
-
-    private Received Classify(int i, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet)
-    {
-        frame = default;
-        vnet = default;
-        // Ignore-outgoing is set on every socket; checking the type as well keeps a socket
-        // without it from feeding our own transmissions back in (a forwarding loop).
-        if (_rx.PacketType(i) == PacketAbi.PACKET_OUTGOING) return Received.Ours;
-        if (_rx.Truncated(i)) { Stats.truncated++; return Received.Malformed; }
-        var data = _rx.Frame(i);
-        if (data.Length < VnetSize) return Received.Malformed;
-        vnet = VirtioNetHeader.Read(data[..VnetSize]);
-        if (vnet.IsGso) Stats.gsoFrames++;
-        frame = data[VnetSize..];
-        return Received.Frame;
-    }
-
     internal void QueueToWire(in Packet packet)
     {
         if (_wireTx.Count == _wireTx.Capacity) Flush(Lower.Socket, _wireTx, null);
-        if (!Append(_wireTx, packet)) { Stats.wireErrors++; Port.Counters.AddDrop(DropReason.AttachmentError); }
+        if (!PacketSocketIo.Append(_wireTx, packet)) { Stats.wireErrors++; Port.Counters.AddDrop(DropReason.AttachmentError); }
     }
 
     internal void QueueToEndpoint(EndpointSnapshot endpoint, in Packet packet)
@@ -200,31 +209,22 @@ public sealed class LowerDatapath : IDisposable
         var a = (uint)slot < (uint)_attached.Length ? _attached[slot] : null;
         if (a is null || a.Attachment.Endpoint != endpoint.Endpoint)
         {
-            // in the table but its socket is not (yet, or any more) ours
+            // in the table but its attachment is not (yet, or any more) ours
             endpoint.Counters.CountRxDrop(DropReason.EndpointGone);
             return;
         }
-        if (a.Tx.Count == a.Tx.Capacity) Flush(a.Attachment.Socket, a.Tx, a.Attachment.Endpoint);
-        if (!Append(a.Tx, packet)) endpoint.Counters.CountRxDrop(DropReason.AttachmentError);
-    }
-
-    private static bool Append(FrameBatch batch, in Packet packet)
-    {
-        int length = VnetSize + packet.Length;
-        if (length > batch.SlotSize) return false;
-        var slot = batch.Reserve();
-        packet.Vnet.Write(slot[..VnetSize]); // exactly 10 bytes: the socket's header size
-        packet.Frame.CopyTo(slot[VnetSize..]);
-        batch.Commit(length);
-        return true;
+        a.Attachment.Deliver(packet);
     }
 
     private void FlushAll()
     {
         Flush(Lower.Socket, _wireTx, null);
-        foreach (var a in _attached)
-            if (a is not null && a.Tx.Count > 0) Flush(a.Attachment.Socket, a.Tx, a.Attachment.Endpoint);
+        foreach (var a in _attached) a?.Attachment.Flush();
     }
+
+    /// <summary>For packet-socket attachments: sends <paramref name="batch"/> to <paramref name="socket"/>
+    /// and clears it, counting refusals against <paramref name="endpoint"/>.</summary>
+    internal void SendBatch(PacketSocket socket, FrameBatch batch, Endpoint endpoint) => Flush(socket, batch, endpoint);
 
     /// <summary>Sends the batch; frames the socket refuses are counted against <paramref name="endpoint"/>
     /// (QueueFull when its buffer is full, AttachmentError when the kernel rejects one) or the port.</summary>
@@ -278,15 +278,24 @@ public sealed class LowerDatapath : IDisposable
                     int slot = c.Attachment.Endpoint.Slot;
                     if (slot >= _attached.Length) Array.Resize(ref _attached, Math.Max(slot + 1, _attached.Length * 2));
                     if (_attached[slot] is { } old) Remove(old);
-                    var a = new Attached(c.Attachment, _nextId++);
+                    var a = new Attached(c.Attachment, _nextId++, slot);
                     _attached[slot] = a;
-                    if (_thread.IsAlive) _epoll.Add(c.Attachment.Socket.Handle.Fd, EpollSyscalls.EPOLLIN, ((ulong)a.Id << 32) | (uint)slot);
+                    c.Attachment.SetDatapath(this);
+                    if (_thread.IsAlive) Register(a);
                     break;
                 }
                 case CommandKind.Detach:
                 {
-                    int slot = c.Attachment.Endpoint.Slot;
-                    if ((uint)slot < (uint)_attached.Length && _attached[slot] is { } a && a.Attachment == c.Attachment) Remove(a);
+                    if (FindAttached(c.Attachment) is { } a) Remove(a);
+                    break;
+                }
+                case CommandKind.Resync:
+                {
+                    if (FindAttached(c.Attachment) is { } a && !_stop)
+                    {
+                        Unregister(a);
+                        Register(a);
+                    }
                     break;
                 }
                 case CommandKind.Inject:
@@ -307,15 +316,52 @@ public sealed class LowerDatapath : IDisposable
         }
         finally
         {
-            c.Done.Set();
+            c.Done?.Set();
         }
+    }
+
+    private Attached? FindAttached(IEndpointAttachment attachment)
+    {
+        int slot = attachment.Endpoint.Slot;
+        return (uint)slot < (uint)_attached.Length && _attached[slot] is { } a && a.Attachment == attachment ? a : null;
+    }
+
+    private void Register(Attached a)
+    {
+        int n = a.Attachment.GetPollFds(_fdScratch);
+        a.FdCount = 0;
+        for (int i = 0; i < n && i < MaxPollFds; i++)
+        {
+            int fd = _fdScratch[i];
+            if (fd < 0) continue;
+            try
+            {
+                _epoll.Add(fd, EpollSyscalls.EPOLLIN, Token(a, i));
+                a.Fds[a.FdCount++] = fd;
+            }
+            catch (SystemCallException)
+            {
+                // closed under us by its owner (a frontend going away): the resync that follows re-reads
+            }
+        }
+    }
+
+    private void Unregister(Attached a)
+    {
+        // A descriptor its owner closed has left the set by itself; its number may even belong to
+        // a new file now, which is not in the set yet (Register follows), so the DEL is harmless.
+        for (int i = 0; i < a.FdCount; i++)
+        {
+            try { _epoll.Remove(a.Fds[i]); } catch (SystemCallException) { }
+        }
+        a.FdCount = 0;
     }
 
     private void Remove(Attached a)
     {
-        try { _epoll.Remove(a.Attachment.Socket.Handle.Fd); } catch (SystemCallException) { /* not in the set */ }
-        _attached[a.Attachment.Endpoint.Slot] = null;
-        a.Tx.Dispose();
+        Unregister(a);
+        _attached[a.Slot] = null;
+        a.Attachment.SetDatapath(null);
     }
 
     /// <summary>Stops the thread (bounded wait) and frees the batches. Attachments and the lower stay open: their owner closes them.</summary>
@@ -327,28 +373,31 @@ public sealed class LowerDatapath : IDisposable
         bool stopped = _thread.Join(TimeSpan.FromSeconds(10));
         _disposed = true;
         if (!stopped) return; // leave the memory to the finalizers rather than free it under a running thread
-        foreach (var a in _attached) a?.Tx.Dispose();
+        foreach (var a in _attached) a?.Attachment.SetDatapath(null);
         _rx.Dispose();
         _wireTx.Dispose();
         _epoll.Dispose();
         _wake.Dispose();
     }
 
-    private enum CommandKind { Attach, Detach, Inject }
+    private enum CommandKind { Attach, Detach, Resync, Inject }
 
-    private sealed class Command(CommandKind kind, MacvlanAttachment attachment)
+    private sealed class Command(CommandKind kind, IEndpointAttachment attachment)
     {
         public CommandKind Kind { get; } = kind;
-        public MacvlanAttachment Attachment { get; } = attachment;
+        public IEndpointAttachment Attachment { get; } = attachment;
         public byte[]? Frame { get; init; }
-        public ManualResetEventSlim Done { get; } = new();
+        // A resync is posted without waiting, so it needs no event
+        public ManualResetEventSlim? Done { get; } = kind == CommandKind.Resync ? null : new();
         public Exception? Error { get; set; }
     }
 
-    private sealed class Attached(MacvlanAttachment attachment, uint id)
+    private sealed class Attached(IEndpointAttachment attachment, uint id, int slot)
     {
-        public MacvlanAttachment Attachment { get; } = attachment;
+        public IEndpointAttachment Attachment { get; } = attachment;
         public uint Id { get; } = id;
-        public FrameBatch Tx { get; } = new(EndpointBatchSize, PacketLower.SlotSize);
+        public int Slot { get; } = slot;
+        public int[] Fds { get; } = new int[MaxPollFds];
+        public int FdCount { get; set; }
     }
 }

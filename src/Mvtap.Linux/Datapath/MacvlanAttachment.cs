@@ -3,13 +3,14 @@
 // outer end stays with the datapath, which opens it with AF_PACKET exactly like a lower device
 // (batched, vnet header) and holds it promiscuous so it receives every frame the inner end sends
 // and every frame we hand it, whatever the destination MAC.
+using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
 
-public sealed class MacvlanAttachment : IDisposable
+public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
 {
     private static int _counter;
     private readonly string? _hostNamespace;
@@ -26,7 +27,22 @@ public sealed class MacvlanAttachment : IDisposable
         _hostNamespace = hostNamespace;
         Socket = socket;
         InnerMac = endpoint.Mac;
+        _io = new PacketSocketIo(socket, endpoint);
     }
+
+    private readonly PacketSocketIo _io;
+
+    // ---- IEndpointAttachment: the outer end's packet socket --------------------------------
+
+    public int GetPollFds(Span<int> fds) => _io.GetPollFds(fds);
+    public void SetDatapath(LowerDatapath? datapath) => _io.SetDatapath(datapath);
+    public int ReceiveBatch(int source, FrameBatch scratch) => _io.ReceiveBatch(scratch);
+    public ReceivedFrame GetFrame(int i, FrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
+        _io.GetFrame(i, scratch, out frame, out vnet);
+    public bool ReceivePending => _io.ReceivePending;
+    public int PendingSource => 0;
+    public void Deliver(in Packet packet) => _io.Deliver(packet);
+    public void Flush() => _io.Flush();
 
     public Endpoint Endpoint { get; }
     /// <summary>The datapath's end of the pair, in the switch's namespace.</summary>
@@ -134,6 +150,7 @@ public sealed class MacvlanAttachment : IDisposable
         if (_disposed) return;
         _disposed = true;
         Socket.Dispose();
+        _io.Dispose();
     }
 
     // The outer name is ours to choose: "mvo" + pid + counter keeps concurrent daemons and test
@@ -168,6 +185,7 @@ public sealed class MacvlanAttachment : IDisposable
         if (_disposed) return;
         _disposed = true;
         Socket.Dispose();
+        _io.Dispose();
         TryDelete(hostRtnl, OuterName);
     }
 
