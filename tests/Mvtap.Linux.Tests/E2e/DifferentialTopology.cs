@@ -1,0 +1,296 @@
+// One side of a frame-level differential test (design principle 1, spec 7 and Appendix A): a
+// veth lower "low0" in a host namespace whose peer "ext0" in an ext namespace is the wire, and
+// endpoints named by their role (P, V, V2, B, B2, S, S2, T) whose interfaces live in an "eps"
+// namespace. Built either with the kernel's macvlan or with mvtap's datapath (veth-attached
+// endpoints, spoofchk as asked), with the same MAC addresses, so the same crafted frames can be
+// injected into both and what each observation point saw compared byte for byte.
+//
+// Observation points: every endpoint's interface and the wire (ETH_P_ALL taps, own transmissions
+// ignored), and "the lower's own stack". That last one is not directly comparable. With the
+// kernel's macvlan it is a protocol socket on low0 counting frames reported with low0's ifindex
+// (RX_HANDLER_PASS; consumed frames never get there, re-injected ones carry the endpoint's
+// ifindex). mvtap's lower is an AF_PACKET tap, so the kernel stack of low0 gets every wire frame
+// whatever mvtap decides; what is comparable is mvtap's decision, which its datapath counts as
+// LowerStackPassed. So the kernel's count of frames that reached the stack is compared with the
+// number of PASS decisions mvtap took.
+using Mvtap.Core.Frames;
+using Mvtap.Core.Model;
+using Mvtap.Linux.Datapath;
+using Mvtap.Linux.Interop;
+using Mvtap.Linux.Netlink;
+using Mvtap.Linux.Tests.Datapath;
+
+namespace Mvtap.Linux.Tests.E2e;
+
+internal sealed class DifferentialTopology : IDisposable
+{
+    public static readonly MacAddress LowerMac = E2eFrames.Mac(0, 1);
+    public static readonly MacAddress ExtMac = E2eFrames.Mac(0, 2);
+    /// <summary>An external host's MAC (not ext0's: the wire injects as anyone).</summary>
+    public static readonly MacAddress External = E2eFrames.Mac(0, 0x0e);
+    /// <summary>The MAC that S's source list holds (spec 7: X).</summary>
+    public static readonly MacAddress X = E2eFrames.Mac(2, 1);
+    public static readonly MacAddress Unknown = E2eFrames.Mac(3, 1);
+
+    /// <summary>Fixed MACs of the roles; T (passthru) takes the lower's, as the kernel gives it.</summary>
+    public static readonly IReadOnlyDictionary<string, MacAddress> RoleMacs = new Dictionary<string, MacAddress>
+    {
+        ["P"] = E2eFrames.Mac(1, 1), ["V"] = E2eFrames.Mac(1, 2), ["V2"] = E2eFrames.Mac(1, 3),
+        ["B"] = E2eFrames.Mac(1, 4), ["B2"] = E2eFrames.Mac(1, 5), ["S"] = E2eFrames.Mac(1, 6), ["S2"] = E2eFrames.Mac(1, 7),
+    };
+
+    /// <summary>How long nothing new must arrive before an observation is over. Only bounds how
+    /// long the test waits for stragglers (the kernel's broadcast work queue, mvtap's thread);
+    /// no assertion depends on it.</summary>
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
+
+    private readonly DatapathTopology _topo;
+    private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<string, Member> _members = [];
+    private readonly List<string> _labels = [];
+    private readonly FrameObserver _wire;
+    private readonly List<FrameObserver> _lowerStack = [];
+    private readonly PacketSocket _wireInjector;
+    private LinuxSwitch? _switch;
+
+    public DifferentialTopology(bool kernel, bool spoofCheck = false)
+    {
+        IsKernel = kernel;
+        SpoofCheck = spoofCheck;
+        _topo = new DatapathTopology();
+        try
+        {
+            // IPv6 off everywhere so no ND/MLD traffic crosses the port: mvtap's PASS count is a plain counter.
+            foreach (var ns in new[] { _topo.Host, _topo.Ext }) NoIpv6(ns);
+            Eps = _topo.NewNamespace();
+            NoIpv6(Eps);
+            SetMac(_topo.Host, DatapathTopology.LowerName, LowerMac);
+            SetMac(_topo.Ext, DatapathTopology.ExtName, ExtMac);
+            LowerIndex = IfIndex(_topo.Host.Name, DatapathTopology.LowerName);
+            int ext = IfIndex(_topo.Ext.Name, DatapathTopology.ExtName);
+            _wire = Own(new FrameObserver(_topo.Ext.Name, ext));
+            _wireInjector = Own(NetNamespace.Run(_topo.Ext.Name, () => new PacketSocket(ext, new PacketSocketOptions { Protocol = 0 })));
+            if (kernel)
+            {
+                foreach (var type in new[] { FrameObserver.TestEtherType, FrameObserver.PauseEtherType })
+                    _lowerStack.Add(Own(new FrameObserver(_topo.Host.Name, LowerIndex, type, onlyOwnIfIndex: true)));
+            }
+            else
+            {
+                _switch = new LinuxSwitch(_topo.Host.Name);
+                Datapath = _switch.OpenLower(DatapathTopology.LowerName);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public bool IsKernel { get; }
+    public bool SpoofCheck { get; }
+    public TestNamespace Eps { get; } = null!;
+    public int LowerIndex { get; }
+    /// <summary>mvtap only.</summary>
+    public LowerDatapath? Datapath { get; }
+    public string Flavor => IsKernel ? "kernel" : "mvtap";
+
+    private sealed record Member(string Name, MacAddress Mac, int IfIndex, Endpoint? Endpoint, FrameObserver Observer, PacketSocket Injector);
+
+    private T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
+
+    private static void NoIpv6(TestNamespace ns) =>
+        TestNet.Run("ip", "netns", "exec", ns.Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+
+    private static void SetMac(TestNamespace ns, string ifName, MacAddress mac)
+    {
+        ns.Ip("link", "set", ifName, "down");
+        ns.Ip("link", "set", ifName, "address", mac.ToString());
+        ns.Ip("link", "set", ifName, "up");
+    }
+
+    private static int IfIndex(string ns, string ifName)
+    {
+        using var rtnl = Rtnetlink.InNamespace(ns);
+        return rtnl.GetLink(ifName)?.Index ?? throw new InvalidOperationException($"no {ifName} in {ns}");
+    }
+
+    public MacAddress MacOf(string role) => _members[role].Mac;
+
+    /// <summary>Adds the endpoint named by its role: P private, V/V2 vepa, B/B2 bridge, S/S2 source
+    /// (listing X), T passthru. Brought up.</summary>
+    public void Add(string role, bool noDst = false)
+    {
+        var mode = role[0] switch
+        {
+            'P' => EndpointMode.Private,
+            'V' => EndpointMode.Vepa,
+            'B' => EndpointMode.Bridge,
+            'S' => EndpointMode.Source,
+            'T' => EndpointMode.Passthru,
+            _ => throw new ArgumentOutOfRangeException(nameof(role)),
+        };
+        MacAddress? fixedMac = mode == EndpointMode.Passthru ? null : RoleMacs[role];
+        Endpoint? ep = null;
+        if (IsKernel)
+        {
+            var add = new List<string> { "link", "add", "link", DatapathTopology.LowerName, "name", role };
+            if (fixedMac is { } m) add.AddRange(["address", m.ToString()]);
+            add.AddRange(["type", "macvlan", "mode", mode.Name()]);
+            if (noDst) add.Add("nodst");
+            _topo.Host.Ip([.. add]);
+            if (mode == EndpointMode.Source) _topo.Host.Ip("link", "set", "dev", role, "type", "macvlan", "macaddr", "add", X.ToString());
+            _topo.Host.Ip("link", "set", role, "netns", Eps.Name);
+            Eps.Ip("link", "set", role, "up");
+        }
+        else
+        {
+            ep = _switch!.AddMacvlanEndpoint(Datapath!, new EndpointSettings
+            {
+                Name = role,
+                Mac = fixedMac,
+                Mode = mode,
+                Flags = noDst ? EndpointFlags.NoDst : EndpointFlags.None,
+                SpoofCheck = SpoofCheck,
+            }, Eps.Name, role);
+            if (mode == EndpointMode.Source)
+                Datapath!.Port.Change(ep, new EndpointChange { MacaddrOp = MacaddrOperation.Add, Macaddr = X });
+        }
+        int index = IfIndex(Eps.Name, role);
+        MacAddress mac;
+        using (var rtnl = Rtnetlink.InNamespace(Eps.Name)) mac = rtnl.GetLink(role)!.Address!.Value;
+        var observer = Own(new FrameObserver(Eps.Name, index));
+        var injector = Own(NetNamespace.Run(Eps.Name, () => new PacketSocket(index, new PacketSocketOptions { Protocol = 0, SendBuffer = 1 << 20 })));
+        _members[role] = new Member(role, mac, index, ep, observer, injector);
+    }
+
+    /// <summary>`ip link set ROLE up|down` / the endpoint's admin state.</summary>
+    public void SetUp(string role, bool up)
+    {
+        if (IsKernel) Eps.Ip("link", "set", role, up ? "up" : "down");
+        else Datapath!.Port.SetUp(_members[role].Endpoint!, up);
+    }
+
+    /// <summary>`ip maddr add GROUP dev ROLE` / the endpoint joins the group.</summary>
+    public void Join(string role, MacAddress group)
+    {
+        if (IsKernel) Eps.Ip("maddr", "add", group.ToString(), "dev", role);
+        else Datapath!.Port.JoinGroup(_members[role].Endpoint!, group);
+    }
+
+    /// <summary>`ip link set ROLE allmulticast on` / the endpoint's IFF_ALLMULTI.</summary>
+    public void AllMulti(string role)
+    {
+        if (IsKernel) Eps.Ip("link", "set", role, "allmulticast", "on");
+        else Datapath!.Port.Change(_members[role].Endpoint!, new EndpointChange { AllMulti = true });
+    }
+
+    public Endpoint MvtapEndpoint(string role) => _members[role].Endpoint!;
+
+    private uint TagFor(string label)
+    {
+        _labels.Add(label);
+        return E2eFrames.TagBase | (uint)(_labels.Count - 1);
+    }
+
+    private string LabelOf(uint tag) => (int)(tag & 0xFFFF) < _labels.Count ? _labels[(int)(tag & 0xFFFF)] : $"?{tag:x}";
+
+    /// <summary>Injects a crafted frame into the lower's receive path, as the external switch would.</summary>
+    public void FromWire(string label, MacAddress dst, MacAddress src, ushort etherType = FrameObserver.TestEtherType, ushort? vlan = null)
+    {
+        if (!_wireInjector.Send(E2eFrames.Build(dst, src, TagFor(label), etherType, vlan)))
+            throw new InvalidOperationException("wire injector's buffer is full");
+    }
+
+    /// <summary>A frame from the wire outside the case's labelled sequence (calibration), so both flavours keep the same tags.</summary>
+    public void Probe(MacAddress dst)
+    {
+        if (!_wireInjector.Send(E2eFrames.Build(dst, External, E2eFrames.TagBase | 0xFFFF)))
+            throw new InvalidOperationException("wire injector's buffer is full");
+    }
+
+    /// <summary>Transmits a crafted frame from an endpoint's interface (source = the endpoint's MAC unless given).</summary>
+    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null)
+    {
+        var m = _members[role];
+        if (!m.Injector.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label))))
+            throw new InvalidOperationException($"{role}'s injector's buffer is full");
+    }
+
+    private long Processed => Datapath is null ? 0 : Datapath.Stats.FramesFromLower + Datapath.Stats.FramesFromEndpoints;
+
+    private int DrainAll()
+    {
+        int n = _wire.Drain();
+        foreach (var m in _members.Values) n += m.Observer.Drain();
+        foreach (var o in _lowerStack) n += o.Drain();
+        return n;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="inject"/> (which injects <paramref name="injected"/> frames) and returns what
+    /// each observation point saw. Earlier frames are discarded first. For mvtap it first waits (bounded)
+    /// until the datapath has read every injected frame, then both flavours wait until nothing new
+    /// arrived for a while (bounded).
+    /// </summary>
+    public Observation Observe(int injected, Action inject)
+    {
+        DrainAll();
+        _wire.Frames.Clear();
+        foreach (var m in _members.Values) m.Observer.Frames.Clear();
+        foreach (var o in _lowerStack) o.Frames.Clear();
+        long passBefore = Datapath?.Stats.LowerStackPassed ?? 0;
+        long processedBefore = Processed;
+        inject();
+        if (Datapath is not null) TestNet.WaitFor(() => Processed - processedBefore, n => n >= injected);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var last = DateTime.UtcNow;
+        while (DateTime.UtcNow - last < Quiet && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(10);
+            if (DrainAll() > 0) last = DateTime.UtcNow;
+        }
+        var seen = new SortedDictionary<string, List<byte[]>>(StringComparer.Ordinal);
+        foreach (var m in _members.Values) seen[m.Name] = [.. m.Observer.Frames];
+        seen["wire"] = [.. _wire.Frames];
+        long lower = IsKernel ? _lowerStack.Sum(o => o.Frames.Count) : Datapath!.Stats.LowerStackPassed - passBefore;
+        if (Datapath?.Fault is { } fault) throw new InvalidOperationException("mvtap's datapath thread died", fault);
+        return new Observation(seen, lower, LabelOf);
+    }
+
+    public void Dispose()
+    {
+        _switch?.Dispose();
+        foreach (var d in _owned) d.Dispose();
+        _topo.Dispose();
+    }
+}
+
+/// <summary>What every observation point saw in one Observe: test frames per endpoint and on the
+/// wire (exact bytes), and how many frames reached (kernel) or were passed to (mvtap) the lower's stack.</summary>
+internal sealed class Observation(SortedDictionary<string, List<byte[]>> seen, long lowerStack, Func<uint, string> label)
+{
+    public SortedDictionary<string, List<byte[]>> Seen { get; } = seen;
+    public long LowerStack { get; } = lowerStack;
+
+    /// <summary>One line, endpoints in role order then the wire and the lower's stack:
+    /// "B=x,y B2=- ... wire=z lower=1" with each frame named by the label it was injected under.</summary>
+    public string Summary()
+    {
+        var parts = Seen.Where(kv => kv.Key != "wire").OrderBy(kv => Order(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => $"{kv.Key}={Labels(kv.Value)}").ToList();
+        parts.Add($"wire={Labels(Seen["wire"])}");
+        parts.Add($"lower={LowerStack}");
+        return string.Join(' ', parts);
+    }
+
+    /// <summary>Every frame's bytes per observation point, for an exact comparison.</summary>
+    public string Bytes() => string.Join('\n', Seen.Select(kv =>
+        kv.Key + ": " + string.Join(' ', kv.Value.Select(Convert.ToHexString).Order(StringComparer.Ordinal))));
+
+    private static int Order(string role) => "PVBST".IndexOf(role[0]);
+
+    private string Labels(List<byte[]> frames) =>
+        frames.Count == 0 ? "-" : string.Join(',', frames.Select(f => label(FrameObserver.TagOf(f)!.Value)).Order(StringComparer.Ordinal));
+}
