@@ -1,0 +1,13 @@
+// What one guest does, written onto its kernel command line for Guest/init.sh to read.
+namespace Mvtap.Guest.Tests.Guest;
+
+internal sealed record GuestConfig(string Address, string Mac, string[] Pings, int Tries = 30, bool Serve = false)
+{
+    // quiet: the kernel's boot log costs time on an emulated UART; loglevel=1 also keeps late
+    // kernel messages from landing inside a result line; panic=-1 with -no-reboot turns a guest
+    // panic into a QEMU exit instead of a hang.
+    public string CommandLine =>
+        $"console=ttyS0 quiet loglevel=1 panic=-1 mvtap.ip={Address}/24 mvtap.mac={Mac}"
+        + (Pings.Length > 0 ? $" mvtap.ping={string.Join(',', Pings)}" : "")
+        + $" mvtap.tries={Tries}" + (Serve ? " mvtap.serve=1" : "");
+}
