@@ -38,7 +38,8 @@ internal sealed class GuestVm : IDisposable
         var args = new List<string>
         {
             "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot", "-no-user-config",
-            "-machine", "pc", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "256",
+            // The default CPU model boots faster under TCG than -cpu max (measured: about a second).
+            "-machine", "pc", "-accel", "tcg", "-smp", "1", "-m", "256",
             // qboot starts a -kernel guest faster than SeaBIOS and ships with QEMU itself.
             "-bios", "qboot.rom",
             "-kernel", image.Kernel, "-initrd", image.Initrd, "-append", config.CommandLine,
