@@ -18,7 +18,9 @@ public sealed class VhostUserEndpoint : IDisposable
     private FileDescriptor? _listener;
     private FileDescriptor? _session;
     private Thread? _thread;
+    private volatile Thread? _sessionThread;
     private int _sessions;
+    private int _refused;
     private bool _disposed;
 
     public VhostUserEndpoint(VhostUserNetBackend backend, string socketPath, VhostUserRole role = VhostUserRole.Server,
@@ -42,6 +44,13 @@ public sealed class VhostUserEndpoint : IDisposable
     public int OwnerGid { get; init; } = -1;
     /// <summary>Sessions served so far (ended or running).</summary>
     public int Sessions => Volatile.Read(ref _sessions);
+    /// <summary>Asked before a frontend is served (server role): false refuses it, as when another
+    /// kind of attachment of the same endpoint has a guest already.</summary>
+    public Func<bool>? Admit { get; init; }
+    /// <summary>Called when a session admitted by <see cref="Admit"/> has ended.</summary>
+    public Action? SessionEnded { get; init; }
+    /// <summary>Frontends closed at once because another one was connected.</summary>
+    public int Refused => Volatile.Read(ref _refused);
     /// <summary>Why the last session ended.</summary>
     public string? LastSessionEnd { get; private set; }
 
@@ -92,7 +101,21 @@ public sealed class VhostUserEndpoint : IDisposable
                 _stopping.Wait(RedialInterval);
                 continue;
             }
-            RunSession(socket);
+            // One frontend at a time: a second one is closed at once (it sees EOF on its first
+            // read) instead of waiting unanswered in the backlog behind the running guest.
+            Thread? previous = _sessionThread;
+            // A frontend that just went away may still be being cleaned up (device reset): its
+            // successor is not a second guest, so give the old session a moment to finish.
+            if ((previous is { IsAlive: true } && !previous.Join(TimeSpan.FromSeconds(1))) || Admit?.Invoke() == false)
+            {
+                Interlocked.Increment(ref _refused);
+                _log($"vhost-user {SocketPath}: refused a second frontend (one is connected)");
+                socket.Dispose();
+                continue;
+            }
+            var thread = new Thread(() => RunSession(socket)) { IsBackground = true, Name = $"vhost-user session {Path.GetFileName(SocketPath)}" };
+            _sessionThread = thread;
+            thread.Start();
         }
     }
 
@@ -134,6 +157,7 @@ public sealed class VhostUserEndpoint : IDisposable
         finally
         {
             using (_gate.EnterScope()) _session = null;
+            SessionEnded?.Invoke();
         }
     }
 
@@ -155,6 +179,7 @@ public sealed class VhostUserEndpoint : IDisposable
             catch (ObjectDisposedException) { /* the session closed on its own meanwhile */ }
         }
         _thread?.Join();
+        _sessionThread?.Join();
         _listener?.Dispose();
         if (Role == VhostUserRole.Server && _listener != null)
         {

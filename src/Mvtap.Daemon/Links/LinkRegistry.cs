@@ -91,19 +91,20 @@ public sealed class LinkRegistry : IDisposable
             Group = r.Group,
             Netns = r.Netns,
         };
-        if (r.Up == true)
+        try
         {
-            try
+            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
+            if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);
                 lower.EndpointChanged(ep);
             }
-            catch
-            {
-                // ip sends add+up in one request: a refused up leaves nothing behind
-                RemoveFromLower(record);
-                throw;
-            }
+        }
+        catch
+        {
+            // ip sends add+up in one request: a refused up (or owner) leaves nothing behind
+            RemoveFromLower(record);
+            throw;
         }
         _records.Add(record);
         _nextIndex = Math.Max(_nextIndex, record.Index + 1);
@@ -166,6 +167,8 @@ public sealed class LinkRegistry : IDisposable
             record.Lower.MoveToNamespace(ep, ns);
             record.Netns = ns;
         }
+        if ((r.Owner is not null || r.Group is not null) && record.Kind == EndpointKind.Macvtap)
+            record.Lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
         if (r.Owner is not null) record.Owner = r.Owner;
         if (r.Group is not null) record.Group = r.Group;
         if (r.TxQueueLen is { } q) record.TxQueueLen = q;

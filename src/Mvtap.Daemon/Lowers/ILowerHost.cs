@@ -22,6 +22,11 @@ public interface ILowerHost : IDisposable
     /// <summary>Called after a change of the endpoint in the port (MAC, up/down, MTU), so the
     /// interface that carries it can follow.</summary>
     void EndpointChanged(Endpoint endpoint);
+
+    /// <summary>Creates a macvtap endpoint's attachment points under <paramref name="runDir"/> (tapN.vhost,
+    /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, or gives existing ones
+    /// that owner. A lower that cannot carry guests' frames has none.</summary>
+    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir);
 }
 
 public enum EndpointKind { Macvtap, Macvlan }

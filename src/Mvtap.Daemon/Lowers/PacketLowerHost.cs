@@ -1,8 +1,9 @@
 // A `packet` lower: an existing Linux interface opened with AF_PACKET, its datapath thread
 // and its endpoints (design.md). A macvlan endpoint is a veth pair whose inner end carries
-// the endpoint's name and MAC; a macvtap endpoint lives in the port and waits for its
-// hypervisor attachment.
+// the endpoint's name and MAC; a macvtap endpoint gets its attachment points under the run
+// directory (tapN.vhost, tapN.stream), served by the lower's datapath thread.
 using Mvtap.Core.Model;
+using Mvtap.Daemon.Attachments;
 using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Netlink;
 
@@ -13,6 +14,7 @@ public sealed class PacketLowerHost : ILowerHost
     private readonly LinuxSwitch _switch;
     private readonly LowerDatapath _datapath;
     private readonly HashSet<Endpoint> _macvlans = [];
+    private readonly Dictionary<Endpoint, MacvtapAttachmentPoints> _macvtaps = [];
 
     private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
     {
@@ -51,8 +53,27 @@ public sealed class PacketLowerHost : ILowerHost
     public void RemoveEndpoint(Endpoint endpoint)
     {
         if (_macvlans.Remove(endpoint)) _switch.RemoveEndpoint(endpoint);
-        else Port.Delete(endpoint);
+        else
+        {
+            Port.Delete(endpoint);
+            if (_macvtaps.Remove(endpoint, out var points)) points.Dispose();
+        }
     }
+
+    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir)
+    {
+        int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
+        if (_macvtaps.TryGetValue(endpoint, out var existing))
+        {
+            existing.SetOwner(uid, gid);
+            return;
+        }
+        _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
+            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"));
+    }
+
+    /// <summary>The attachment points of a macvtap endpoint, if it has them (tests, diagnostics).</summary>
+    public MacvtapAttachmentPoints? AttachmentPointsOf(Endpoint endpoint) => _macvtaps.GetValueOrDefault(endpoint);
 
     public void MoveToNamespace(Endpoint endpoint, string netns)
     {
@@ -64,5 +85,10 @@ public sealed class PacketLowerHost : ILowerHost
     // The switch keeps each macvlan interface's MAC in step with its endpoint.
     public void EndpointChanged(Endpoint endpoint) { }
 
-    public void Dispose() => _switch.CloseLower(_datapath);
+    public void Dispose()
+    {
+        foreach (var points in _macvtaps.Values) points.Dispose();
+        _macvtaps.Clear();
+        _switch.CloseLower(_datapath);
+    }
 }

@@ -27,6 +27,9 @@ public sealed class SimLowerHost(string name) : ILowerHost
 
     public void EndpointChanged(Endpoint endpoint) { }
 
+    // Nothing outside mvtapd carries a sim endpoint's frames.
+    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir) { }
+
     public void Dispose() { }
 
     public static bool IsSimName(string name) => name.StartsWith("sim", StringComparison.Ordinal);

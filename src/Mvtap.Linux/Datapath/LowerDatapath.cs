@@ -291,7 +291,9 @@ public sealed class LowerDatapath : IDisposable
                 }
                 case CommandKind.Resync:
                 {
-                    if (FindAttached(c.Attachment) is { } a && !_stop)
+                    // by endpoint: a part of a composite attachment asks for the whole
+                    int slot = c.Attachment.Endpoint.Slot;
+                    if ((uint)slot < (uint)_attached.Length && _attached[slot] is { } a && a.Attachment.Endpoint == c.Attachment.Endpoint && !_stop)
                     {
                         Unregister(a);
                         Register(a);
@@ -317,6 +319,21 @@ public sealed class LowerDatapath : IDisposable
         finally
         {
             c.Done?.Set();
+        }
+    }
+
+    /// <summary>Datapath thread only: takes <paramref name="fd"/> out of the epoll set before its owner
+    /// closes it, so the number, once reused by another attachment, is never removed in its name.</summary>
+    internal void Unwatch(IEndpointAttachment attachment, int fd)
+    {
+        int slot = attachment.Endpoint.Slot;
+        if ((uint)slot >= (uint)_attached.Length || _attached[slot] is not { } a) return;
+        for (int i = 0; i < a.FdCount; i++)
+        {
+            if (a.Fds[i] != fd) continue;
+            try { _epoll.Remove(fd); } catch (SystemCallException) { }
+            a.Fds[i] = a.Fds[--a.FdCount];
+            return;
         }
     }
 

@@ -1,0 +1,94 @@
+// The attachment points of one macvtap endpoint on a packet lower (design.md "Words"):
+// <run-dir>/tapN.vhost, a vhost-user socket mvtapd listens on (QEMU and virtio-user connect as
+// clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
+// framing). Both files get the endpoint's owner and group so the user running the VM may
+// connect. One guest at a time, whichever way it comes: the parts share a GuestSlot, and a
+// frontend that goes away frees it for the next.
+using Mvtap.Control;
+using Mvtap.Core.Model;
+using Mvtap.Linux.Datapath;
+using Mvtap.Linux.Interop;
+using Mvtap.VhostUser;
+using Mvtap.VhostUser.Net;
+
+namespace Mvtap.Daemon.Attachments;
+
+public sealed class MacvtapAttachmentPoints : IDisposable
+{
+    /// <summary>Queue pairs offered to a vhost-user frontend (GET_QUEUE_NUM).</summary>
+    public const int QueuePairs = 2;
+    private const int VhostId = 1, StreamId = 2; // part k of the composite claims the slot as k+1
+
+    private readonly LowerDatapath _datapath;
+    private readonly VhostUserNetBackend _backend;
+    private readonly CompositeAttachment _attachment;
+    private bool _disposed;
+
+    private MacvtapAttachmentPoints(LowerDatapath datapath, VhostUserNetBackend backend, VhostUserAttachment vhost,
+        VhostUserEndpoint vhostEndpoint, StreamAttachment stream, CompositeAttachment attachment)
+    {
+        _datapath = datapath;
+        _backend = backend;
+        Vhost = vhost;
+        VhostEndpoint = vhostEndpoint;
+        Stream = stream;
+        _attachment = attachment;
+    }
+
+    public VhostUserAttachment Vhost { get; }
+    public VhostUserEndpoint VhostEndpoint { get; }
+    public StreamAttachment Stream { get; }
+
+    public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, int index, string runDir,
+        int uid, int gid, Action<string> log)
+    {
+        Directory.CreateDirectory(runDir);
+        var slot = new GuestSlot();
+        var backend = new VhostUserNetBackend(QueuePairs, log);
+        var vhost = new VhostUserAttachment(endpoint, backend);
+        var vhostEndpoint = new VhostUserEndpoint(backend, ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
+        {
+            OwnerUid = uid,
+            OwnerGid = gid,
+            Admit = () => slot.TryClaim(VhostId),
+            SessionEnded = () => slot.Release(VhostId),
+        };
+        StreamAttachment? stream = null;
+        CompositeAttachment? composite = null;
+        try
+        {
+            stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId);
+            composite = new CompositeAttachment(endpoint, slot, vhost, stream);
+            datapath.Attach(composite);
+            vhostEndpoint.Start();
+        }
+        catch
+        {
+            if (composite is not null) try { datapath.Detach(composite); } catch (Exception) { /* already failing */ }
+            vhostEndpoint.Dispose();
+            stream?.Dispose();
+            backend.Dispose();
+            throw;
+        }
+        return new MacvtapAttachmentPoints(datapath, backend, vhost, vhostEndpoint, stream, composite);
+    }
+
+    /// <summary>Gives the attachment points a new owner/group (`link set ... owner U group G`).</summary>
+    public void SetOwner(int uid, int gid)
+    {
+        if (uid < 0 && gid < 0) return;
+        UnixSocket.SetOwner(VhostEndpoint.SocketPath, uid, gid);
+        Stream.SetOwner(uid, gid);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        // The datapath lets go first, so no ring or socket is touched while they are torn down.
+        try { _datapath.Detach(_attachment); } catch (Exception) { /* the datapath is stopping anyway */ }
+        VhostEndpoint.Dispose();
+        Stream.Dispose();
+        _backend.Dispose();
+    }
+}

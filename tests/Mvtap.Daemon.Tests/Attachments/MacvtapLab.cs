@@ -1,0 +1,90 @@
+// A real mvtapd with its lower in a throwaway network namespace (a veth whose peer stays in
+// the namespace, silent) and macvtap endpoints in bridge mode on it, so frames between two
+// endpoints never leave the daemon. Each endpoint's counters are read with `mvtap -j -s`.
+using System.Text.Json;
+using Mvtap.Cli.Demo;
+
+namespace Mvtap.Daemon.Tests.Attachments;
+
+internal sealed class MacvtapLab : IDisposable
+{
+    private static int _counter;
+    private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-attach-").FullName;
+    private bool _namespace;
+
+    public MacvtapLab()
+    {
+        Netns = $"mva{Environment.ProcessId % 100000}x{Interlocked.Increment(ref _counter)}";
+        try
+        {
+            Shell.Ip("netns", "add", Netns);
+            _namespace = true;
+            Shell.Ip("-n", Netns, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
+            Shell.Ip("-n", Netns, "link", "set", "low0", "up");
+            Shell.Ip("-n", Netns, "link", "set", "ext0", "up");
+            Daemon = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Netns);
+            Daemon.StartAndWait();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Netns { get; }
+    public DaemonProcess Daemon { get; } = null!;
+    public string RunDir => Daemon.RunDir;
+
+    /// <summary>Adds a macvtap endpoint in bridge mode, up, and returns its index (the N of tapN).</summary>
+    public int AddMacvtap(string name, string mac, params string[] extra)
+    {
+        var r = Daemon.Cli(["link", "add", "link", "low0", "name", name, "type", "macvtap", "mode", "bridge", "address", mac, .. extra, "up"]);
+        Assert.True(r.Status == 0, r.Err);
+        using var doc = JsonDocument.Parse(Daemon.Cli("-j", "link", "show", name).Out);
+        return doc.RootElement[0].GetProperty("ifindex").GetInt32();
+    }
+
+    public string VhostPath(int index) => Path.Combine(RunDir, $"tap{index}.vhost");
+    public string StreamPath(int index) => Path.Combine(RunDir, $"tap{index}.stream");
+
+    public EndpointStats Stats(string name)
+    {
+        var r = Daemon.Cli("-j", "-s", "link", "show", name);
+        Assert.True(r.Status == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var s = doc.RootElement[0].GetProperty("stats64");
+        var rx = s.GetProperty("rx");
+        var tx = s.GetProperty("tx");
+        return new EndpointStats(rx.GetProperty("packets").GetInt64(), rx.GetProperty("bytes").GetInt64(), rx.GetProperty("dropped").GetInt64(),
+            tx.GetProperty("packets").GetInt64(), tx.GetProperty("bytes").GetInt64(), tx.GetProperty("dropped").GetInt64());
+    }
+
+    /// <summary>Waits (bounded) until two reads of <paramref name="name"/>'s counters agree: the
+    /// datapath has finished with what it was given.</summary>
+    public EndpointStats SettledStats(string name)
+    {
+        var last = Stats(name);
+        for (int i = 0; i < 100; i++)
+        {
+            Thread.Sleep(200);
+            var now = Stats(name);
+            if (now == last) return now;
+            last = now;
+        }
+        throw new TimeoutException($"{name}'s counters kept changing");
+    }
+
+    public void Dispose()
+    {
+        Daemon?.Dispose();
+        if (_namespace) Shell.Run("ip", "netns", "del", Netns);
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+}
+
+internal sealed record EndpointStats(long RxPackets, long RxBytes, long RxDropped, long TxPackets, long TxBytes, long TxDropped)
+{
+    /// <summary>What the endpoint's user actually got: delivered minus what its queue refused.</summary>
+    public long RxDelivered => RxPackets - RxDropped;
+}
