@@ -172,6 +172,18 @@ internal sealed class DifferentialTopology : IDisposable
         else Datapath!.Port.SetUp(_members[role].Endpoint!, up);
     }
 
+    /// <summary>`ip link set ext0 down` in the ext namespace: the lower loses its carrier (spec 4.5, X09).
+    /// For the kernel, returns once every endpoint lost its carrier too (linkwatch propagates it asynchronously); bounded.</summary>
+    public void CutWire()
+    {
+        _topo.Ext.Ip("link", "set", DatapathTopology.ExtName, "down");
+        if (!IsKernel) return;
+        using var rtnl = Rtnetlink.InNamespace(Eps.Name);
+        bool AnyCarrier() => _members.Keys.Any(r => rtnl.GetLink(r) is { } l && (l.Carrier ?? l.IsLowerUp));
+        if (TestNet.WaitFor(AnyCarrier, any => !any))
+            throw new InvalidOperationException("the kernel's endpoints kept their carrier for 5 s after the wire went down");
+    }
+
     /// <summary>`ip maddr add GROUP dev ROLE` / the endpoint joins the group.</summary>
     public void Join(string role, MacAddress group)
     {
@@ -211,10 +223,11 @@ internal sealed class DifferentialTopology : IDisposable
     }
 
     /// <summary>Transmits a crafted frame from an endpoint's interface (source = the endpoint's MAC unless given).</summary>
-    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null)
+    /// <param name="mayBeRefused">the kernel may refuse the send itself (ENOBUFS from a macvlan without carrier).</param>
+    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null, bool mayBeRefused = false)
     {
         var m = _members[role];
-        if (!m.Injector.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label))))
+        if (!m.Injector.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label))) && !mayBeRefused)
             throw new InvalidOperationException($"{role}'s injector's buffer is full");
     }
 

@@ -149,6 +149,13 @@ internal static class E2eCatalogue
     public static readonly ConformanceCase VlanTagged = new(Standard, 1,
         (t, _) => t.FromWire("vlan", t.MacOf("B"), External, vlan: 100), "P=- V=- V2=- B=vlan B2=- S=- wire=- lower=0");
 
+    /// <summary>X09, kept out of <see cref="Cases"/> (see the tests): the lower without carrier delivers nothing, not even bridge-locally.</summary>
+    public static readonly ConformanceCase NoCarrier = new(Standard, 2, (t, _) =>
+    {
+        t.FromEndpoint("BtoB2", "B", t.MacOf("B2"), mayBeRefused: true);
+        t.FromEndpoint("bc", "B", Bcast, mayBeRefused: true);
+    }, $"{None5} wire=- lower=0", Setup: (t, _) => t.CutWire());
+
     /// <summary>
     /// Chooses the multicast group of a case on the kernel side, before the case's frames. The
     /// kernel's per-endpoint filter is a 256-bit hash salted per device (spec 1.5, quirk Q7), and
