@@ -25,6 +25,14 @@ public sealed class LinuxSwitch : IDisposable
         KeepInterfaces = keepInterfaces;
         Namespace = netns;
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
+        _monitor = new LowerLinkMonitor(netns, PortOfIndex);
+    }
+
+    private readonly LowerLinkMonitor _monitor;
+
+    private Port? PortOfIndex(int ifIndex)
+    {
+        lock (_gate) return _lowers.Find(l => l.Lower.IfIndex == ifIndex)?.Port;
     }
 
     public string? Namespace { get; }
@@ -186,6 +194,8 @@ public sealed class LinuxSwitch : IDisposable
 
     public void Dispose()
     {
+        // first, and outside the lock: the monitor's thread takes it to find a port
+        _monitor.Dispose();
         lock (_gate)
         {
             if (_disposed) return;

@@ -177,7 +177,13 @@ internal sealed class DifferentialTopology : IDisposable
     public void CutWire()
     {
         _topo.Ext.Ip("link", "set", DatapathTopology.ExtName, "down");
-        if (!IsKernel) return;
+        if (!IsKernel)
+        {
+            // mvtap learns it from the link monitor's RTNLGRP_LINK event, asynchronously too
+            if (TestNet.WaitFor(() => Datapath!.Port.Lower.HasCarrier, carrier => !carrier))
+                throw new InvalidOperationException("mvtap's port kept the lower's carrier for 5 s after the wire went down");
+            return;
+        }
         using var rtnl = Rtnetlink.InNamespace(Eps.Name);
         bool AnyCarrier() => _members.Keys.Any(r => rtnl.GetLink(r) is { } l && (l.Carrier ?? l.IsLowerUp));
         if (TestNet.WaitFor(AnyCarrier, any => !any))

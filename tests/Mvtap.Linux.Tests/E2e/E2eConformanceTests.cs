@@ -62,8 +62,8 @@ public sealed class E2eConformanceTests
 
     // X09: once the lower has lost its carrier (the wire's end went down), nothing is delivered,
     // not even bridge-locally (spec 2, 4.5). The kernel does this (checked by the first assertion);
-    // mvtap reads the lower's carrier only when it opens it, so it goes on delivering B -> B2.
-    [Fact(Skip = "mvtap bug in src/Mvtap.Linux/Datapath (owned elsewhere): the lower's carrier is read once at open; link changes must reach Port.OnLowerStateChanged (RTNLGRP_LINK)")]
+    // mvtap follows the lower's link state through RTNLGRP_LINK (LowerLinkMonitor).
+    [Fact]
     public void NoCarrierOnTheLowerStopsEvenBridgeLocalDeliveryAsInTheKernel()
     {
         var c = E2eCatalogue.NoCarrier;
