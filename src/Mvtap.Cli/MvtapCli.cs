@@ -37,7 +37,7 @@ public static class MvtapCli
                 if (request.Help) { stdout.Write(QemuCommand.Usage); return 0; }
                 return QemuCommand.Run(request, backendFactory(options, runDir), runDir, stdout, stderr);
             }
-            if (Keyword.Matches(obj, "run")) return RunCommand.Run(rest, stderr);
+            if (Keyword.Matches(obj, "run")) return RunCommand.Run(rest, runDir, stderr);
             if (Keyword.Matches(obj, "demo")) return DemoCommand.Run([.. rest]);
             if (Keyword.Matches(obj, "help")) { stdout.Write(UsageText.Main); return 0; }
             throw new CommandLineException($"Object \"{obj}\" is unknown, try \"mvtap help\".");

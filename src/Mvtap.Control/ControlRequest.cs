@@ -9,6 +9,7 @@ namespace Mvtap.Control;
 [JsonDerivedType(typeof(LinkSetRequest), "link-set")]
 [JsonDerivedType(typeof(LinkDelRequest), "link-del")]
 [JsonDerivedType(typeof(LinkShowRequest), "link-show")]
+[JsonDerivedType(typeof(TapFdRequest), "tap-fd")]
 public abstract record ControlRequest;
 
 /// <summary>`link add`: create an endpoint. Null means "not given" (the daemon applies the kernel's default).</summary>
@@ -81,4 +82,12 @@ public sealed record LinkDelRequest : ControlRequest
 public sealed record LinkShowRequest : ControlRequest
 {
     public string? Name { get; init; }
+}
+
+/// <summary>`mvtap run NAME -- COMMAND`: the daemon creates a kernel TAP for the macvtap endpoint NAME,
+/// relays its network side into the datapath, answers like `link show NAME`, and then sends the TAP's
+/// queue descriptor in one more byte with SCM_RIGHTS. Refused (EBUSY) while the endpoint has a guest.</summary>
+public sealed record TapFdRequest : ControlRequest
+{
+    public string Name { get; init; } = "";
 }

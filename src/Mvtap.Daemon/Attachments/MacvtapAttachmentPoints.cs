@@ -2,10 +2,13 @@
 // <run-dir>/tapN.vhost, a vhost-user socket mvtapd listens on (QEMU and virtio-user connect as
 // clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
 // framing). Both files get the endpoint's owner and group so the user running the VM may
-// connect. One guest at a time, whichever way it comes: the parts share a GuestSlot, and a
-// frontend that goes away frees it for the next.
+// connect. A third part is the tap relay: on request (mvtap run) a kernel TAP whose queue
+// descriptor goes to the hypervisor and whose network side the datapath reads. One guest at a
+// time, whichever way it comes: the parts share a GuestSlot, and a guest that goes away frees
+// it for the next.
 using Mvtap.Control;
 using Mvtap.Core.Model;
+using Mvtap.Linux;
 using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser;
@@ -17,7 +20,7 @@ public sealed class MacvtapAttachmentPoints : IDisposable
 {
     /// <summary>Queue pairs offered to a vhost-user frontend (GET_QUEUE_NUM).</summary>
     public const int QueuePairs = 2;
-    private const int VhostId = 1, StreamId = 2; // part k of the composite claims the slot as k+1
+    private const int VhostId = 1, StreamId = 2, TapId = 3; // part k of the composite claims the slot as k+1
 
     private readonly LowerDatapath _datapath;
     private readonly VhostUserNetBackend _backend;
@@ -25,8 +28,9 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     private bool _disposed;
 
     private MacvtapAttachmentPoints(LowerDatapath datapath, VhostUserNetBackend backend, VhostUserAttachment vhost,
-        VhostUserEndpoint vhostEndpoint, StreamAttachment stream, CompositeAttachment attachment)
+        VhostUserEndpoint vhostEndpoint, StreamAttachment stream, TapRelayAttachment tap, CompositeAttachment attachment)
     {
+        Tap = tap;
         _datapath = datapath;
         _backend = backend;
         Vhost = vhost;
@@ -38,6 +42,25 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     public VhostUserAttachment Vhost { get; }
     public VhostUserEndpoint VhostEndpoint { get; }
     public StreamAttachment Stream { get; }
+    public TapRelayAttachment Tap { get; }
+
+    /// <summary>Creates the endpoint's kernel TAP in <paramref name="netns"/> and relays it (mvtap run).
+    /// Refused with EBUSY while a guest is attached any other way, or a TAP is still open.</summary>
+    public TapDevice OpenTap(string? netns)
+    {
+        var slot = _attachment.Slot;
+        if (Tap.IsRelaying || !slot.TryClaim(TapId))
+            throw new MvtapException(Errno.EBUSY, $"{Tap.Endpoint.Name} already has a guest attached (one at a time)");
+        try
+        {
+            return Tap.CreateTap(netns);
+        }
+        catch
+        {
+            slot.Release(TapId);
+            throw;
+        }
+    }
 
     public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, int index, string runDir,
         int uid, int gid, Action<string> log)
@@ -55,10 +78,11 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         };
         StreamAttachment? stream = null;
         CompositeAttachment? composite = null;
+        var tap = new TapRelayAttachment(endpoint, slot, TapId);
         try
         {
             stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId);
-            composite = new CompositeAttachment(endpoint, slot, vhost, stream);
+            composite = new CompositeAttachment(endpoint, slot, vhost, stream, tap);
             datapath.Attach(composite);
             vhostEndpoint.Start();
         }
@@ -70,7 +94,7 @@ public sealed class MacvtapAttachmentPoints : IDisposable
             backend.Dispose();
             throw;
         }
-        return new MacvtapAttachmentPoints(datapath, backend, vhost, vhostEndpoint, stream, composite);
+        return new MacvtapAttachmentPoints(datapath, backend, vhost, vhostEndpoint, stream, tap, composite);
     }
 
     /// <summary>Gives the attachment points a new owner/group (`link set ... owner U group G`).</summary>
@@ -89,6 +113,7 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         try { _datapath.Detach(_attachment); } catch (Exception) { /* the datapath is stopping anyway */ }
         VhostEndpoint.Dispose();
         Stream.Dispose();
+        Tap.Dispose();
         _backend.Dispose();
     }
 }

@@ -66,15 +66,24 @@ public sealed class ControlServer : IDisposable
             var payload = await ControlFraming.ReadFrameAsync(stream, timeout.Token).ConfigureAwait(false);
             if (payload is null) return;
             ControlResponse response;
+            Linux.TapDevice? tap = null;
             try
             {
-                response = _registry.Handle(ControlCodec.DecodeRequest(payload));
+                var request = ControlCodec.DecodeRequest(payload);
+                if (request is TapFdRequest tapRequest) (response, tap) = _registry.OpenTap(tapRequest, cred.Uid, cred.Gid);
+                else response = _registry.Handle(request);
             }
             catch (ControlProtocolException e)
             {
                 response = ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}");
             }
-            await Reply(stream, response, stop);
+            using (tap)
+            {
+                await Reply(stream, response, stop);
+                // the TAP's queue descriptor follows the answer, in one byte with SCM_RIGHTS;
+                // our copy closes here, so the TAP lives exactly as long as the client's copies
+                if (tap is not null) SendDescriptor(client, tap.Handle);
+            }
         }
         catch (ControlProtocolException e)
         {
@@ -95,6 +104,13 @@ public sealed class ControlServer : IDisposable
             _log.LogError(e, "control request failed");
             try { await Reply(stream, ControlResponse.Failure((int)Errno.EINVAL, $"internal error: {e.Message}"), stop); } catch (IOException) { } catch (SocketException) { }
         }
+    }
+
+    private static void SendDescriptor(Socket client, FileDescriptor fd)
+    {
+        using var handle = new FileDescriptor((int)client.Handle, ownsHandle: false);
+        UnixSocket.Send(handle, [1], [fd.Fd]);
+        GC.KeepAlive(fd);
     }
 
     private static Task Reply(Stream stream, ControlResponse response, CancellationToken stop) =>

@@ -54,6 +54,33 @@ public sealed class LinkRegistry : IDisposable
         }
     }
 
+    /// <summary>`mvtap run`: a kernel TAP relayed into the macvtap endpoint, for a client that is root,
+    /// the endpoint's owner or in its group. The response is `link show NAME`'s; the caller sends the
+    /// TAP's descriptor after it and closes the TapDevice.</summary>
+    public (ControlResponse Response, Linux.TapDevice? Tap) OpenTap(TapFdRequest request, uint uid, uint gid)
+    {
+        try
+        {
+            lock (_gate)
+            {
+                var record = Require(request.Name);
+                if (record.Kind != EndpointKind.Macvtap)
+                    throw new MvtapException(Errno.EINVAL, $"{record.Name} is a {record.TypeName} link: only macvtap endpoints have a tap");
+                bool owner = record.Owner is { } o && Attachments.Accounts.Uid(o) == (int)uid;
+                bool group = record.Group is { } g && Attachments.Accounts.Gid(g) == (int)gid;
+                if (uid != 0 && !owner && !group)
+                    throw new MvtapException(Errno.EPERM, $"Operation not permitted: {record.Name}'s tap belongs to its owner and group");
+                var tap = record.Lower.OpenTap(record.Endpoint);
+                _log.LogInformation("{Name}: tap {Tap} relayed for a client (uid {Uid})", record.Name, tap.Name, uid);
+                return (ControlResponse.Success([View(record)]), tap);
+            }
+        }
+        catch (MvtapException e)
+        {
+            return (ControlResponse.Failure((int)e.Errno, e.Message), null);
+        }
+    }
+
     // ---- add ------------------------------------------------------------------------------
 
     private ControlResponse Add(LinkAddRequest r) => ControlResponse.Success([View(Create(r, index: null))]);

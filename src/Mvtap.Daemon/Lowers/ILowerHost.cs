@@ -27,6 +27,10 @@ public interface ILowerHost : IDisposable
     /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, or gives existing ones
     /// that owner. A lower that cannot carry guests' frames has none.</summary>
     void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir);
+
+    /// <summary>Creates a kernel TAP relayed into a macvtap endpoint (mvtap run); the caller hands its
+    /// queue descriptor over and closes the TapDevice.</summary>
+    Linux.TapDevice OpenTap(Endpoint endpoint);
 }
 
 public enum EndpointKind { Macvtap, Macvlan }

@@ -72,6 +72,10 @@ public sealed class PacketLowerHost : ILowerHost
             line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"));
     }
 
+    public Linux.TapDevice OpenTap(Endpoint endpoint) =>
+        _macvtaps.TryGetValue(endpoint, out var points) ? points.OpenTap(_switch.Namespace)
+            : throw new MvtapException(Errno.EINVAL, $"{endpoint.Name} is not a macvtap endpoint");
+
     /// <summary>The attachment points of a macvtap endpoint, if it has them (tests, diagnostics).</summary>
     public MacvtapAttachmentPoints? AttachmentPointsOf(Endpoint endpoint) => _macvtaps.GetValueOrDefault(endpoint);
 

@@ -30,6 +30,9 @@ public sealed class SimLowerHost(string name) : ILowerHost
     // Nothing outside mvtapd carries a sim endpoint's frames.
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir) { }
 
+    public Linux.TapDevice OpenTap(Endpoint endpoint) =>
+        throw new MvtapException(Errno.EOPNOTSUPP, $"endpoints of the sim lower {Name} have no tap: nothing outside mvtapd carries their frames");
+
     public void Dispose() { }
 
     public static bool IsSimName(string name) => name.StartsWith("sim", StringComparison.Ordinal);
