@@ -204,6 +204,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
             MinMtu = (int)(l.MinMtu ?? 68),
             MaxMtu = (int)(l.MaxMtu ?? 65535),
             TxQueueLen = l.TxQueueLength,
+            Qdisc = l.Qdisc,
             BcQueueLen = m.BcQueueLength,
             UsedBcQueueLen = m.BcQueueLengthUsed,
             BcCutoff = m.BcCutoff,

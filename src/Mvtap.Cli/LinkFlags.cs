@@ -20,7 +20,7 @@ internal static class LinkFlags
         return flags;
     }
 
-    /// <summary>mvtap endpoints have no qdisc; ip shows "noop" for a down device, and "noqueue" is
-    /// what a device without a queueing discipline shows.</summary>
-    public static string Qdisc(LinkView v) => v.AdminUp ? "noqueue" : "noop";
+    /// <summary>The kernel's qdisc when the kernel reported one (--kernel); mvtapd's endpoints have
+    /// none: ip shows "noop" for a down device, and "noqueue" for one without a queueing discipline.</summary>
+    public static string Qdisc(LinkView v) => v.Qdisc ?? (v.AdminUp ? "noqueue" : "noop");
 }

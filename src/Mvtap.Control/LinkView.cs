@@ -23,6 +23,8 @@ public sealed record LinkView
     public int MinMtu { get; init; } = 68;
     public int MaxMtu { get; init; } = 65535;
     public uint TxQueueLen { get; init; } = 500;
+    /// <summary>The root qdisc the kernel reports (the --kernel backend); null for mvtapd's endpoints.</summary>
+    public string? Qdisc { get; init; }
     public uint BcQueueLen { get; init; } = 1000;
     public uint UsedBcQueueLen { get; init; } = 1000;
     public int BcCutoff { get; init; } = 1;

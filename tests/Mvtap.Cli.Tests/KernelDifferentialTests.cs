@@ -2,8 +2,7 @@
 // `mvtap --kernel` in namespace A and through `ip link` in namespace B; after every step
 // `mvtap --kernel -j -d link show` and `ip -j -d link show` must agree on every field both print,
 // for every macvlan/macvtap. Both namespaces are built alike (lo, l0/l0p), so even ifindex values
-// agree; MACs are explicit so they do too. One field is exempt: "qdisc", a documented deliberate
-// difference (README: mvtap shows noqueue/noop; the kernel's macvtap has a real pfifo_fast).
+// agree; MACs are explicit so they do too. The qdisc is the kernel's own (IFLA_QDISC).
 using System.Text.Json;
 
 namespace Mvtap.Cli.Tests;
@@ -82,7 +81,7 @@ public sealed class KernelDifferentialTests
         if (ours.ValueKind == JsonValueKind.Object && ip.ValueKind == JsonValueKind.Object)
         {
             foreach (var p in ours.EnumerateObject())
-                if (p.Name != "qdisc" && ip.TryGetProperty(p.Name, out var other)) Compare(p.Value, other, $"{path}.{p.Name}", differences);
+                if (ip.TryGetProperty(p.Name, out var other)) Compare(p.Value, other, $"{path}.{p.Name}", differences);
             return;
         }
         if (ours.ValueKind == JsonValueKind.Array && ip.ValueKind == JsonValueKind.Array

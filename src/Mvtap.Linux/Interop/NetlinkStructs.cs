@@ -77,7 +77,7 @@ public static class Rtnl
     public const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_GETLINK = 18, RTM_SETLINK = 19;
 
     public const ushort IFLA_ADDRESS = 1, IFLA_BROADCAST = 2, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_LINK = 5;
-    public const ushort IFLA_MASTER = 10, IFLA_TXQLEN = 13, IFLA_OPERSTATE = 16, IFLA_LINKMODE = 17;
+    public const ushort IFLA_QDISC = 6, IFLA_MASTER = 10, IFLA_TXQLEN = 13, IFLA_OPERSTATE = 16, IFLA_LINKMODE = 17;
     public const ushort IFLA_LINKINFO = 18, IFLA_NET_NS_PID = 19, IFLA_GROUP = 27, IFLA_NET_NS_FD = 28;
     public const ushort IFLA_EXT_MASK = 29, IFLA_PROMISCUITY = 30, IFLA_NUM_TX_QUEUES = 31, IFLA_NUM_RX_QUEUES = 32;
     public const ushort IFLA_CARRIER = 33, IFLA_LINK_NETNSID = 37, IFLA_MIN_MTU = 50, IFLA_MAX_MTU = 51;

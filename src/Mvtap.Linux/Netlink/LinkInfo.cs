@@ -14,6 +14,8 @@ public sealed record LinkInfo
     /// <summary>ifi_type (ARPHRD_ETHER = 1).</summary>
     public ushort HardwareType { get; init; }
     public uint Mtu { get; init; }
+    /// <summary>IFLA_QDISC: the root qdisc's kind ("noqueue", "pfifo_fast", ...), if any.</summary>
+    public string? Qdisc { get; init; }
     public uint? MinMtu { get; init; }
     public uint? MaxMtu { get; init; }
     /// <summary>IF_OPER_*: 0 unknown, 2 down, 5 dormant, 6 up, 7 lowerlayerdown ...</summary>
@@ -60,6 +62,7 @@ public sealed record LinkInfo
             MaxMtu = a.U32(Rtnl.IFLA_MAX_MTU),
             OperState = a.U8(Rtnl.IFLA_OPERSTATE) ?? 0,
             TxQueueLength = a.U32(Rtnl.IFLA_TXQLEN) ?? 0,
+            Qdisc = a.String(Rtnl.IFLA_QDISC),
             Address = a.Mac(Rtnl.IFLA_ADDRESS),
             Broadcast = a.Mac(Rtnl.IFLA_BROADCAST),
             Link = a.S32(Rtnl.IFLA_LINK),
