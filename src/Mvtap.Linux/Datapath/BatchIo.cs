@@ -26,7 +26,29 @@ internal static unsafe class BatchIo
             return errno is Sockets.EAGAIN or Sockets.EINTR ? 0 : -1;
         }
         batch.CompleteReceive(n);
+        for (int i = 0; i < n; i++)
+            if (batch.TryGetVlanTag(i, out ushort tpid, out ushort tci)) ReinsertVlanTag(batch, i, socket.VnetHeaderSize, tpid, tci);
         return n;
+    }
+
+    /// <summary>Puts a VLAN tag the kernel took out of the frame back in after the MAC addresses,
+    /// so the frame is forwarded byte for byte as it was sent (spec 3.7, R24); a checksum offset
+    /// in the virtio-net header moves with the bytes, as tap does when it re-inserts a tag.</summary>
+    private static void ReinsertVlanTag(FrameBatch batch, int i, int vnetSize, ushort tpid, ushort tci)
+    {
+        int length = batch.Length(i);
+        if (length + 4 > batch.SlotSize || length < vnetSize + 12) return;
+        var slot = batch.Slot(i);
+        int at = vnetSize + 12;
+        slot[at..length].CopyTo(slot[(at + 4)..]);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(slot[at..], tpid);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(slot[(at + 2)..], tci);
+        batch.SetLength(i, length + 4);
+        if (vnetSize >= 10 && (slot[0] & 1) != 0) // VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start at 6
+        {
+            ushort start = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(slot[6..]);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(slot[6..], (ushort)(start + 4));
+        }
     }
 
     /// <summary>Sends frames <paramref name="start"/>.. with one sendmmsg. Returns how many the

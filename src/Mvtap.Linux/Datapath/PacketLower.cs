@@ -75,9 +75,15 @@ public sealed class PacketLower : IDisposable
 
     /// <summary>Opens a datapath socket on <paramref name="ifIndex"/> inside <paramref name="netns"/>; the
     /// socket stays in that namespace whatever thread uses it later.</summary>
-    internal static PacketSocket Open(string? netns, int ifIndex) =>
-        netns is null ? new PacketSocket(ifIndex, DatapathSocketOptions)
+    internal static PacketSocket Open(string? netns, int ifIndex)
+    {
+        var socket = netns is null ? new PacketSocket(ifIndex, DatapathSocketOptions)
             : NetNamespace.Run(netns, () => new PacketSocket(ifIndex, DatapathSocketOptions));
+        // the kernel untags VLAN frames before packet sockets see them; the tag comes back as
+        // auxiliary data and BatchIo puts it back into the frame
+        Sockets.SetInt(socket.Handle, PacketAbi.SOL_PACKET, PacketAbi.PACKET_AUXDATA, 1, "setsockopt(PACKET_AUXDATA)");
+        return socket;
+    }
 
     // IFF_UNICAST_FLT is not visible over rtnetlink. Its effect is: adding a secondary unicast
     // address to a device without it raises the device's promiscuity count. Try it with a

@@ -48,11 +48,10 @@ public sealed class E2eConformanceTests
         Assert.Equal(kernel.Summary(), Run(c, kernel: false, ctx).Summary());
     }
 
-    // R24, bytes: the kernel delivers the frame with its 802.1Q tag. mvtap's lower socket reads
-    // with recvmmsg, and the kernel has already moved the tag into skb metadata (skb_vlan_untag
-    // runs before any tap), so without PACKET_AUXDATA (or a ring's tp_vlan_tci) the tag is lost
-    // and B receives the frame untagged.
-    [Fact(Skip = "mvtap bug in src/Mvtap.Linux/Datapath (owned elsewhere): the lower drops the VLAN tag; PacketLower/BatchIo must read PACKET_AUXDATA and re-insert it")]
+    // R24, bytes: the kernel delivers the frame with its 802.1Q tag. The kernel moves the tag into
+    // skb metadata before any packet socket sees the frame (skb_vlan_untag); mvtap's sockets read
+    // it back from PACKET_AUXDATA and re-insert it, so B receives the frame as it was sent.
+    [Fact]
     public void VlanTaggedUnicastKeepsItsTagByteForByte()
     {
         var c = E2eCatalogue.VlanTagged;
