@@ -28,8 +28,5 @@ internal static class Shell
     public static bool Ping(string netns, string address) =>
         Run("ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1", "-q", address).Status == 0;
 
-    public static bool IsRoot => Environment.UserName == "root" || geteuid() == 0;
-
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern uint geteuid();
+    public static bool IsRoot => Mvtap.Linux.Interop.Identity.IsRoot;
 }

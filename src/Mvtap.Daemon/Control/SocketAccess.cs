@@ -1,11 +1,10 @@
 // Who may use the control socket: root, the daemon's own user, and members of the socket's
 // group. The socket file's mode 0660 already keeps others out; checking the peer's
 // credentials too means a socket handed on by mistake does not widen access.
-using System.Runtime.InteropServices;
 
 namespace Mvtap.Daemon.Control;
 
-public sealed partial class SocketAccess
+public sealed class SocketAccess
 {
     private readonly uint? _gid;
     private readonly string? _groupName;
@@ -20,13 +19,10 @@ public sealed partial class SocketAccess
 
     public bool Allows(uint uid, uint gid)
     {
-        if (uid == 0 || uid == geteuid()) return true;
+        if (uid == 0 || uid == Mvtap.Linux.Interop.Identity.EffectiveUserId) return true;
         if (_gid is not { } g) return false;
         return gid == g || IsMember(uid, _groupName!);
     }
-
-    [LibraryImport("libc")]
-    private static partial uint geteuid();
 
     /// <summary>Looks a group up by name or number in /etc/group.</summary>
     public static (string name, uint gid)? ResolveGroup(string group)

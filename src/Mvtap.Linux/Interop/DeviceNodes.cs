@@ -1,4 +1,4 @@
-// mknod(2)/chown(2)/chmod(2)/statx(2): what udev would do for a macvtap's /dev/tapN (or a private node for
+// mknod(2)/chmod(2)/statx(2) (chown is Ownership's): what udev would do for a macvtap's /dev/tapN (or a private node for
 // it), and looking at an existing node to tell whose device it is.
 using System.Runtime.InteropServices;
 
@@ -10,9 +10,6 @@ public static partial class DeviceNodes
 
     [LibraryImport(Libc.Name, EntryPoint = "mknod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int mknod(string path, uint mode, ulong dev);
-
-    [LibraryImport(Libc.Name, EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int chown(string path, int uid, int gid);
 
     private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, ENOENT = 2;
     private const uint STATX_BASIC_STATS = 0x7ff, S_IFMT = 0xf000;
@@ -33,9 +30,6 @@ public static partial class DeviceNodes
     /// <summary>Creates a character device node with permission bits <paramref name="mode"/> (e.g. 0o600 = 384).</summary>
     public static void CreateCharacterDevice(string path, uint major, uint minor, uint mode) =>
         Libc.Check(mknod(path, S_IFCHR | (mode & 0xfff), MakeDev(major, minor)), $"mknod({path})");
-
-    /// <summary>Sets owner and group; -1 leaves one unchanged.</summary>
-    public static void Chown(string path, int uid, int gid) => Libc.Check(chown(path, uid, gid), $"chown({path})");
 
     /// <summary>Parses "MAJOR:MINOR" as sysfs prints it (/sys/class/net/DEV/tapIFINDEX/dev).</summary>
     public static (uint Major, uint Minor) ParseDevNumber(string text)

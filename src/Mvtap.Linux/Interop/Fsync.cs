@@ -5,17 +5,14 @@ namespace Mvtap.Linux.Interop;
 
 public static partial class Fsync
 {
-    private const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000;
-
-    [LibraryImport(Libc.Name, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags, int mode);
+    private const int O_DIRECTORY = 0x10000;
 
     [LibraryImport(Libc.Name, EntryPoint = "fsync", SetLastError = true)]
     private static partial int fsync(int fd);
 
     public static void Directory(string path)
     {
-        using var fd = new FileDescriptor(Libc.Check(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), $"open({path})"));
+        using var fd = FileIo.Open(path, FileIo.O_RDONLY | O_DIRECTORY);
         Libc.Check(fsync(fd.Fd), $"fsync({path})");
     }
 }
