@@ -12,11 +12,7 @@ public sealed unsafe class FrameBatch : IDisposable
     private IoVec* _iovecs;
     private MMsgHdr* _messages;
     private SockaddrLl* _addresses;
-    private byte* _controls;
     private readonly int[] _lengths;
-
-    /// <summary>Room per message for one cmsg with struct tpacket_auxdata (16 + 20, aligned).</summary>
-    private const int ControlSize = 64;
 
     /// <param name="capacity">frames per batch (64 is a good start).</param>
     /// <param name="slotSize">bytes per frame, including a virtio-net header if one is used (65536+10 for GSO).</param>
@@ -31,7 +27,6 @@ public sealed unsafe class FrameBatch : IDisposable
         _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(IoVec));
         _messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(MMsgHdr));
         _addresses = (SockaddrLl*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(SockaddrLl));
-        _controls = (byte*)NativeMemory.AllocZeroed((nuint)capacity, ControlSize);
         for (int i = 0; i < capacity; i++)
         {
             _iovecs[i].Base = (nint)(_slots + (long)i * slotSize);
@@ -84,26 +79,6 @@ public sealed unsafe class FrameBatch : IDisposable
     /// <summary>After a receive: the frame was longer than the slot and was cut (MSG_TRUNC).</summary>
     public bool Truncated(int i) => (_messages[CheckIndex(i)].Header.Flags & Sockets.MSG_TRUNC) != 0;
 
-    /// <summary>After a receive on a socket with PACKET_AUXDATA: the VLAN tag the kernel moved
-    /// out of the frame into metadata (its receive path untags before any packet socket sees
-    /// the frame), as (TPID, TCI); false when the frame had none.</summary>
-    public bool TryGetVlanTag(int i, out ushort tpid, out ushort tci)
-    {
-        tpid = tci = 0;
-        ref var h = ref _messages[CheckIndex(i)].Header;
-        if (h.Control == 0 || h.ControlLength < 16 + 20) return false;
-        byte* c = (byte*)h.Control;
-        // struct cmsghdr { size_t len; int level; int type; } then struct tpacket_auxdata
-        if (*(int*)(c + 8) != PacketAbi.SOL_PACKET || *(int*)(c + 12) != PacketAbi.PACKET_AUXDATA) return false;
-        uint status = *(uint*)(c + 16);
-        if ((status & PacketAbi.TP_STATUS_VLAN_VALID) == 0) return false;
-        tci = *(ushort*)(c + 16 + 16);
-        tpid = (status & TpStatusVlanTpidValid) != 0 ? *(ushort*)(c + 16 + 18) : (ushort)0x8100;
-        return true;
-    }
-
-    private const uint TpStatusVlanTpidValid = 0x40;
-
     internal MMsgHdr* PrepareSend(int start, int count)
     {
         for (int i = start; i < start + count; i++)
@@ -124,8 +99,8 @@ public sealed unsafe class FrameBatch : IDisposable
             _iovecs[i].Length = (nuint)SlotSize;
             _messages[i].Header.Name = (nint)(_addresses + i);
             _messages[i].Header.NameLength = (uint)sizeof(SockaddrLl);
-            _messages[i].Header.Control = (nint)(_controls + (long)i * ControlSize);
-            _messages[i].Header.ControlLength = ControlSize;
+            _messages[i].Header.Control = 0;
+            _messages[i].Header.ControlLength = 0;
             _messages[i].Header.Flags = 0;
         }
         return _messages;
@@ -161,8 +136,6 @@ public sealed unsafe class FrameBatch : IDisposable
         NativeMemory.Free(_iovecs);
         NativeMemory.Free(_messages);
         NativeMemory.Free(_addresses);
-        NativeMemory.Free(_controls);
-        _controls = null;
         _slots = null;
         _iovecs = null;
         _messages = null;

@@ -22,7 +22,11 @@ public readonly ref struct RingFrame
     public int IfIndex { get; init; }
     public uint Status { get; init; }
     public ushort VlanTci { get; init; }
+    /// <summary>The tag's TPID (0x8100 or 0x88a8) when <see cref="VlanValid"/>.</summary>
+    public ushort VlanTpid { get; init; }
     public bool VlanValid => (Status & PacketAbi.TP_STATUS_VLAN_VALID) != 0;
+    /// <summary>TPACKET_V2: the frame did not fit its slot; Data is cut and the whole frame waits on the socket's receive queue.</summary>
+    public bool CopiedToQueue => (Status & PacketAbi.TP_STATUS_COPY) != 0;
 }
 
 public sealed unsafe class PacketRxRing : IDisposable
@@ -106,6 +110,7 @@ public sealed unsafe class PacketRxRing : IDisposable
             IfIndex = ll->IfIndex,
             Status = h->Status,
             VlanTci = (ushort)h->VlanTci,
+            VlanTpid = (h->Status & PacketAbi.TP_STATUS_VLAN_TPID_VALID) != 0 ? h->VlanTpid : (ushort)0x8100,
         };
         return true;
     }

@@ -16,6 +16,8 @@ public sealed record PacketSocketOptions
     public bool IgnoreOutgoing { get; init; }
     /// <summary>A TPACKET_V3 receive ring; null to receive with recvmmsg instead.</summary>
     public PacketRingGeometry? RxRing { get; init; }
+    /// <summary>A TPACKET_V2 receive ring (per-frame slots, oversized frames whole on the receive queue); not with <see cref="RxRing"/>.</summary>
+    public PacketFrameRingGeometry? FrameRing { get; init; }
     /// <summary>PACKET_QDISC_BYPASS: transmit straight to the driver.</summary>
     public bool QdiscBypass { get; init; }
     /// <summary>SO_SNDBUFFORCE / SO_RCVBUFFORCE in bytes when set.</summary>
@@ -39,6 +41,8 @@ public sealed unsafe class PacketSocket : IDisposable
     public FileDescriptor Handle => _fd;
     /// <summary>The receive ring, if <see cref="PacketSocketOptions.RxRing"/> was given.</summary>
     public PacketRxRing? Ring { get; }
+    /// <summary>The per-frame receive ring, if <see cref="PacketSocketOptions.FrameRing"/> was given.</summary>
+    public PacketFrameRing? FrameRing { get; }
 
     /// <summary>Opens a non-blocking packet socket in the calling thread's namespace, bound to <paramref name="ifIndex"/>.</summary>
     public PacketSocket(int ifIndex, PacketSocketOptions? options = null)
@@ -62,12 +66,18 @@ public sealed unsafe class PacketSocket : IDisposable
                 Sockets.SetInt(_fd, PacketAbi.SOL_PACKET, PacketAbi.PACKET_VERSION, PacketAbi.TPACKET_V3, "setsockopt(PACKET_VERSION)");
                 Ring = new PacketRxRing(_fd, geometry, VnetHeaderSize);
             }
+            else if (options.FrameRing is { } frames)
+            {
+                Sockets.SetInt(_fd, PacketAbi.SOL_PACKET, PacketAbi.PACKET_VERSION, PacketAbi.TPACKET_V2, "setsockopt(PACKET_VERSION)");
+                FrameRing = new PacketFrameRing(_fd, frames, VnetHeaderSize);
+            }
             SockaddrLl addr = new() { Family = Sockets.AF_PACKET, Protocol = proto, IfIndex = ifIndex };
             Libc.Check(Sockets.bind(_fd.Fd, &addr, (uint)sizeof(SockaddrLl)), $"bind(AF_PACKET, ifindex {ifIndex})");
         }
         catch
         {
             Ring?.Dispose();
+            FrameRing?.Dispose();
             _fd.Dispose();
             throw;
         }
@@ -76,7 +86,7 @@ public sealed unsafe class PacketSocket : IDisposable
     /// <summary>Waits up to <paramref name="timeoutMs"/> for something to receive.</summary>
     public bool WaitReadable(int timeoutMs)
     {
-        if (Ring is { HasFrame: true }) return true;
+        if (Ring is { HasFrame: true } || FrameRing is { HasFrame: true }) return true;
         return (Sockets.Poll(_fd.Fd, Sockets.POLLIN, timeoutMs) & Sockets.POLLIN) != 0;
     }
 
@@ -195,6 +205,7 @@ public sealed unsafe class PacketSocket : IDisposable
     public void Dispose()
     {
         Ring?.Dispose();
+        FrameRing?.Dispose();
         _fd.Dispose();
     }
 }

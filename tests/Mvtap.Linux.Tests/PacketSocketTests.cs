@@ -1,5 +1,6 @@
 // AF_PACKET on a veth pair in a private namespace: batches out with sendmmsg, in through the
-// TPACKET_V3 ring or recvmmsg, with and without the virtio-net header; outgoing suppression; filters.
+// TPACKET_V3 ring, the TPACKET_V2 frame ring or recvmmsg, with and without the virtio-net header;
+// outgoing suppression; filters.
 using Mvtap.Core.Frames;
 using Mvtap.Linux.Interop;
 
@@ -86,6 +87,57 @@ public sealed class PacketSocketTests : IDisposable
             Assert.All(g.Data[..10], b => Assert.Equal(0, b));
             Assert.Equal(TestNet.Frame(_net.MacB, _net.MacA, g.Tag, 100), g.Data[10..]);
         }
+    }
+
+    [Fact]
+    public void FramesLargerThanAFrameRingSlotArriveWholeFromTheQueueInTheirPlace()
+    {
+        // jumbo MTU so frames bigger than a 2 KiB slot can cross the veth
+        _net.Rtnl.SetLink(new Netlink.LinkRequest { Name = "pa0", Mtu = 9000 });
+        _net.Rtnl.SetLink(new Netlink.LinkRequest { Name = "pb0", Mtu = 9000 });
+        var opts = new PacketSocketOptions { VnetHeader = true };
+        using var tx = _net.Open(_net.A.Index, opts);
+        using var rx = _net.Open(_net.B.Index, opts with { FrameRing = PacketFrameRingGeometry.Default });
+        int[] lengths = [100, 5000, 1514, 9014, 60, 2100, 2000, 300];
+        using var batch = new FrameBatch(lengths.Length, 10 + 9014);
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            var slot = batch.Reserve();
+            slot[..10].Clear();
+            var frame = TestNet.Frame(_net.MacB, _net.MacA, 4000 + (uint)i, lengths[i]);
+            frame.CopyTo(slot[10..]);
+            batch.Commit(10 + frame.Length);
+        }
+        SendAll(tx, batch);
+
+        var ring = rx.FrameRing!;
+        using var queued = new FrameBatch(1, 10 + 9014);
+        var got = new List<byte[]>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (got.Count < lengths.Length && DateTime.UtcNow < deadline)
+        {
+            rx.WaitReadable(100);
+            while (ring.TryReceive(out var f))
+            {
+                if (!f.CopiedToQueue)
+                {
+                    Assert.Equal(f.WireLength, (uint)(f.Data.Length - 10));
+                    got.Add(f.Data[10..].ToArray());
+                    continue;
+                }
+                // the slot holds the head of the frame; the whole frame is next on the queue
+                Assert.True(f.Data.Length - 10 < f.WireLength);
+                Assert.Equal(1, rx.ReceiveBatch(queued));
+                Assert.Equal((int)f.WireLength + 10, queued.Length(0));
+                got.Add(queued.Frame(0)[10..].ToArray());
+            }
+            ring.Release();
+        }
+        Assert.Equal(lengths.Length, got.Count);
+        for (int i = 0; i < lengths.Length; i++)
+            Assert.Equal(TestNet.Frame(_net.MacB, _net.MacA, 4000 + (uint)i, lengths[i]), got[i]);
+        Assert.False(ring.HasFrame);
+        Assert.Equal(0, ring.Held);
     }
 
     [Fact]

@@ -22,6 +22,14 @@ public class StructSizeTests
         Assert.Equal(10, Offset<SockaddrLl>(nameof(SockaddrLl.PktType)));
         Assert.Equal(11, Offset<SockaddrLl>(nameof(SockaddrLl.HaLength)));
         Assert.Equal(12, SockaddrAddressOffset());
+        Assert.Equal(16, Unsafe.SizeOf<TpacketReq>());
+        Assert.Equal(12, Offset<TpacketReq>(nameof(TpacketReq.FrameCount)));
+        Assert.Equal(32, Unsafe.SizeOf<Tpacket2Hdr>());
+        Assert.Equal(8, Offset<Tpacket2Hdr>(nameof(Tpacket2Hdr.SnapLength)));
+        Assert.Equal(12, Offset<Tpacket2Hdr>(nameof(Tpacket2Hdr.Mac)));
+        Assert.Equal(16, Offset<Tpacket2Hdr>(nameof(Tpacket2Hdr.Sec)));
+        Assert.Equal(24, Offset<Tpacket2Hdr>(nameof(Tpacket2Hdr.VlanTci)));
+        Assert.Equal(26, Offset<Tpacket2Hdr>(nameof(Tpacket2Hdr.VlanTpid)));
         Assert.Equal(28, Unsafe.SizeOf<TpacketReq3>());
         Assert.Equal(16, Offset<TpacketReq3>(nameof(TpacketReq3.RetireBlockTimeoutMs)));
         Assert.Equal(24, Offset<TpacketReq3>(nameof(TpacketReq3.FeatureReqWord)));

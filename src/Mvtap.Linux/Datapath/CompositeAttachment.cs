@@ -60,6 +60,8 @@ public sealed class CompositeAttachment : IEndpointAttachment
         return _last.GetFrame(i, scratch, out frame, out vnet);
     }
 
+    public void EndReceive() => _last?.EndReceive();
+
     public bool ReceivePending
     {
         get

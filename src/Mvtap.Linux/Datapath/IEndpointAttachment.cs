@@ -32,6 +32,10 @@ public interface IEndpointAttachment
     /// (our own transmission seen again), or one to drop as malformed.</summary>
     ReceivedFrame GetFrame(int i, FrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet);
 
+    /// <summary>The last batch has been forwarded (every frame of it copied where it goes): memory it
+    /// was read into in place (a packet ring's slots) may be handed back.</summary>
+    void EndReceive() { }
+
     /// <summary>True when <see cref="ReceiveBatch"/> should be called again for <see cref="PendingSource"/>
     /// before the thread sleeps.</summary>
     bool ReceivePending { get; }

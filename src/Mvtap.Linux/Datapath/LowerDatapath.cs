@@ -31,6 +31,8 @@ public sealed class LowerDatapath : IDisposable
     private readonly FileDescriptor _wake = EventFd.Create();
     private readonly ConcurrentQueue<Command> _commands = new();
     private readonly FrameBatch _rx = new(BatchSize, PacketLower.SlotSize);
+    private readonly RingReceiver _lowerRx;
+    private bool _lowerPending;
     private readonly FrameBatch _wireTx = new(BatchSize, PacketLower.SlotSize);
     private readonly EpollEvent[] _events = new EpollEvent[BatchSize];
     private readonly int[] _fdScratch = new int[MaxPollFds];
@@ -44,6 +46,7 @@ public sealed class LowerDatapath : IDisposable
     public LowerDatapath(PacketLower lower)
     {
         Lower = lower;
+        _lowerRx = new RingReceiver(lower.Socket);
         _epoll.Add(_wake.Fd, EpollSyscalls.EPOLLIN, WakeToken);
         _epoll.Add(lower.Socket.Handle.Fd, EpollSyscalls.EPOLLIN, LowerToken);
         _thread = new Thread(Run) { IsBackground = true, Name = $"mvtap-dp-{lower.Name}" };
@@ -133,6 +136,11 @@ public sealed class LowerDatapath : IDisposable
                     }
                 }
                 pending = false;
+                if (_lowerPending)
+                {
+                    ReadLower(table, ref sink);
+                    pending |= _lowerPending;
+                }
                 foreach (var a in _attached)
                 {
                     if (a is null || !a.Attachment.ReceivePending) continue;
@@ -169,16 +177,19 @@ public sealed class LowerDatapath : IDisposable
 
     private void ReadLower(ForwardingTable table, ref DatapathSink sink)
     {
-        int n = BatchIo.Receive(Lower.Socket, _rx, out _);
+        int n = _lowerRx.Receive(_rx);
+        _lowerPending = _lowerRx.Pending;
         if (n < 0) { Stats.receiveErrors++; return; }
         for (int i = 0; i < n; i++)
         {
-            var what = PacketSocketIo.Classify(_rx, i, Stats, out var frame, out var vnet);
+            var what = _lowerRx.GetFrame(i, Stats, out var frame, out var vnet);
             if (what == ReceivedFrame.Ignore) continue;
             if (what == ReceivedFrame.Malformed) { Port.Counters.AddDrop(DropReason.Malformed); continue; }
             Stats.framesFromLower++;
             Forwarder.Receive(table, new Packet(frame, vnet), ref sink);
         }
+        // every frame is copied where it goes (endpoint batches, the wire batch, the broadcast queue)
+        _lowerRx.Release();
     }
 
     private void ReadEndpoint(Attached source, int pollSource, ForwardingTable table, ref DatapathSink sink)
@@ -195,6 +206,7 @@ public sealed class LowerDatapath : IDisposable
             Stats.framesFromEndpoints++;
             Forwarder.Transmit(table, ep, new Packet(frame, vnet), ref sink);
         }
+        attachment.EndReceive();
     }
 
     internal void QueueToWire(in Packet packet)

@@ -39,6 +39,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     public int ReceiveBatch(int source, FrameBatch scratch) => _io.ReceiveBatch(scratch);
     public ReceivedFrame GetFrame(int i, FrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
         _io.GetFrame(i, scratch, out frame, out vnet);
+    public void EndReceive() => _io.EndReceive();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
     public void Deliver(in Packet packet) => _io.Deliver(packet);

@@ -70,7 +70,9 @@ public sealed class PacketLower : IDisposable
         VnetHeader = true,
         IgnoreOutgoing = true,
         SendBuffer = 4 << 20,
+        // frames larger than a ring slot wait here (GSO): room for sixty-odd 64 KB frames
         ReceiveBuffer = 4 << 20,
+        FrameRing = PacketFrameRingGeometry.Default,
     };
 
     /// <summary>Opens a datapath socket on <paramref name="ifIndex"/> inside <paramref name="netns"/>; the
@@ -79,9 +81,8 @@ public sealed class PacketLower : IDisposable
     {
         var socket = netns is null ? new PacketSocket(ifIndex, DatapathSocketOptions)
             : NetNamespace.Run(netns, () => new PacketSocket(ifIndex, DatapathSocketOptions));
-        // the kernel untags VLAN frames before packet sockets see them; the tag comes back as
-        // auxiliary data and BatchIo puts it back into the frame
-        Sockets.SetInt(socket.Handle, PacketAbi.SOL_PACKET, PacketAbi.PACKET_AUXDATA, 1, "setsockopt(PACKET_AUXDATA)");
+        // the kernel untags VLAN frames before packet sockets see them; the ring slot carries the
+        // tag and RingReceiver puts it back into the frame
         return socket;
     }
 

@@ -1,6 +1,6 @@
 // The datapath side of an endpoint reached through an AF_PACKET socket on an interface the
-// datapath owns (a veth's outer end, a TAP's network side): one recvmmsg per batch into the
-// datapath's shared receive slots, one sendmmsg per flush from a preallocated transmit batch.
+// datapath owns (a veth's outer end, a TAP's network side): batches read in place from the
+// socket's frame ring (RingReceiver), one sendmmsg per flush from a preallocated transmit batch.
 // Frames carry the 10-byte vnet header, so offloads pass through unchanged.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
@@ -11,6 +11,7 @@ namespace Mvtap.Linux.Datapath;
 internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : IDisposable
 {
     private const int VnetSize = PacketAbi.VirtioNetHdrSize;
+    private readonly RingReceiver _rx = new(socket);
     private FrameBatch? _tx;
     private LowerDatapath? _datapath;
 
@@ -37,36 +38,17 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
 
     public int ReceiveBatch(FrameBatch scratch)
     {
-        int n = BatchIo.Receive(Socket, scratch, out _);
-        // A full batch means more may be queued; level-triggered epoll would say so too, but
-        // asking again before sleeping saves the epoll_wait round trip.
-        ReceivePending = n == scratch.Capacity;
+        int n = _rx.Receive(scratch);
+        // Frames left in the ring: read again before sleeping (one memory read to know).
+        ReceivePending = _rx.Pending;
         return n;
     }
 
     public ReceivedFrame GetFrame(int i, FrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
-        Classify(scratch, i, _datapath?.Stats, out frame, out vnet);
+        _rx.GetFrame(i, _datapath?.Stats, out frame, out vnet);
 
-    /// <summary>Shared with the lower's own socket: ignore our own transmissions, drop what the kernel cut.</summary>
-    internal static ReceivedFrame Classify(FrameBatch batch, int i, DatapathStats? stats, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet)
-    {
-        frame = default;
-        vnet = default;
-        // Ignore-outgoing is set on every socket; checking the type as well keeps a socket
-        // without it from feeding our own transmissions back in (a forwarding loop).
-        if (batch.PacketType(i) == PacketAbi.PACKET_OUTGOING) return ReceivedFrame.Ignore;
-        if (batch.Truncated(i))
-        {
-            if (stats is not null) stats.truncated++;
-            return ReceivedFrame.Malformed;
-        }
-        var data = batch.Frame(i);
-        if (data.Length < VnetSize) return ReceivedFrame.Malformed;
-        vnet = VirtioNetHeader.Read(data[..VnetSize]);
-        if (vnet.IsGso && stats is not null) stats.gsoFrames++;
-        frame = data[VnetSize..];
-        return ReceivedFrame.Frame;
-    }
+    /// <summary>The batch has been forwarded: its ring slots go back to the kernel.</summary>
+    public void EndReceive() => _rx.Release();
 
     public void Deliver(in Packet packet)
     {

@@ -112,6 +112,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     public ReceivedFrame GetFrame(int i, FrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
         _io!.GetFrame(i, scratch, out frame, out vnet);
 
+    public void EndReceive() => _io?.EndReceive();
     public bool ReceivePending => _io?.ReceivePending ?? false;
     public int PendingSource => 0;
 

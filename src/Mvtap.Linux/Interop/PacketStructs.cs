@@ -1,4 +1,4 @@
-// AF_PACKET uapi (<linux/if_packet.h>): addresses, the TPACKET_V3 ring headers, memberships.
+// AF_PACKET uapi (<linux/if_packet.h>): addresses, the TPACKET_V2 and V3 ring headers, memberships.
 using System.Runtime.InteropServices;
 
 namespace Mvtap.Linux.Interop;
@@ -14,6 +14,32 @@ public unsafe struct SockaddrLl
     public byte PktType;
     public byte HaLength;
     public fixed byte Address[8];
+}
+
+/// <summary>struct tpacket_req (16 bytes): geometry of a TPACKET_V1/V2 ring.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct TpacketReq
+{
+    public uint BlockSize;
+    public uint BlockCount;
+    public uint FrameSize;
+    public uint FrameCount;
+}
+
+/// <summary>struct tpacket2_hdr (32 bytes): the head of one TPACKET_V2 frame slot; struct
+/// sockaddr_ll follows at TPACKET_ALIGN(32).</summary>
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+public struct Tpacket2Hdr
+{
+    [FieldOffset(0)] public uint Status;
+    [FieldOffset(4)] public uint Length;
+    [FieldOffset(8)] public uint SnapLength;
+    [FieldOffset(12)] public ushort Mac;
+    [FieldOffset(14)] public ushort Net;
+    [FieldOffset(16)] public uint Sec;
+    [FieldOffset(20)] public uint Nsec;
+    [FieldOffset(24)] public ushort VlanTci;
+    [FieldOffset(26)] public ushort VlanTpid;
 }
 
 /// <summary>struct tpacket_req3 (28 bytes): geometry of a TPACKET_V3 ring.</summary>
@@ -86,6 +112,7 @@ public static class PacketAbi
     public const int PACKET_DROP_MEMBERSHIP = 2;
     public const int PACKET_RX_RING = 5;
     public const int PACKET_STATISTICS = 6;
+    public const int PACKET_COPY_THRESH = 7;
     public const int PACKET_AUXDATA = 8;
     public const int PACKET_VERSION = 10;
     public const int PACKET_VNET_HDR = 15;
@@ -95,12 +122,15 @@ public static class PacketAbi
     public const ushort PACKET_MR_PROMISC = 1;
     public const ushort PACKET_MR_ALLMULTI = 2;
     public const ushort PACKET_MR_UNICAST = 3;
+    public const int TPACKET_V2 = 1;
     public const int TPACKET_V3 = 2;
     public const uint TP_STATUS_KERNEL = 0;
     public const uint TP_STATUS_USER = 1;
+    public const uint TP_STATUS_COPY = 2;
     public const uint TP_STATUS_LOSING = 4;
     public const uint TP_STATUS_CSUMNOTREADY = 8;
     public const uint TP_STATUS_VLAN_VALID = 0x10;
+    public const uint TP_STATUS_VLAN_TPID_VALID = 0x40;
     public const uint TP_STATUS_CSUM_VALID = 0x80;
     public const byte PACKET_HOST = 0, PACKET_BROADCAST = 1, PACKET_MULTICAST = 2, PACKET_OTHERHOST = 3, PACKET_OUTGOING = 4;
     /// <summary>sizeof(struct virtio_net_hdr): what PACKET_VNET_HDR prepends/expects.</summary>

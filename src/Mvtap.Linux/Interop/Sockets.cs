@@ -55,6 +55,7 @@ public static unsafe partial class Sockets
     public const int SO_RCVBUF = 8;
     public const int SO_SNDBUFFORCE = 32;
     public const int SO_RCVBUFFORCE = 33;
+    public const int SO_ERROR = 4;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_TRUNC = 0x20;
     public const short POLLIN = 1;
