@@ -18,8 +18,12 @@ public sealed class BroadcastQueue
     }
 
     private readonly object _lock = new();
-    private Slot[] _ring = new Slot[16];
-    private int _head, _count;
+    // Frames wait in _queued (FIFO from index 0). A work run swaps it with _draining under one
+    // lock, as the kernel splices bc_queue onto a local list, and delivers without the lock;
+    // both arrays keep their slots' buffers, so the swap allocates nothing.
+    private Slot[] _queued = new Slot[16];
+    private Slot[] _draining = new Slot[16];
+    private int _count;
 
     public int Count { get { lock (_lock) return _count; } }
 
@@ -30,8 +34,8 @@ public sealed class BroadcastQueue
         lock (_lock)
         {
             if ((uint)_count >= limit) return false;
-            if (_count == _ring.Length) Grow();
-            ref var slot = ref _ring[(_head + _count) % _ring.Length];
+            if (_count == _queued.Length) Array.Resize(ref _queued, _queued.Length * 2);
+            ref var slot = ref _queued[_count];
             if (slot.Buffer is null || slot.Buffer.Length < packet.Length)
                 slot.Buffer = new byte[Math.Max(packet.Length, 2048)];
             packet.Frame.CopyTo(slot.Buffer);
@@ -45,35 +49,34 @@ public sealed class BroadcastQueue
 
     /// <summary>One work run (macvlan_process_broadcast): takes the frames queued so far, in
     /// order, and hands each to <paramref name="deliver"/>; frames queued meanwhile wait for
-    /// the next run.</summary>
+    /// the next run. One thread drains at a time (the lower's datapath thread).</summary>
     public int Drain<TProcessor>(ref TProcessor deliver) where TProcessor : struct, IBroadcastProcessor
     {
+        Slot[] run;
         int n;
-        lock (_lock) n = _count;
-        for (int i = 0; i < n; i++)
+        lock (_lock)
         {
-            Slot slot;
-            lock (_lock) slot = _ring[_head];
-            // The buffer stays owned by its slot; a producer cannot reuse it until we advance.
-            deliver.Process(new Packet(slot.Buffer.AsSpan(0, slot.Length), slot.Vnet), slot.Source);
-            lock (_lock)
+            n = _count;
+            if (n == 0) return 0;
+            run = _queued;
+            _queued = _draining;
+            _count = 0;
+        }
+        try
+        {
+            for (int i = 0; i < n; i++)
             {
-                _ring[_head].Source = null;
-                _head = (_head + 1) % _ring.Length;
-                _count--;
+                ref var slot = ref run[i];
+                deliver.Process(new Packet(slot.Buffer.AsSpan(0, slot.Length), slot.Vnet), slot.Source);
+                slot.Source = null;
             }
         }
+        finally
+        {
+            // the delivered run's slots (and buffers) serve the next swap
+            lock (_lock) _draining = run;
+        }
         return n;
-    }
-
-    private void Grow()
-    {
-        var bigger = new Slot[_ring.Length * 2];
-        for (int i = 0; i < _count; i++) bigger[i] = _ring[(_head + i) % _ring.Length];
-        // keep the buffers of the free slots too
-        for (int i = _count; i < _ring.Length; i++) bigger[i] = _ring[(_head + i) % _ring.Length];
-        _ring = bigger;
-        _head = 0;
     }
 }
 
