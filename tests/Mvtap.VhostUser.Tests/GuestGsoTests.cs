@@ -130,4 +130,28 @@ public sealed class GuestGsoTests
         Assert.Equal(1, attachment.Endpoint.Counters.RxDropped);
         Assert.Equal(1, attachment.Endpoint.Counters[DropReason.BadVirtioHeader]);
     }
+
+    [Fact]
+    public void SegmentingForTheGuest_AllocatesNothing()
+    {
+        using var h = new BackendHarness();
+        var (_, m, rings) = h.Up(Feature.Mrg, size: 1024);
+        PostBuffers(m, rings[0], 1000);
+        var attachment = new VhostUserAttachment(NewEndpoint(), h.Backend);
+        var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Payload: 65000 - 52, Mss: 1448, TcpOptions: 12));
+        // warm up (JIT, first-call paths) on one frame
+        attachment.Deliver(new Packet(frame, vnet));
+        attachment.Flush();
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 20; k++)
+        {
+            attachment.Deliver(new Packet(frame, vnet));
+            attachment.Flush();
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(21 * 45, h.Backend.Counters.RxFrames);
+        Assert.Equal(0, allocated);
+    }
 }
