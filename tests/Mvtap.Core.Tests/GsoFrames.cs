@@ -1,4 +1,4 @@
-// Test GSO super-frames as a sending stack would hand them over (TCP or UDP over IPv4/IPv6,
+// Test GSO super-frames as a sending stack would hand them over (TCP, USO or UFO over IPv4/IPv6,
 // optionally VLAN-tagged, NEEDS_CSUM with the pseudo-header sum in the checksum field), a sink
 // that keeps every segment, and the checks every wire frame must pass. Shared with the Linux,
 // VhostUser and Daemon test projects (linked in their csproj).
@@ -10,7 +10,7 @@ namespace Mvtap.Tests.Gso;
 public sealed record GsoFrameSpec(
     bool Ipv6 = false, bool Udp = false, bool Vlan = false, int Payload = 3000, int Mss = 1000,
     int TcpOptions = 0, byte TcpFlags = 0x18, ushort IpId = 0x1234, uint Seq = 1000, bool Ecn = false,
-    bool NeedsCsum = true, int Seed = 1, byte[]? Dst = null, byte[]? Src = null);
+    bool NeedsCsum = true, int Seed = 1, bool Ufo = false, byte[]? Dst = null, byte[]? Src = null);
 
 public static class GsoFrames
 {
@@ -73,7 +73,7 @@ public static class GsoFrames
             ? InternetChecksum.PseudoHeaderV6(ip, proto, l4Length)
             : InternetChecksum.PseudoHeaderV4(ip, proto, l4Length);
         BinaryPrimitives.WriteUInt16BigEndian(th[checkOffset..], InternetChecksum.Fold(pseudo));
-        byte kind = s.Udp ? VirtioNetHeader.GsoUdpL4 : s.Ipv6 ? VirtioNetHeader.GsoTcpV6 : VirtioNetHeader.GsoTcpV4;
+        byte kind = s.Ufo ? VirtioNetHeader.GsoUdp : s.Udp ? VirtioNetHeader.GsoUdpL4 : s.Ipv6 ? VirtioNetHeader.GsoTcpV6 : VirtioNetHeader.GsoTcpV4;
         var vnet = new VirtioNetHeader
         {
             Flags = s.NeedsCsum ? VirtioNetHeader.FlagNeedsCsum : (byte)0,

@@ -201,10 +201,42 @@ public sealed class GsoSegmenterTests
     }
 
     [Fact]
-    public void LegacyUfo_IsUnsupported()
+    public void LegacyUfoOverIpv4_BecomesFragmentsOfOneDatagram()
     {
-        var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Udp: true, Payload: 3000, NeedsCsum: false));
-        vnet.GsoType = VirtioNetHeader.GsoUdp;
+        var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Udp: true, Ufo: true, Payload: 3500, Mss: 1480));
+        var (verdict, segs) = Run(frame, vnet, partial: true);   // UFO never stays partial
+        Assert.Equal(GsoVerdict.Segmented, verdict);
+        Assert.Equal([1480, 1480, 548], segs.Select(s => s.Frame.Length - 34));
+        var datagram = new List<byte>();
+        for (int i = 0; i < segs.Count; i++)
+        {
+            var (f, h) = segs[i];
+            Assert.Equal(VirtioNetHeader.FlagDataValid, h.Flags);        // checksum done, as the kernel says
+            Assert.Equal(VirtioNetHeader.GsoNone, h.GsoType);
+            Assert.Equal(0x1234, U16(f, 18));                             // one datagram, one ID
+            Assert.Equal((1480 * i / 8) | (i < 2 ? 0x2000 : 0), U16(f, 20)); // offset, MF
+            Assert.Equal(f.Length - 14, U16(f, 16));
+            Assert.True(InternetChecksum.Ipv4HeaderVerifies(f.AsSpan(14, 20)));
+            datagram.AddRange(f[34..]);
+        }
+        // the reassembled datagram's checksum verifies and only it differs from the original
+        byte[] whole = [.. frame[..34], .. datagram];
+        BinaryPrimitives.WriteUInt16BigEndian(whole.AsSpan(16), (ushort)(whole.Length - 14));
+        Assert.True(GsoFrames.TransportChecksumVerifies(whole));
+        Assert.Equal(frame[42..], whole[42..]);
+    }
+
+    [Fact]
+    public void LegacyUfo_FragmentSizeNotWholeUnits_IsRefused()
+    {
+        var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Udp: true, Ufo: true, Payload: 3000, Mss: 1001));
+        Assert.Equal(GsoVerdict.Malformed, Run(frame, vnet).Verdict);
+    }
+
+    [Fact]
+    public void LegacyUfoOverIpv6_IsUnsupported()
+    {
+        var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Ipv6: true, Udp: true, Ufo: true, Payload: 3000, Mss: 1000));
         var (verdict, segs) = Run(frame, vnet);
         Assert.Equal(GsoVerdict.Unsupported, verdict);
         Assert.Empty(segs);

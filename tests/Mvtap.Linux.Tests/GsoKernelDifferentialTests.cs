@@ -50,6 +50,8 @@ public sealed class GsoKernelDifferentialTests : IDisposable
         ["tcpv4 vlan"] = new(Vlan: true, Payload: 3000, Mss: 1000),
         ["uso ipv4"] = new(Udp: true, Payload: 3500, Mss: 1200),
         ["uso ipv6"] = new(Ipv6: true, Udp: true, Payload: 3500, Mss: 1200),
+        ["ufo ipv4"] = new(Udp: true, Ufo: true, Payload: 3500, Mss: 1480),
+        ["ufo ipv4 without NEEDS_CSUM"] = new(Udp: true, Ufo: true, Payload: 5000, Mss: 1000, NeedsCsum: false),
     };
 
     [Theory]

@@ -1,6 +1,7 @@
 // Where the headers of a GSO frame are and whether its virtio-net metadata describes it: the
 // checks the kernel makes before and during skb_gso_segment (virtio_net_hdr_to_skb, spec 5.5;
-// inet_gso_segment / ipv6_gso_segment; tcp4_gso_segment / tcp_gso_segment; __udp_gso_segment).
+// inet_gso_segment / ipv6_gso_segment; tcp4_gso_segment / tcp_gso_segment; __udp_gso_segment;
+// udp4_ufo_fragment).
 // Everything is checked before the first segment is written, so a refusal writes nothing.
 using System.Buffers.Binary;
 
@@ -23,6 +24,9 @@ public readonly struct GsoLayout
     public int PayloadLength { get; init; }
     public int Segments { get; init; }
 
+    /// <summary>Legacy UFO: the segments are IPv4 fragments of one UDP datagram.</summary>
+    public bool IsIpFragmentation { get; init; }
+
     public bool IsTcp => Protocol == ProtocolTcp;
 
     public static GsoVerdict TryRead(ReadOnlySpan<byte> frame, in VirtioNetHeader vnet, int maxSegments, out GsoLayout layout)
@@ -31,9 +35,9 @@ public readonly struct GsoLayout
         // the kernel's own write-side checks first (gso type, gso_size, hdr_len, csum offsets)
         if (!vnet.IsGso || !vnet.IsValidFor(frame)) return GsoVerdict.Malformed;
         int kind = vnet.GsoType & ~VirtioNetHeader.GsoEcn;
-        // legacy UFO becomes IP fragments (ip_fragment-like, inet_gso_segment's udpfrag branch): not done here
-        if (kind == VirtioNetHeader.GsoUdp) return GsoVerdict.Unsupported;
-        byte protocol = kind == VirtioNetHeader.GsoUdpL4 ? ProtocolUdp : ProtocolTcp;
+        // legacy UFO: one UDP datagram cut into IPv4 fragments (udp4_ufo_fragment)
+        bool fragments = kind == VirtioNetHeader.GsoUdp;
+        byte protocol = kind is VirtioNetHeader.GsoUdpL4 or VirtioNetHeader.GsoUdp ? ProtocolUdp : ProtocolTcp;
         if (!EthernetFrame.TryFindNetworkHeader(frame, out int nh, out ushort etherType)) return GsoVerdict.Malformed;
 
         int l4;
@@ -54,6 +58,8 @@ public readonly struct GsoLayout
         else if (etherType == EthernetFrame.EtherTypeIPv6)
         {
             if (kind == VirtioNetHeader.GsoTcpV4) return GsoVerdict.Malformed;
+            // udp6_ufo_fragment inserts a fragment header with a fresh identification: not done here
+            if (fragments) return GsoVerdict.Unsupported;
             if (frame.Length < nh + 40 || frame[nh] >> 4 != 6) return GsoVerdict.Malformed;
             byte next = frame[nh + 6];
             // ipv6_gso_segment walks extension headers; mvtap does not (yet)
@@ -77,8 +83,16 @@ public readonly struct GsoLayout
         // takes the transport header from csum_start
         if (vnet.NeedsCsum && vnet.CsumStart != l4) return GsoVerdict.Malformed;
 
-        int payload = frame.Length - payloadStart;
         int mss = vnet.GsoSize;
+        if (fragments)
+        {
+            // the UDP header travels in the first fragment: only the IP header is repeated; a
+            // fragment offset counts 8-byte units, so every fragment but the last must be whole
+            // units (the kernel does not check and would send overlapping fragments)
+            if (mss % 8 != 0) return GsoVerdict.Malformed;
+            payloadStart = l4;
+        }
+        int payload = frame.Length - payloadStart;
         int segments = payload == 0 ? 1 : (payload + mss - 1) / mss;
         if (segments > maxSegments) return GsoVerdict.TooManySegments;
         // an IP packet per segment must still fit the 16-bit length fields
@@ -87,7 +101,7 @@ public readonly struct GsoLayout
         layout = new GsoLayout
         {
             Network = nh, IsIpv4 = v4, Transport = l4, PayloadStart = payloadStart, Protocol = protocol,
-            Mss = mss, PayloadLength = payload, Segments = segments,
+            Mss = mss, PayloadLength = payload, Segments = segments, IsIpFragmentation = fragments,
         };
         return GsoVerdict.Segmented;
     }

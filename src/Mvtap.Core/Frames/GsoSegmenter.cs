@@ -5,7 +5,8 @@
 // the headers repeated, IPv4 total length, ID (+1 per segment) and header checksum, IPv6 payload
 // length; TCP sequence advanced by the MSS, FIN and PSH only on the last segment, CWR only on
 // the first; UDP length per datagram; the TCP/UDP checksum computed in full, or left partial
-// (pseudo-header sum, NEEDS_CSUM) for a receiver that accepts partial checksums.
+// (pseudo-header sum, NEEDS_CSUM) for a receiver that accepts partial checksums. Legacy UFO
+// (GSO_UDP) over IPv4 becomes IP fragments of the one datagram.
 // No allocation: the segments go straight into the sink's buffers.
 using System.Buffers.Binary;
 
@@ -41,6 +42,11 @@ public static class GsoSegmenter
         var payload = frame[layout.PayloadStart..];
         ushort ipId = layout.IsIpv4 ? BinaryPrimitives.ReadUInt16BigEndian(frame[(layout.Network + 4)..]) : (ushort)0;
         uint seq = layout.IsTcp ? BinaryPrimitives.ReadUInt32BigEndian(frame[(layout.Transport + 4)..]) : 0;
+        if (layout.IsIpFragmentation)
+        {
+            WriteFragments(frame, layout, ref sink, ref written);
+            return written == layout.Segments ? GsoVerdict.Segmented : GsoVerdict.SinkFull;
+        }
         var segmentHeader = keepPartialChecksum
             ? new VirtioNetHeader
             {
@@ -67,6 +73,45 @@ public static class GsoSegmenter
         }
         return GsoVerdict.Segmented;
     }
+
+    // Legacy UFO (udp4_ufo_fragment, then inet_gso_segment's udpfrag branch): the datagram's
+    // checksum is computed in full over the whole datagram first (never left partial: the
+    // kernel sets CHECKSUM_NONE), then the IP payload is cut into gso_size pieces; every
+    // fragment keeps the datagram's IPv4 ID and gets frag_off = offset / 8 with MF on all but the
+    // last (DF is not kept: frag_off is rewritten whole). The header says DATA_VALID.
+    private static void WriteFragments<TSink>(ReadOnlySpan<byte> frame, in GsoLayout layout, ref TSink sink, ref int written)
+        where TSink : struct, ISegmentSink
+    {
+        var udp = frame[layout.Transport..];
+        ulong sum = InternetChecksum.PseudoHeaderV4(frame[layout.Network..], GsoLayout.ProtocolUdp, udp.Length);
+        sum = InternetChecksum.Add(InternetChecksum.Add(sum, udp[..6]), udp[8..]);
+        ushort check = (ushort)~InternetChecksum.Fold(sum);
+        if (check == 0) check = 0xFFFF; // CSUM_MANGLED_0
+        var ipHeader = frame[..layout.Transport];
+        for (int i = 0; i < layout.Segments; i++)
+        {
+            int offset = i * layout.Mss;
+            int take = Math.Min(layout.Mss, udp.Length - offset);
+            int length = ipHeader.Length + take;
+            var dst = sink.Reserve(length);
+            if (dst.Length < length) return;
+            dst = dst[..length];
+            ipHeader.CopyTo(dst);
+            udp.Slice(offset, take).CopyTo(dst[ipHeader.Length..]);
+            if (i == 0) BinaryPrimitives.WriteUInt16BigEndian(dst[(layout.Transport + 6)..], check);
+            var ip = dst[layout.Network..];
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(length - layout.Network));
+            ushort fragOff = (ushort)((offset >> 3) | (i < layout.Segments - 1 ? 0x2000 : 0));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], fragOff);
+            InternetChecksum.WriteIpv4HeaderChecksum(ip[..(layout.Transport - layout.Network)]);
+            sink.Commit(length, FragmentHeader);
+            written++;
+        }
+    }
+
+    // what tap reads with each fragment: DATA_VALID, as udp4_ufo_fragment marks the datagram
+    // CHECKSUM_UNNECESSARY once it has computed the checksum itself (observed, kernel 6.x)
+    private static readonly VirtioNetHeader FragmentHeader = new() { Flags = VirtioNetHeader.FlagDataValid };
 
     private static void WriteNetworkHeader(Span<byte> segment, in GsoLayout layout, ushort ipId)
     {

@@ -8,8 +8,8 @@ public enum GsoVerdict
     /// <summary>The GSO metadata does not describe the frame (gso_size 0, headers beyond the
     /// frame, not the protocol the type claims, a fragment): nothing was written.</summary>
     Malformed,
-    /// <summary>Well formed, but a kind mvtap does not segment (legacy UFO, IPv6 extension
-    /// headers): nothing was written.</summary>
+    /// <summary>Well formed, but a kind mvtap does not segment (legacy UFO over IPv6, IPv6
+    /// extension headers): nothing was written.</summary>
     Unsupported,
     /// <summary>More segments than <see cref="GsoSegmenter.MaxSegments"/>: nothing was written.</summary>
     TooManySegments,
