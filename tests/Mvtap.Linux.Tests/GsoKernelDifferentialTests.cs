@@ -3,7 +3,15 @@
 // the TSO offloads (TUNSETOFFLOAD without TSO4/TSO6), so validate_xmit_skb segments it in
 // software on the way to the queue; what the TAP fd reads (vnet header included) must equal what
 // GsoSegmenter writes for the same frame. TUNSETOFFLOAD(0): checksums computed, header all zero;
-// TUNSETOFFLOAD(CSUM): partial checksums, NEEDS_CSUM (spec 5.6, T31).
+// TUNSETOFFLOAD(CSUM): partial checksums, NEEDS_CSUM (spec 5.6, T31); legacy UFO over IPv4:
+// fragments marked DATA_VALID either way.
+// Where mvtap deliberately differs (GsoLayout refuses, the kernel would go on): more than
+// GsoSegmenter.MaxSegments segments (the kernel's limit is 65535: a guest could ask for a 1000x
+// amplification); csum_start not at the transport header (the kernel would take a wrong
+// transport header); UFO with a gso_size that is not a multiple of 8 (the kernel would send
+// overlapping fragments); and, not yet done: UFO over IPv6 (the fragment header gets a fresh
+// random identification, so it could not be compared byte for byte anyway) and IPv6 extension
+// headers before TCP/UDP.
 using Mvtap.Core.Frames;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
