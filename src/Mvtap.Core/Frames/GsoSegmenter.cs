@@ -14,7 +14,7 @@ namespace Mvtap.Core.Frames;
 
 public static class GsoSegmenter
 {
-    /// <summary>Most segments one TCP frame may become. A 64 KB frame at the smallest MSS Linux
+    /// <summary>Most segments one TCP frame (or UFO datagram) may become. A 64 KB frame at the smallest MSS Linux
     /// sends (TCP_MIN_SND_MSS 48) is 1366; more is a guest asking for amplification.</summary>
     public const int MaxSegments = 1400;
     /// <summary>UDP_MAX_SEGMENTS: the kernel's limit for one USO frame (spec 5.5 rule 4).</summary>
@@ -26,7 +26,7 @@ public static class GsoSegmenter
     /// <paramref name="vnet"/>) to <paramref name="sink"/>, one at a time. With
     /// <paramref name="keepPartialChecksum"/> the TCP/UDP checksum is left as the pseudo-header
     /// sum and each segment's header says NEEDS_CSUM; otherwise it is computed and the header is
-    /// all zero. <paramref name="segments"/> is how many segments the frame makes (0 when
+    /// all zero (UFO fragments: always computed, header DATA_VALID). <paramref name="segments"/> is how many segments the frame makes (0 when
     /// refused), <paramref name="written"/> how many reached the sink.</summary>
     public static GsoVerdict Segment<TSink>(ReadOnlySpan<byte> frame, in VirtioNetHeader vnet, bool keepPartialChecksum,
         ref TSink sink, out int segments, out int written) where TSink : struct, ISegmentSink
@@ -38,15 +38,15 @@ public static class GsoSegmenter
         if (verdict != GsoVerdict.Segmented) return verdict;
         segments = layout.Segments;
 
-        var headers = frame[..layout.PayloadStart];
-        var payload = frame[layout.PayloadStart..];
-        ushort ipId = layout.IsIpv4 ? BinaryPrimitives.ReadUInt16BigEndian(frame[(layout.Network + 4)..]) : (ushort)0;
-        uint seq = layout.IsTcp ? BinaryPrimitives.ReadUInt32BigEndian(frame[(layout.Transport + 4)..]) : 0;
         if (layout.IsIpFragmentation)
         {
             WriteFragments(frame, layout, ref sink, ref written);
             return written == layout.Segments ? GsoVerdict.Segmented : GsoVerdict.SinkFull;
         }
+        var headers = frame[..layout.PayloadStart];
+        var payload = frame[layout.PayloadStart..];
+        ushort ipId = layout.IsIpv4 ? BinaryPrimitives.ReadUInt16BigEndian(frame[(layout.Network + 4)..]) : (ushort)0;
+        uint seq = layout.IsTcp ? BinaryPrimitives.ReadUInt32BigEndian(frame[(layout.Transport + 4)..]) : 0;
         var segmentHeader = keepPartialChecksum
             ? new VirtioNetHeader
             {
@@ -75,8 +75,8 @@ public static class GsoSegmenter
     }
 
     // Legacy UFO (udp4_ufo_fragment, then inet_gso_segment's udpfrag branch): the datagram's
-    // checksum is computed in full over the whole datagram first (never left partial: the
-    // kernel sets CHECKSUM_NONE), then the IP payload is cut into gso_size pieces; every
+    // checksum is computed in full over the whole datagram first (never left partial, whatever
+    // the receiver accepts), then the IP payload is cut into gso_size pieces; every
     // fragment keeps the datagram's IPv4 ID and gets frag_off = offset / 8 with MF on all but the
     // last (DF is not kept: frag_off is rewritten whole). The header says DATA_VALID.
     private static void WriteFragments<TSink>(ReadOnlySpan<byte> frame, in GsoLayout layout, ref TSink sink, ref int written)
