@@ -1,7 +1,8 @@
 // GsoSegmenter by property (CsCheck): for random payload sizes, MSS, TCP options, IPv4/IPv6,
 // VLAN tag, TCP or UDP, full or partial checksums, the segments carry the original payload in
 // order, every IPv4 header and TCP/UDP checksum verifies, the length fields agree with the
-// frame, and no segment carries more than MSS bytes of payload.
+// frame, and no segment carries more than MSS bytes of payload; legacy UFO fragments line up
+// (offsets, MF, one ID) and reassemble to the datagram with a verifying checksum.
 using System.Buffers.Binary;
 using CsCheck;
 using Mvtap.Core.Frames;
@@ -65,5 +66,41 @@ public sealed class GsoSegmenterPropertyTests
             }
             Assert.Equal(frame[headers..], payload.ToArray());
         }, iter: 300);
+    }
+
+    [Fact]
+    public void UfoFragmentsReassembleToTheDatagram()
+    {
+        var specs =
+            from vlan in Gen.Bool
+            from payload in Gen.Int[0, 30000]
+            from units in Gen.Int[1, 1100]
+            from ipId in Gen.UShort
+            from seed in Gen.Int
+            let mss = 8 * Math.Max(units, (payload + 8 + 8 * GsoSegmenter.MaxSegments - 1) / (8 * GsoSegmenter.MaxSegments))
+            select new GsoFrameSpec(Udp: true, Ufo: true, Vlan: vlan, Payload: payload, Mss: mss, IpId: ipId, Seed: seed);
+        specs.Sample(spec =>
+        {
+            var (frame, vnet) = GsoFrames.Build(spec);
+            var sink = new CollectingSink();
+            Assert.Equal(GsoVerdict.Segmented, GsoSegmenter.Segment(frame, vnet, false, ref sink, out int total, out _));
+            var (nh, l4, _, _) = GsoFrames.Offsets(frame);
+            var datagram = new List<byte>();
+            for (int i = 0; i < total; i++)
+            {
+                var f = sink.Segments[i].Frame;
+                ushort fragOff = BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(nh + 6));
+                Assert.Equal(datagram.Count / 8, fragOff & 0x1FFF);
+                Assert.Equal(i < total - 1, (fragOff & 0x2000) != 0);
+                Assert.Equal(spec.IpId, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(nh + 4)));
+                Assert.Equal(f.Length - nh, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(nh + 2)));
+                Assert.True(InternetChecksum.Ipv4HeaderVerifies(f.AsSpan(nh, l4 - nh)));
+                Assert.True(f.Length - l4 <= spec.Mss);
+                datagram.AddRange(f[l4..]);
+            }
+            byte[] whole = [.. frame[..l4], .. datagram];
+            Assert.True(GsoFrames.TransportChecksumVerifies(whole));
+            Assert.Equal(frame[(l4 + 8)..], whole[(l4 + 8)..]);
+        }, iter: 200);
     }
 }
