@@ -1,7 +1,8 @@
 // A macvtap endpoint served over vhost-user, as the lower's datapath thread sees it: it polls
 // the guest's TX kick eventfd of every queue pair, moves a batch per kick out of the ring into
 // preallocated slots, and collects frames for the guest into a batch it writes into the RX ring
-// of the first ready queue pair at the end of each wake-up. The frontend comes and goes on the
+// of the first ready queue pair at the end of each wake-up (a GSO frame the guest did not
+// negotiate as its segments, one slot each). The frontend comes and goes on the
 // endpoint's control thread; QueuesChanged asks the datapath to re-read the kick descriptors.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
@@ -95,32 +96,76 @@ public sealed class VhostUserAttachment : IEndpointAttachment
 
     public void Deliver(in Packet packet)
     {
-        if (_toGuestCount == _toGuest.Capacity) Flush();
+        ulong features = Backend.AckedFeatures;
+        bool guestCsum = (features & VirtioNetFeatures.GuestCsum) != 0;
+        // A GSO type the guest did not ack: cut it into wire-sized frames here, as the kernel's
+        // tap does for a queue without the offload (spec 5.6), each its own RX buffer chain;
+        // the checksum stays partial only for a guest that acked GUEST_CSUM.
+        if (packet.Vnet.IsGso && !NetHeader.GuestAcceptsGso(packet.Vnet.GsoType, features))
+        {
+            DeliverSegmented(packet, guestCsum);
+            return;
+        }
         if (packet.Length > _toGuest.FrameCapacity)
         {
             Endpoint.Counters.CountRxDrop(DropReason.Mtu);
             return;
         }
-        int i = _toGuestCount;
-        var header = _toGuest.Header(i);
+        var buffer = ReserveSlot();
         var vnet = packet.Vnet;
-        vnet.NumBuffers = 0;
-        vnet.Write(header);
-        var buffer = _toGuest.FrameBuffer(i);
         packet.Frame.CopyTo(buffer);
-        _toGuest.SetLength(i, packet.Length);
         // A partial checksum the guest cannot complete itself (no GUEST_CSUM): finish it here,
         // on our own copy, rather than drop the frame.
-        if (vnet.NeedsCsum && (Backend.AckedFeatures & VirtioNetFeatures.GuestCsum) == 0 && !vnet.IsGso)
+        if (vnet.NeedsCsum && !guestCsum && !vnet.IsGso)
         {
             if (!PartialChecksum.Complete(buffer[..packet.Length], vnet.CsumStart, vnet.CsumOffset))
             {
                 Endpoint.Counters.CountRxDrop(DropReason.BadVirtioHeader);
                 return;
             }
-            header[0] = (byte)(header[0] & ~VirtioNetHeader.FlagNeedsCsum);
+            vnet.Flags = (byte)(vnet.Flags & ~VirtioNetHeader.FlagNeedsCsum);
         }
+        CommitSlot(packet.Length, vnet);
+    }
+
+    private void DeliverSegmented(in Packet packet, bool guestCsum)
+    {
+        var sink = new SegmentSink(this);
+        var verdict = GsoSegmenter.Segment(packet.Frame, packet.Vnet, guestCsum, ref sink, out _, out _);
+        if (verdict == GsoVerdict.Segmented) return;
+        // refused, or no room for a segment: the backend's offload counter says why as well
+        Endpoint.Counters.CountRxDrop(verdict switch
+        {
+            GsoVerdict.SinkFull => DropReason.Mtu,
+            GsoVerdict.Unsupported => DropReason.AttachmentError,
+            _ => DropReason.BadVirtioHeader,
+        });
+        if (verdict != GsoVerdict.SinkFull) Backend.CountOffloadDrop();
+    }
+
+    /// <summary>The buffer of the next slot of the batch for the guest, flushing a full batch.</summary>
+    private Span<byte> ReserveSlot()
+    {
+        if (_toGuestCount == _toGuest.Capacity) Flush();
+        return _toGuest.FrameBuffer(_toGuestCount);
+    }
+
+    private void CommitSlot(int length, VirtioNetHeader vnet)
+    {
+        int i = _toGuestCount;
+        vnet.NumBuffers = 0;
+        vnet.Write(_toGuest.Header(i));
+        _toGuest.SetLength(i, length);
         _toGuestCount = i + 1;
+    }
+
+    // GSO segments go straight into the batch for the guest, one slot (one RX chain) each.
+    private readonly struct SegmentSink(VhostUserAttachment owner) : ISegmentSink
+    {
+        public Span<byte> Reserve(int length) =>
+            length > owner._toGuest.FrameCapacity ? default : owner.ReserveSlot();
+
+        public void Commit(int length, in VirtioNetHeader header) => owner.CommitSlot(length, header);
     }
 
     public void Flush()

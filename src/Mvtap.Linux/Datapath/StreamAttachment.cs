@@ -4,7 +4,9 @@
 // (one client at a time: a second is closed at once) and reads the socket into one
 // preallocated buffer, cutting every complete frame out in place; frames for the guest are
 // framed into a second buffer written once per wake-up. A length outside 14..65535 closes the
-// connection: the stream is out of step and nothing after it can be trusted.
+// connection: the stream is out of step and nothing after it can be trusted. With no vnet
+// header to carry offloads, a GSO frame for the guest is cut into wire frames (GsoSegmenter)
+// and partial checksums are completed, as the kernel does for a tap queue without IFF_VNET_HDR.
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Mvtap.Core.Frames;
@@ -32,7 +34,7 @@ public sealed unsafe class StreamAttachment : IEndpointAttachment, IDisposable
     private LowerDatapath? _datapath;
     private bool _pending;
     private bool _disposed;
-    private long _refused, _closedBadLength, _connections;
+    private long _refused, _closedBadLength, _connections, _gsoSegments;
 
     private StreamAttachment(Endpoint endpoint, string path, FileDescriptor listener, GuestSlot slot, int slotId)
     {
@@ -153,24 +155,64 @@ public sealed unsafe class StreamAttachment : IEndpointAttachment, IDisposable
     public void Deliver(in Packet packet)
     {
         if (_connection is null) { Endpoint.Counters.CountRxDrop(DropReason.QueueFull); return; }
-        // No vnet header on a stream: QEMU hid the offloads from its guest, so a super-frame
-        // cannot be handed over (and is not expected: our other attachments segment for us).
-        if (packet.Vnet.IsGso || packet.Length > MaxFrame) { Endpoint.Counters.CountRxDrop(DropReason.AttachmentError); return; }
-        int need = 4 + packet.Length;
-        if (BufferSize - _outEnd < need)
-        {
-            Flush();
-            if (BufferSize - _outEnd < need) { Endpoint.Counters.CountRxDrop(DropReason.QueueFull); return; }
-        }
-        var dst = _out.AsSpan(_outEnd, need);
-        BinaryPrimitives.WriteUInt32BigEndian(dst, (uint)packet.Length);
-        packet.Frame.CopyTo(dst[4..]);
-        if (packet.Vnet.NeedsCsum && !PartialChecksum.Complete(dst[4..], packet.Vnet.CsumStart, packet.Vnet.CsumOffset))
+        // No vnet header on a stream: QEMU hid the offloads from its guest, so a super-frame is
+        // cut into wire-sized frames here, checksums computed, as the kernel's tap does for a
+        // queue without IFF_VNET_HDR (spec 5.6).
+        if (packet.Vnet.IsGso) { DeliverSegmented(packet); return; }
+        if (packet.Length > MaxFrame) { Endpoint.Counters.CountRxDrop(DropReason.AttachmentError); return; }
+        var dst = ReserveFrame(packet.Length);
+        if (dst.IsEmpty) { Endpoint.Counters.CountRxDrop(DropReason.QueueFull); return; }
+        packet.Frame.CopyTo(dst);
+        if (packet.Vnet.NeedsCsum && !PartialChecksum.Complete(dst, packet.Vnet.CsumStart, packet.Vnet.CsumOffset))
         {
             Endpoint.Counters.CountRxDrop(DropReason.BadVirtioHeader);
             return;
         }
-        _outEnd += need;
+        CommitFrame(packet.Length);
+    }
+
+    /// <summary>Segments that reached the output buffer from GSO frames.</summary>
+    public long GsoSegments => Volatile.Read(ref _gsoSegments);
+
+    private void DeliverSegmented(in Packet packet)
+    {
+        var sink = new SegmentSink(this);
+        var verdict = GsoSegmenter.Segment(packet.Frame, packet.Vnet, keepPartialChecksum: false, ref sink, out _, out int written);
+        Interlocked.Add(ref _gsoSegments, written);
+        if (verdict == GsoVerdict.Segmented) return;
+        Endpoint.Counters.CountRxDrop(verdict switch
+        {
+            GsoVerdict.SinkFull => DropReason.QueueFull,
+            GsoVerdict.Unsupported => DropReason.AttachmentError,
+            _ => DropReason.BadVirtioHeader,
+        });
+    }
+
+    /// <summary>Room for a frame of <paramref name="length"/> bytes behind its length prefix,
+    /// flushing once if the buffer is full; empty when there is none.</summary>
+    private Span<byte> ReserveFrame(int length)
+    {
+        if (length > MaxFrame) return default;
+        int need = 4 + length;
+        if (BufferSize - _outEnd < need)
+        {
+            Flush();
+            if (BufferSize - _outEnd < need) return default;
+        }
+        return _out.AsSpan(_outEnd + 4, length);
+    }
+
+    private void CommitFrame(int length)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(_out.AsSpan(_outEnd), (uint)length);
+        _outEnd += 4 + length;
+    }
+
+    // GSO segments go straight into the output buffer, each behind its own length prefix.
+    private readonly struct SegmentSink(StreamAttachment owner) : ISegmentSink
+    {
+        public Span<byte> Reserve(int length) => owner.ReserveFrame(length);
+        public void Commit(int length, in VirtioNetHeader header) => owner.CommitFrame(length);
     }
 
     public void Flush()

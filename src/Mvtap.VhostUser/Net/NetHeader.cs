@@ -54,7 +54,13 @@ public static class NetHeader
             if ((h[0] & FlagNeedsCsum) != 0) return false;
             h[0] = (byte)(h[0] & ~FlagDataValid);
         }
-        byte gso = h[1];
+        return GuestAcceptsGso(h[1], features);
+    }
+
+    /// <summary>Host to guest: did the guest ack the GUEST_* features to receive this GSO type
+    /// whole? When not, the frame must be segmented before it is delivered (spec 5.6).</summary>
+    public static bool GuestAcceptsGso(byte gso, ulong features)
+    {
         if (gso == GsoNone) return true;
         if ((gso & GsoEcn) != 0 && (features & VirtioNetFeatures.GuestEcn) == 0) return false;
         return (gso & ~GsoEcn) switch

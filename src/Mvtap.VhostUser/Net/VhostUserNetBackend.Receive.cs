@@ -87,6 +87,11 @@ public sealed unsafe partial class VhostUserNetBackend
         }
     }
 
+    /// <summary>A frame for the guest that carried offloads it did not negotiate and that could
+    /// not be segmented or checksummed for it in software (VhostUserAttachment): counted with the
+    /// frames this method refuses for the same reason.</summary>
+    public void CountOffloadDrop() => Interlocked.Increment(ref Counters._rxDropOffload);
+
     /// <summary>Writes one frame into as many available chains as it needs (one without
     /// MRG_RXBUF). On failure nothing is consumed: used elements written so far are retracted.</summary>
     private static RxResult WriteFrame(SplitVirtqueue vq, GuestMemoryTable memory, ReadOnlySpan<byte> header, int hdrLen,

@@ -4,7 +4,7 @@
 // holds the pseudo-header sum already, as the kernel's skb_checksum_help expects).
 using System.Buffers.Binary;
 
-namespace Mvtap.Linux.Datapath;
+namespace Mvtap.Core.Frames;
 
 public static class PartialChecksum
 {
@@ -12,14 +12,9 @@ public static class PartialChecksum
     public static bool Complete(Span<byte> frame, int start, int offset)
     {
         if (start < 0 || start >= frame.Length || start + offset + 2 > frame.Length) return false;
-        ulong sum = 0;
-        var data = frame[start..];
-        int i = 0;
-        for (; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        if (i < data.Length) sum += (ulong)data[i] << 8;
-        while (sum >> 16 != 0) sum = (sum & 0xFFFF) + (sum >> 16);
-        ushort result = (ushort)~sum;
-        // UDP sends 0 as 0xffff (a zero UDP checksum means "none"); harmless for TCP/ICMP.
+        ushort result = (ushort)~InternetChecksum.Fold(InternetChecksum.Add(0, frame[start..]));
+        // skb_checksum_help writes 0 as 0xffff (CSUM_MANGLED_0: a zero UDP checksum means
+        // "none"); the same value in one's complement, so harmless for TCP/ICMP.
         if (result == 0) result = 0xFFFF;
         BinaryPrimitives.WriteUInt16BigEndian(frame[(start + offset)..], result);
         return true;
