@@ -6,7 +6,7 @@ namespace Mvtap.Linux.Datapath;
 public sealed class DatapathStats
 {
     internal long wakeups, framesFromLower, framesFromEndpoints, lowerStackPassed, wireSent, wireRefused, wireErrors,
-        endpointSent, truncated, receiveErrors, commands, gsoFrames, allocatedBytes;
+        endpointSent, truncated, overflows, receiveErrors, commands, gsoFrames, allocatedBytes;
 
     public long Wakeups => Volatile.Read(ref wakeups);
     public long FramesFromLower => Volatile.Read(ref framesFromLower);
@@ -22,6 +22,9 @@ public sealed class DatapathStats
     public long EndpointSent => Volatile.Read(ref endpointSent);
     /// <summary>Received frames longer than a receive slot (cut by the kernel), dropped.</summary>
     public long Truncated => Volatile.Read(ref truncated);
+    /// <summary>Frames larger than a ring slot that the kernel could not queue whole because the
+    /// socket's receive buffer was full (the datapath thread fell behind); dropped as QueueFull.</summary>
+    public long Overflows => Volatile.Read(ref overflows);
     public long ReceiveErrors => Volatile.Read(ref receiveErrors);
     public long Commands => Volatile.Read(ref commands);
     /// <summary>Received frames carrying GSO metadata (super-frames forwarded whole, not segmented).</summary>

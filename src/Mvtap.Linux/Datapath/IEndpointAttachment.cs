@@ -49,4 +49,7 @@ public interface IEndpointAttachment
     void Flush();
 }
 
-public enum ReceivedFrame { Frame, Ignore, Malformed }
+/// <summary>What a received frame is: one to forward, one to ignore (our own transmission seen
+/// again), a malformed one (dropped as Malformed), or one the kernel lost part of because our
+/// receive queue was full (dropped as QueueFull).</summary>
+public enum ReceivedFrame { Frame, Ignore, Malformed, Overflow }

@@ -185,6 +185,7 @@ public sealed class LowerDatapath : IDisposable
             var what = _lowerRx.GetFrame(i, Stats, out var frame, out var vnet);
             if (what == ReceivedFrame.Ignore) continue;
             if (what == ReceivedFrame.Malformed) { Port.Counters.AddDrop(DropReason.Malformed); continue; }
+            if (what == ReceivedFrame.Overflow) { Port.Counters.AddDrop(DropReason.QueueFull); continue; }
             Stats.framesFromLower++;
             Forwarder.Receive(table, new Packet(frame, vnet), ref sink);
         }
@@ -203,6 +204,7 @@ public sealed class LowerDatapath : IDisposable
             var what = attachment.GetFrame(i, _rx, out var frame, out var vnet);
             if (what == ReceivedFrame.Ignore) continue;
             if (what == ReceivedFrame.Malformed) { ep.Counters.AddDrop(DropReason.Malformed); continue; }
+            if (what == ReceivedFrame.Overflow) { ep.Counters.AddDrop(DropReason.QueueFull); continue; }
             Stats.framesFromEndpoints++;
             Forwarder.Transmit(table, ep, new Packet(frame, vnet), ref sink);
         }

@@ -23,7 +23,17 @@ internal sealed unsafe class RingReceiver
     private readonly nint[] _data = new nint[LowerDatapath.BatchSize];
     private readonly int[] _length = new int[LowerDatapath.BatchSize];
     private readonly byte[] _type = new byte[LowerDatapath.BatchSize];
-    private readonly bool[] _cut = new bool[LowerDatapath.BatchSize];
+    private readonly Cut[] _cut = new Cut[LowerDatapath.BatchSize];
+
+    private enum Cut : byte
+    {
+        None,
+        /// <summary>Longer than our slot, or a slot the kernel left without the frame's head.</summary>
+        Truncated,
+        /// <summary>Larger than a ring slot while the socket's receive queue was full: the kernel kept
+        /// only the head, the frame is lost (its receive buffer overflowed, as a full socket drops).</summary>
+        Overflow,
+    }
 
     public RingReceiver(PacketSocket socket)
     {
@@ -46,9 +56,10 @@ internal sealed unsafe class RingReceiver
         while (n < max && _ring.TryReceive(out var f))
         {
             _type[n] = f.PacketType;
-            _cut[n] = false;
+            _cut[n] = Cut.None;
             if (f.CopiedToQueue) TakeQueued(scratch, n, f);
-            else if (f.Data.Length < VnetSize || (uint)(f.Data.Length - VnetSize) < f.WireLength) _cut[n] = true;
+            else if (f.Data.Length < VnetSize) _cut[n] = Cut.Truncated;
+            else if ((uint)(f.Data.Length - VnetSize) < f.WireLength) _cut[n] = Cut.Overflow;
             else if (f.VlanValid) Place(scratch, n, f.Data, f.VlanTpid, f.VlanTci);
             else
             {
@@ -70,7 +81,12 @@ internal sealed unsafe class RingReceiver
         // Ignore-outgoing is set on every datapath socket; checking the type as well keeps a socket
         // without it from feeding our own transmissions back in (a forwarding loop).
         if (_type[i] == PacketAbi.PACKET_OUTGOING) return ReceivedFrame.Ignore;
-        if (_cut[i])
+        if (_cut[i] == Cut.Overflow)
+        {
+            if (stats is not null) stats.overflows++;
+            return ReceivedFrame.Overflow;
+        }
+        if (_cut[i] == Cut.Truncated)
         {
             if (stats is not null) stats.truncated++;
             return ReceivedFrame.Malformed;
@@ -92,7 +108,7 @@ internal sealed unsafe class RingReceiver
         nint got;
         fixed (byte* p = slot) got = Sockets.recvfrom(_socket.Handle.Fd, p, (nuint)slot.Length, Sockets.MSG_DONTWAIT | Sockets.MSG_TRUNC, null, null);
         GC.KeepAlive(_socket);
-        if (got < VnetSize || got > slot.Length) { _cut[i] = true; return; }
+        if (got < VnetSize || got > slot.Length) { _cut[i] = Cut.Truncated; return; }
         if (f.VlanValid) Place(scratch, i, slot[..(int)got], f.VlanTpid, f.VlanTci);
         else
         {
@@ -108,7 +124,7 @@ internal sealed unsafe class RingReceiver
     {
         var slot = scratch.Slot(i);
         int at = VnetSize + 12;
-        if (data.Length < at || data.Length + 4 > slot.Length) { _cut[i] = true; return; }
+        if (data.Length < at || data.Length + 4 > slot.Length) { _cut[i] = Cut.Truncated; return; }
         // backwards-safe when data already lies in this slot: move the tail first
         data[at..].CopyTo(slot[(at + 4)..]);
         data[..at].CopyTo(slot);
