@@ -41,6 +41,20 @@ public sealed partial class VhostUserNetBackend : IDisposable
     public bool IsBroken => _health.IsBroken;
     public string? BrokenReason => _health.BrokenReason;
     public bool IsConnected => Volatile.Read(ref _serving) != 0;
+    /// <summary>Refuse guest memory whose file is not sealed against shrinking (F_SEAL_SHRINK):
+    /// only then can no frontend crash the daemon with SIGBUS by truncating it, but QEMU's
+    /// memory-backend-file and DPDK virtio-user are refused too (Memory/MemoryRegion.cs).</summary>
+    public bool RequireSealedMemory { get; init; }
+
+    /// <summary>Whether every region of the current memory table is sealed against shrinking
+    /// (null: no table).</summary>
+    public bool? GuestMemorySealed
+    {
+        get
+        {
+            using (LockAll()) return _memory is { } m ? m.UnsealedRegions == 0 : null;
+        }
+    }
 
     /// <summary>Raised on the control thread whenever a ring starts, stops, is enabled or
     /// disabled or gets a new kick descriptor: the datapath re-reads <see cref="GetKickFd"/>.</summary>
