@@ -4,9 +4,13 @@
 // of the first ready queue pair at the end of each wake-up (a GSO frame the guest did not
 // negotiate as its segments, one slot each). The frontend comes and goes on the
 // endpoint's control thread; QueuesChanged asks the datapath to re-read the kick descriptors.
+// The kicks the datapath polls are held by reference (VhostUserNetBackend.AcquireKick) until it
+// has taken them out of its epoll set, so the control thread closing one never frees a number
+// the datapath still names: see GetPollFds.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Datapath;
+using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Net;
 using LinuxFrameBatch = Mvtap.Linux.FrameBatch;
 using NetFrameBatch = Mvtap.VhostUser.Net.FrameBatch;
@@ -22,12 +26,17 @@ public sealed class VhostUserAttachment : IEndpointAttachment
     // queue pairs with frames left behind in their TX ring (bit k = pair k), and the next to serve
     private ulong _pendingPairs;
     private int _nextPending;
+    // Datapath thread: the kick handles whose numbers the datapath registered (index = pair),
+    // each with a reference of ours that keeps the descriptor open after the control thread
+    // replaced or closed it.
+    private readonly FileDescriptor?[] _watchedKicks;
 
     public VhostUserAttachment(Endpoint endpoint, VhostUserNetBackend backend)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(backend.MaxQueuePairs, Math.Min(64, LowerDatapath.MaxPollFds));
         Endpoint = endpoint;
         Backend = backend;
+        _watchedKicks = new FileDescriptor?[backend.MaxQueuePairs];
         backend.QueuesChanged += OnQueuesChanged;
     }
 
@@ -43,13 +52,25 @@ public sealed class VhostUserAttachment : IEndpointAttachment
         Volatile.Write(ref _datapath, datapath);
         _pendingPairs = 0;
         _toGuestCount = 0;
+        // Called once the datapath no longer polls our descriptors (or before it starts to).
+        ReleaseWatchedKicks();
     }
 
-    /// <summary>Source k is the TX kick of queue pair k (-1 while that ring is stopped).</summary>
+    /// <summary>Source k is the TX kick of queue pair k (-1 while that ring is stopped). The
+    /// datapath calls this only after taking the previous numbers out of its set (resync,
+    /// attach), so the references on those are dropped here, after the new ones are taken.</summary>
     public int GetPollFds(Span<int> fds)
     {
         int pairs = Backend.MaxQueuePairs;
-        for (int qp = 0; qp < pairs; qp++) fds[qp] = Backend.GetKickFd(VhostUserNetBackend.TxVring(qp));
+        for (int qp = 0; qp < pairs; qp++)
+        {
+            var kick = Backend.AcquireKick(VhostUserNetBackend.TxVring(qp));
+            // Dropping the old reference may close it now (the control thread replaced it):
+            // here, on the datapath thread, after epoll_ctl(DEL) named it for the last time.
+            _watchedKicks[qp]?.DangerousRelease();
+            _watchedKicks[qp] = kick;
+            fds[qp] = kick?.Fd ?? -1;
+        }
         // a frontend that came back may have left frames in its rings before we polled its kicks
         for (int qp = 0; qp < pairs; qp++) _pendingPairs |= 1UL << qp;
         return pairs;
@@ -91,6 +112,15 @@ public sealed class VhostUserAttachment : IEndpointAttachment
                 return qp;
             }
             return 0;
+        }
+    }
+
+    private void ReleaseWatchedKicks()
+    {
+        for (int qp = 0; qp < _watchedKicks.Length; qp++)
+        {
+            _watchedKicks[qp]?.DangerousRelease();
+            _watchedKicks[qp] = null;
         }
     }
 

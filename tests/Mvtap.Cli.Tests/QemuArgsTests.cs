@@ -41,9 +41,49 @@ public class QemuArgsTests
             QemuArgs.Build(v, QemuAttachment.Stream, "1G", "/my dir,x"));
     }
 
+    [Fact]
+    public void Under_tcg_the_vhost_user_device_gets_legacy_interrupts_and_nothing_else_changes()
+    {
+        Assert.EndsWith(Device + ",vectors=0", QemuArgs.Build(SampleLinks.Macvtap0, QemuAttachment.VhostUser, "1G", "/run/mvtap", QemuAccel.Tcg));
+        Assert.EndsWith(Device, QemuArgs.Build(SampleLinks.Macvtap0, QemuAttachment.VhostUser, "1G", "/run/mvtap", QemuAccel.Kvm));
+        Assert.EndsWith(Device, QemuArgs.Build(SampleLinks.Macvtap0, QemuAttachment.Stream, "1G", "/run/mvtap", QemuAccel.Tcg));
+        Assert.EndsWith(Device, QemuArgs.Build(SampleLinks.Macvtap0, QemuAttachment.Tap, "1G", "/run/mvtap", QemuAccel.Tcg));
+    }
+
+    [Fact]
+    public void Cli_says_why_it_added_vectors_0_on_stderr_only()
+    {
+        var backend = new RecordingLinkBackend { Links = [SampleLinks.Macvtap0] };
+        var tcg = CliRun.Run(backend, "qemu", "macvtap0", "accel", "tcg");
+        Assert.Equal(0, tcg.Exit);
+        Assert.EndsWith("mac=1a:46:0b:ca:bc:7b,vectors=0\n", tcg.Stdout);
+        Assert.Equal(QemuArgs.TcgVectorsNote + "\n", tcg.Stderr);
+        var kvm = CliRun.Run(backend, "qemu", "macvtap0", "accel", "kvm");
+        Assert.EndsWith("mac=1a:46:0b:ca:bc:7b\n", kvm.Stdout);
+        Assert.Equal("", kvm.Stderr);
+        var stream = CliRun.Run(backend, "qemu", "macvtap0", "stream", "accel", "tcg");
+        Assert.Equal("", stream.Stderr);
+    }
+
+    [Fact]
+    public void Without_accel_the_machine_decides_tcg_when_dev_kvm_is_missing()
+    {
+        var r = CliRun.Run(new RecordingLinkBackend { Links = [SampleLinks.Macvtap0] }, "qemu", "macvtap0");
+        Assert.Equal(0, r.Exit);
+        Assert.Equal(!File.Exists("/dev/kvm"), r.Stdout.EndsWith(",vectors=0\n"));
+    }
+
+    [Fact]
+    public void Bad_accel_is_a_usage_error()
+    {
+        var r = CliRun.Run(new RecordingLinkBackend { Links = [SampleLinks.Macvtap0] }, "qemu", "macvtap0", "accel", "hvf");
+        Assert.NotEqual(0, r.Exit);
+        Assert.Contains("Invalid \"accel\" value (kvm or tcg)", r.Stderr);
+    }
+
     [Theory]
-    [InlineData("qemu macvtap0", "-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on")]
-    [InlineData("qemu dev macvtap0 vhost-user memory 4G", "-m 4G -object memory-backend-memfd,id=mem,size=4G,share=on")]
+    [InlineData("qemu macvtap0 accel kvm", "-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on")]
+    [InlineData("qemu dev macvtap0 vhost-user memory 4G accel kvm", "-m 4G -object memory-backend-memfd,id=mem,size=4G,share=on")]
     [InlineData("q macvtap0 s", "-netdev stream,id=net0")]
     [InlineData("qemu macvtap0 stream", "-netdev stream,id=net0")]
     [InlineData("qemu macvtap0 tap", "-netdev tap,id=net0,fd=3 ")]

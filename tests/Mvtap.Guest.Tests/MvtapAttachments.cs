@@ -1,7 +1,7 @@
 // The ways a guest attaches to an mvtap macvtap endpoint through mvtapd's attachment points,
 // each as an Attach for the scenarios: the endpoint is made through mvtapd (`mvtap link add ...
-// type macvtap`), then QEMU connects to <run-dir>/tapN.vhost (vhost-user) or to
-// <run-dir>/tapN.stream (-netdev stream).
+// type macvtap`), then QEMU connects to <run-dir>/tapN.vhost (vhost-user, with the options
+// `mvtap qemu` prints) or to <run-dir>/tapN.stream (-netdev stream).
 using Mvtap.Guest.Tests.Guest;
 
 namespace Mvtap.Guest.Tests;
@@ -11,12 +11,12 @@ internal static class MvtapAttachments
     public static Attach VhostUser(MvtapDaemon daemon) => (guest, mode, config) =>
     {
         int n = daemon.AddMacvtap($"mt{guest}", mode, config.Mac);
-        var path = daemon.WaitForFile(Path.Combine(daemon.RunDir, $"tap{n}.vhost"));
-        var argv = GuestVm.QemuArgs(GuestImage.Get(), config,
-            ["-chardev", $"socket,id=c0,path={path}", "-netdev", "vhost-user,id=n0,chardev=c0"],
-            // vectors=0: QEMU 7.2 under TCG segfaults starting vhost-user with MSI-X
-            // (hypervisor-attachment.md section 7); legacy interrupts avoid it.
-            sharedMemory: true, deviceExtra: ",vectors=0");
+        daemon.WaitForFile(Path.Combine(daemon.RunDir, $"tap{n}.vhost"));
+        // Exactly what a user is told to pass: `mvtap qemu` (accel tcg, as these guests always
+        // run under TCG, whatever the machine has; it adds vectors=0 for that).
+        var (status, fragment, err) = daemon.Cli("qemu", $"mt{guest}", "memory", "256M", "accel", "tcg");
+        Assert.True(status == 0, err);
+        var argv = GuestVm.QemuArgsWithFragment(GuestImage.Get(), config, GuestVm.ShellWords(fragment));
         return GuestVm.Start($"vhost-user-{guest}", argv);
     };
 

@@ -379,8 +379,11 @@ public sealed class LowerDatapath : IDisposable
 
     private void Unregister(Attached a)
     {
-        // A descriptor its owner closed has left the set by itself; its number may even belong to
-        // a new file now, which is not in the set yet (Register follows), so the DEL is harmless.
+        // Each number must still name the file registered under it: closing a descriptor does not
+        // take its file out of the set while another process (a vhost-user frontend) holds it, and
+        // a number reused by another open would make this DEL miss the old entry or remove a
+        // stranger's. Owners therefore keep what GetPollFds returned open until the next
+        // GetPollFds or SetDatapath(null) (vhost-user kicks), or close it through Unwatch.
         for (int i = 0; i < a.FdCount; i++)
         {
             try { _epoll.Remove(a.Fds[i]); } catch (SystemCallException) { }

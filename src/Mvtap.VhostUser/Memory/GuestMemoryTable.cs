@@ -13,14 +13,19 @@ public sealed unsafe class GuestMemoryTable : IDisposable
 
     public IReadOnlyList<MemoryRegion> Regions => _regions;
 
-    /// <summary>Maps every region of a SET_MEM_TABLE; on any failure unmaps what was mapped.</summary>
-    public static GuestMemoryTable Map(ReadOnlySpan<MemoryRegionDescriptor> regions, ReadOnlySpan<Mvtap.Linux.Interop.FileDescriptor> fds)
+    /// <summary>Regions whose file could still shrink under the mapping (see MemoryRegion).</summary>
+    public int UnsealedRegions => _regions.Count(r => !r.ShrinkSealed);
+
+    /// <summary>Maps every region of a SET_MEM_TABLE; on any failure unmaps what was mapped.
+    /// <paramref name="requireSealed"/>: refuse files not sealed against shrinking.</summary>
+    public static GuestMemoryTable Map(ReadOnlySpan<MemoryRegionDescriptor> regions, ReadOnlySpan<Mvtap.Linux.Interop.FileDescriptor> fds,
+        bool requireSealed = false)
     {
         var mapped = new MemoryRegion[regions.Length];
         int i = 0;
         try
         {
-            for (; i < regions.Length; i++) mapped[i] = MemoryRegion.Map(regions[i], fds[i]);
+            for (; i < regions.Length; i++) mapped[i] = MemoryRegion.Map(regions[i], fds[i], requireSealed);
             return new GuestMemoryTable(mapped);
         }
         catch

@@ -1,6 +1,18 @@
 // One region of guest memory from SET_MEM_TABLE, mapped from the frontend's descriptor. It
 // knows the region's two address spaces (guest physical for descriptors, frontend virtual for
 // ring addresses) and owns the mapping.
+//
+// SIGBUS: the daemon dies if it touches a mapped page that no longer exists in the file. At
+// map time the file must be long enough (fstat), which leaves one risk: a frontend that shrinks
+// the file later. A file sealed with F_SEAL_SHRINK cannot shrink (QEMU's memory-backend-memfd
+// seals by default: seal=on), so such a region is safe for its whole life. Other files cannot
+// be protected from here and are accepted, because refusing them would refuse common frontends:
+// QEMU's memory-backend-file on /dev/shm or hugetlbfs, memory-backend-memfd with seal=off, and
+// DPDK virtio-user (its --no-huge memfd and its hugepage files are unsealed). MAP_POPULATE
+// would not help (truncation unmaps populated pages too) and would commit all guest memory at
+// once; .NET cannot turn SIGBUS in unsafe code into a recoverable error. Only the frontend (the
+// VMM process, never the guest) can shrink the file, and only a local user allowed to connect to
+// the socket is a frontend; the backend logs such regions, and RequireSealedMemory refuses them.
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Protocol;
 
@@ -14,11 +26,15 @@ public sealed unsafe class MemoryRegion : IDisposable
     public ulong GuestPhysAddr { get; }
     public ulong UserAddr { get; }
     public ulong Size { get; }
+    /// <summary>The file is sealed against shrinking (F_SEAL_SHRINK): it can never lose a page
+    /// this mapping covers.</summary>
+    public bool ShrinkSealed { get; }
     /// <summary>Host address of the region's first byte (mapping + mmap_offset).</summary>
     internal byte* Host { get; }
 
-    private MemoryRegion(MemoryRegionDescriptor d, nint mapping, ulong mappingLength)
+    private MemoryRegion(MemoryRegionDescriptor d, nint mapping, ulong mappingLength, bool shrinkSealed)
     {
+        ShrinkSealed = shrinkSealed;
         GuestPhysAddr = d.GuestPhysAddr;
         UserAddr = d.UserAddr;
         Size = d.Size;
@@ -29,8 +45,9 @@ public sealed unsafe class MemoryRegion : IDisposable
 
     /// <summary>Maps <paramref name="d"/> from <paramref name="fd"/>. Refuses a region whose
     /// numbers overflow or that lies beyond the end of the file: touching such a mapping would
-    /// kill the whole daemon with SIGBUS.</summary>
-    public static MemoryRegion Map(MemoryRegionDescriptor d, FileDescriptor fd)
+    /// kill the whole daemon with SIGBUS. With <paramref name="requireSealed"/> it also refuses a
+    /// file that is not sealed against shrinking.</summary>
+    public static MemoryRegion Map(MemoryRegionDescriptor d, FileDescriptor fd, bool requireSealed = false)
     {
         if (d.Size == 0) throw new VhostUserProtocolException("memory region of size 0");
         if (d.GuestPhysAddr + d.Size < d.GuestPhysAddr || d.UserAddr + d.Size < d.UserAddr)
@@ -39,6 +56,12 @@ public sealed unsafe class MemoryRegion : IDisposable
         if (end < d.MmapOffset || end > long.MaxValue)
             throw new VhostUserProtocolException($"memory region mmap_offset 0x{d.MmapOffset:x} + size 0x{d.Size:x} overflows");
 
+        // Seals first: once F_SEAL_SHRINK is seen, the size read next can only grow.
+        int seals = Seals.Get(fd);
+        bool sealed_ = seals >= 0 && (seals & Seals.F_SEAL_SHRINK) != 0;
+        if (requireSealed && !sealed_)
+            throw new VhostUserProtocolException($"memory region at gpa 0x{d.GuestPhysAddr:x}: its file is not sealed against shrinking " +
+                "(F_SEAL_SHRINK) and this backend requires it (use QEMU's memory-backend-memfd with seal=on)");
         var (fileSize, blockSize) = Mman.Stat(fd);
         if ((ulong)fileSize < end)
             throw new VhostUserProtocolException($"memory region needs 0x{end:x} bytes of its file but the file has 0x{fileSize:x}");
@@ -47,7 +70,7 @@ public sealed unsafe class MemoryRegion : IDisposable
         ulong block = blockSize > 0 ? (ulong)blockSize : 4096;
         ulong length = (end + block - 1) / block * block;
         nint mapping = Mman.MapShared(fd, length);
-        return new MemoryRegion(d, mapping, length);
+        return new MemoryRegion(d, mapping, length, sealed_);
     }
 
     /// <summary>Host pointer and the number of bytes (≤ <paramref name="length"/>) that are

@@ -102,7 +102,7 @@ public sealed partial class VhostUserNetBackend
         GuestMemoryTable table;
         try
         {
-            table = GuestMemoryTable.Map(regions, fds);
+            table = GuestMemoryTable.Map(regions, fds, RequireSealedMemory);
         }
         catch (SystemCallException e)
         {
@@ -122,7 +122,11 @@ public sealed partial class VhostUserNetBackend
             foreach (var vq in _vrings) TranslateOrBreak(vq);
         }
         old?.Dispose();
-        _log($"vhost-user net: memory table with {n} region(s)");
+        int unsealed = table.UnsealedRegions;
+        _log(unsealed == 0
+            ? $"vhost-user net: memory table with {n} region(s), sealed against shrinking"
+            : $"vhost-user net: memory table with {n} region(s), {unsealed} not sealed against shrinking (F_SEAL_SHRINK): " +
+              "a frontend that truncates its guest memory file would crash the daemon (SIGBUS)");
         return Outcome.Ok;
     }
 

@@ -2,6 +2,7 @@
 // k, 2k+1 = transmit queue) and the guest memory they live in. The control half is in
 // .Control.cs, the datapath halves in .Transmit.cs (guest to host) and .Receive.cs (host to
 // guest). Guest errors mark the device broken and are counted; nothing throws to the datapath.
+using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Virtqueue;
 
@@ -40,6 +41,20 @@ public sealed partial class VhostUserNetBackend : IDisposable
     public bool IsBroken => _health.IsBroken;
     public string? BrokenReason => _health.BrokenReason;
     public bool IsConnected => Volatile.Read(ref _serving) != 0;
+    /// <summary>Refuse guest memory whose file is not sealed against shrinking (F_SEAL_SHRINK):
+    /// only then can no frontend crash the daemon with SIGBUS by truncating it, but QEMU's
+    /// memory-backend-file and DPDK virtio-user are refused too (Memory/MemoryRegion.cs).</summary>
+    public bool RequireSealedMemory { get; init; }
+
+    /// <summary>Whether every region of the current memory table is sealed against shrinking
+    /// (null: no table).</summary>
+    public bool? GuestMemorySealed
+    {
+        get
+        {
+            using (LockAll()) return _memory is { } m ? m.UnsealedRegions == 0 : null;
+        }
+    }
 
     /// <summary>Raised on the control thread whenever a ring starts, stops, is enabled or
     /// disabled or gets a new kick descriptor: the datapath re-reads <see cref="GetKickFd"/>.</summary>
@@ -54,6 +69,24 @@ public sealed partial class VhostUserNetBackend : IDisposable
     {
         var vq = _vrings[vring];
         using (vq.Gate.EnterScope()) return vq.Started && vq.Kick != null ? vq.Kick.Fd : -1;
+    }
+
+    /// <summary>The kick eventfd of <paramref name="vring"/> with a reference added (null when the
+    /// ring has none), for a poller that registers its number: until the caller's
+    /// DangerousRelease, a SET_VRING_KICK or a disconnect that replaces or closes the kick only
+    /// marks the handle closed, so the number cannot be reused by another open while the poller
+    /// may still name it in epoll_ctl.</summary>
+    public FileDescriptor? AcquireKick(int vring)
+    {
+        var vq = _vrings[vring];
+        using (vq.Gate.EnterScope())
+        {
+            if (!vq.Started || vq.Kick is not { } kick) return null;
+            bool added = false;
+            // Under the ring's lock the handle is current, hence not disposed: AddRef succeeds.
+            kick.DangerousAddRef(ref added);
+            return added ? kick : null;
+        }
     }
 
     /// <summary>Clears a pending kick on <paramref name="vring"/> (read its eventfd).</summary>

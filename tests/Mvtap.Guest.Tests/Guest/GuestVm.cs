@@ -35,16 +35,8 @@ internal sealed class GuestVm : IDisposable
     /// <summary>The QEMU arguments for a guest with one virtio NIC on the given -netdev.</summary>
     public static List<string> QemuArgs(GuestImage image, GuestConfig config, IEnumerable<string> netdev, bool sharedMemory, string deviceExtra = "")
     {
-        var args = new List<string>
-        {
-            "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot", "-no-user-config",
-            // The default CPU model boots faster under TCG than -cpu max (measured: about a second).
-            "-machine", "pc", "-accel", "tcg", "-smp", "1", "-m", "256",
-            // qboot starts a -kernel guest faster than SeaBIOS and ships with QEMU itself.
-            "-bios", "qboot.rom",
-            "-kernel", image.Kernel, "-initrd", image.Initrd, "-append", config.CommandLine,
-            "-serial", "stdio", "-monitor", "none",
-        };
+        var args = BaseArgs(image, config);
+        args.AddRange(["-m", "256"]);
         if (sharedMemory)
             // vhost-user maps the guest's memory: it must be a shared memfd the size of -m.
             args.AddRange(["-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem"]);
@@ -52,6 +44,56 @@ internal sealed class GuestVm : IDisposable
         // romfile= skips the iPXE option ROM: nothing netboots, and it needs no ipxe-qemu.
         args.AddRange(["-device", $"virtio-net-pci,netdev=n0,mac={config.Mac},romfile={deviceExtra}"]);
         return args;
+    }
+
+    /// <summary>The QEMU arguments for a guest whose memory and NIC options are exactly
+    /// <paramref name="fragment"/> (what `mvtap qemu NAME memory 256M` printed, already split
+    /// into words).</summary>
+    public static List<string> QemuArgsWithFragment(GuestImage image, GuestConfig config, IEnumerable<string> fragment)
+    {
+        var args = BaseArgs(image, config);
+        args.AddRange(fragment);
+        // As romfile= above, from outside the printed -device: no option ROM, no ipxe-qemu.
+        args.AddRange(["-global", "virtio-net-pci.romfile="]);
+        return args;
+    }
+
+    private static List<string> BaseArgs(GuestImage image, GuestConfig config) =>
+    [
+        "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot", "-no-user-config",
+        // The default CPU model boots faster under TCG than -cpu max (measured: about a second).
+        "-machine", "pc", "-accel", "tcg", "-smp", "1",
+        // qboot starts a -kernel guest faster than SeaBIOS and ships with QEMU itself.
+        "-bios", "qboot.rom",
+        "-kernel", image.Kernel, "-initrd", image.Initrd, "-append", config.CommandLine,
+        "-serial", "stdio", "-monitor", "none",
+    ];
+
+    /// <summary>Splits a POSIX shell fragment as `mvtap qemu` prints it (plain words and
+    /// single-quoted ones, with '\'' for a quote inside) into arguments.</summary>
+    public static List<string> ShellWords(string fragment)
+    {
+        var words = new List<string>();
+        var word = new StringBuilder();
+        bool inWord = false, quoted = false;
+        for (int i = 0; i < fragment.Length; i++)
+        {
+            char ch = fragment[i];
+            if (quoted)
+            {
+                if (ch == '\'') quoted = false; else word.Append(ch);
+            }
+            else if (ch == '\'') { quoted = true; inWord = true; }
+            else if (ch == '\\' && i + 1 < fragment.Length) { word.Append(fragment[++i]); inWord = true; }
+            else if (char.IsWhiteSpace(ch))
+            {
+                if (inWord) { words.Add(word.ToString()); word.Clear(); inWord = false; }
+            }
+            else { word.Append(ch); inWord = true; }
+        }
+        if (quoted) throw new FormatException($"unterminated quote in: {fragment}");
+        if (inWord) words.Add(word.ToString());
+        return words;
     }
 
     /// <summary>Starts QEMU directly (argv[0] is the program).</summary>

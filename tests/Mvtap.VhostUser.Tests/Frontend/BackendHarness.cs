@@ -9,11 +9,12 @@ public sealed class BackendHarness : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
 
-    public BackendHarness(int maxQueuePairs = 2, VhostUserRole role = VhostUserRole.Server, string? socketPath = null, bool start = true)
+    public BackendHarness(int maxQueuePairs = 2, VhostUserRole role = VhostUserRole.Server, string? socketPath = null, bool start = true,
+        bool requireSealedMemory = false)
     {
         Dir = Directory.CreateTempSubdirectory("mvtap-vu-").FullName;
         SocketPath = socketPath ?? Path.Combine(Dir, "tap0.vhost");
-        Backend = new VhostUserNetBackend(maxQueuePairs, line => Log.Enqueue(line));
+        Backend = new VhostUserNetBackend(maxQueuePairs, line => Log.Enqueue(line)) { RequireSealedMemory = requireSealedMemory };
         Endpoint = new VhostUserEndpoint(Backend, SocketPath, role, line => Log.Enqueue(line))
         {
             RedialInterval = TimeSpan.FromMilliseconds(50),
@@ -38,11 +39,12 @@ public sealed class BackendHarness : IDisposable
     /// <summary>Connects, negotiates <paramref name="features"/>, shares fresh guest memory and
     /// starts <paramref name="pairs"/> queue pairs. Returns the frontend, memory and rings
     /// (rings[2k] = RX of pair k, rings[2k+1] = TX).</summary>
-    public (TestFrontend Frontend, TestGuestMemory Memory, TestVring[] Rings) Up(ulong features, int pairs = 1, int size = 256, int regions = 1)
+    public (TestFrontend Frontend, TestGuestMemory Memory, TestVring[] Rings) Up(ulong features, int pairs = 1, int size = 256, int regions = 1,
+        bool sealShrink = false)
     {
         var f = Connect();
         f.Negotiate(features);
-        var m = Own(new TestGuestMemory(split: regions));
+        var m = Own(new TestGuestMemory(split: regions, sealShrink: sealShrink));
         Assert.Equal(0UL, f.SetMemTable(m));
         var rings = new TestVring[2 * pairs];
         for (int i = 0; i < rings.Length; i++)

@@ -17,13 +17,16 @@ public sealed unsafe class TestGuestMemory : IDisposable
     private readonly int _split;
     private ulong _next;
 
-    public TestGuestMemory(ulong size = 4 << 20, int split = 1)
+    /// <param name="sealShrink">seal the memfd against shrinking (F_SEAL_SHRINK), as QEMU's
+    /// memory-backend-memfd does by default.</param>
+    public TestGuestMemory(ulong size = 4 << 20, int split = 1, bool sealShrink = false)
     {
         Size = size;
         _split = split;
-        Fd = Mman.MemfdCreate("mvtap-test-guest");
+        Fd = Mman.MemfdCreate("mvtap-test-guest", Mman.MFD_CLOEXEC | (sealShrink ? Mman.MFD_ALLOW_SEALING : 0));
         _mapLength = DefaultOffset + size;
         Mman.Truncate(Fd, (long)_mapLength);
+        if (sealShrink) Seals.Add(Fd, Seals.F_SEAL_SHRINK);
         _map = Mman.MapShared(Fd, _mapLength);
         _next = Gpa + 0x100; // keep address 0 of the region unused
     }
