@@ -20,15 +20,19 @@ public sealed class LinuxSwitch : IDisposable
     private bool _disposed;
 
     /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
-    public LinuxSwitch(string? netns = null, bool keepInterfaces = false)
+    /// <param name="log">where events worth a line go (a change made inside a container that was put back); default stderr.</param>
+    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null)
     {
         KeepInterfaces = keepInterfaces;
         Namespace = netns;
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
         _monitor = new LowerLinkMonitor(netns, PortOfIndex);
+        _innerMonitor = new InnerLinkMonitor(log ?? (line => Console.Error.WriteLine($"mvtap: {line}")));
     }
 
     private readonly LowerLinkMonitor _monitor;
+    // The endpoints' own interfaces: what a container does to its NIC is done to the endpoint.
+    private readonly InnerLinkMonitor _innerMonitor;
 
     private Port? PortOfIndex(int ifIndex)
     {
@@ -98,6 +102,7 @@ public sealed class LinuxSwitch : IDisposable
                 _endpoints[ep] = (lower, attachment);
                 PublishAttachments();
                 if (up) port.SetUp(ep, true);
+                _innerMonitor.Add(attachment);
                 return ep;
             }
             catch
@@ -133,6 +138,7 @@ public sealed class LinuxSwitch : IDisposable
         lock (_gate)
         {
             if (!_endpoints.Remove(ep, out var e)) throw NotOurs(ep);
+            _innerMonitor.Remove(e.Attachment);
             PublishAttachments();
             e.Lower.Port.Delete(ep);
             e.Lower.Detach(e.Attachment);
@@ -147,6 +153,7 @@ public sealed class LinuxSwitch : IDisposable
         {
             if (!_endpoints.TryGetValue(ep, out var e)) throw NotOurs(ep);
             e.Attachment.MoveTo(_rtnl, netns);
+            _innerMonitor.Moved(e.Attachment);
         }
     }
 
@@ -161,17 +168,18 @@ public sealed class LinuxSwitch : IDisposable
             foreach (var (ep, e) in _endpoints.Where(kv => kv.Value.Lower == lower).ToList())
             {
                 _endpoints.Remove(ep);
+                _innerMonitor.Remove(e.Attachment);
                 ReleaseOrDelete(e.Attachment);
             }
             lower.Lower.Dispose();
         }
     }
 
-    // Raised under the port's lock after every change: interfaces follow their endpoints' MACs.
+    // Raised under the port's lock after every change: interfaces follow their endpoints (MAC, MTU, up/down).
     private void OnPortChanged(Port port)
     {
         foreach (var a in _attachments)
-            if (a.Endpoint.Port == port && !a.Endpoint.IsDeleted) a.SyncInnerMac();
+            if (a.Endpoint.Port == port && !a.Endpoint.IsDeleted) a.SyncInner();
     }
 
     // Its own netlink socket: this runs under the port's lock on whatever thread changed the port.
@@ -196,6 +204,7 @@ public sealed class LinuxSwitch : IDisposable
     {
         // first, and outside the lock: the monitor's thread takes it to find a port
         _monitor.Dispose();
+        _innerMonitor.Dispose();
         lock (_gate)
         {
             if (_disposed) return;
