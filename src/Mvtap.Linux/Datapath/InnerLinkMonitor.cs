@@ -98,9 +98,8 @@ internal sealed unsafe class InnerLinkMonitor : IDisposable
             var open = watches.Where(w => w.IsOpen).ToArray();
             var fds = new PollFd[open.Length];
             for (int i = 0; i < open.Length; i++) fds[i] = new PollFd { Fd = open[i].Events!.Fd, Events = Sockets.POLLIN };
-            int n;
-            fixed (PollFd* p = fds) n = Sockets.poll(p, (nuint)fds.Length, PollMilliseconds);
-            if (n < 0 && fds.Length == 0) Thread.Sleep(PollMilliseconds);
+            // with no watch this only waits; EINTR and errors leave revents 0 (nothing read this round)
+            fixed (PollFd* p = fds) _ = Sockets.poll(p, (nuint)fds.Length, PollMilliseconds);
 
             ready.Clear();
             bool reReadAll = DateTime.UtcNow >= nextReRead;

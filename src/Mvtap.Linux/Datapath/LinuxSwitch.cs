@@ -4,6 +4,7 @@
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere.
 using Mvtap.Core.Model;
+using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
@@ -27,10 +28,12 @@ public sealed class LinuxSwitch : IDisposable
         Namespace = netns;
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
         _monitor = new LowerLinkMonitor(netns, PortOfIndex);
-        _innerMonitor = new InnerLinkMonitor(log ?? (line => Console.Error.WriteLine($"mvtap: {line}")));
+        _log = log ?? (line => Console.Error.WriteLine($"mvtap: {line}"));
+        _innerMonitor = new InnerLinkMonitor(_log);
     }
 
     private readonly LowerLinkMonitor _monitor;
+    private readonly Action<string> _log;
     // The endpoints' own interfaces: what a container does to its NIC is done to the endpoint.
     private readonly InnerLinkMonitor _innerMonitor;
 
@@ -176,10 +179,19 @@ public sealed class LinuxSwitch : IDisposable
     }
 
     // Raised under the port's lock after every change: interfaces follow their endpoints (MAC, MTU, up/down).
+    // The change itself is made and published already; an interface that cannot follow (its namespace
+    // was deleted with the container) is logged, not turned into a failure of the change.
     private void OnPortChanged(Port port)
     {
         foreach (var a in _attachments)
-            if (a.Endpoint.Port == port && !a.Endpoint.IsDeleted) a.SyncInner();
+        {
+            if (a.Endpoint.Port != port || a.Endpoint.IsDeleted) continue;
+            try { a.SyncInner(); }
+            catch (Exception e) when (e is NetlinkException or SystemCallException or ArgumentException)
+            {
+                _log($"{a.Endpoint.Name}: its interface {a.InnerName} cannot follow the endpoint: {e.Message}");
+            }
+        }
     }
 
     // Its own netlink socket: this runs under the port's lock on whatever thread changed the port.
