@@ -36,9 +36,9 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    private static (bool Up, string Address) Shown(DaemonProcess d)
+    private static (bool Up, string Address) Shown(DaemonProcess d, string name = "g0")
     {
-        var show = d.Cli("-j", "link", "show", "g0");
+        var show = d.Cli("-j", "link", "show", name);
         Assert.True(show.Status == 0, show.Err);
         var link = JsonDocument.Parse(show.Out).RootElement[0];
         bool up = link.GetProperty("flags").EnumerateArray().Any(f => f.GetString() == "UP");
@@ -89,5 +89,21 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
         Shell.Ip("-n", Guest, "link", "set", "g0", "up");
         Assert.Equal((true, NewMac), WaitFor(() => Shown(d), s => s == (true, NewMac)));
         Assert.Equal((true, NewMac), WaitFor(() => Saved(d), s => s == (true, NewMac)));
+    }
+
+    [Fact]
+    public void An_endpoint_added_without_up_is_down_inside_the_guest_too_until_the_guest_brings_it_up()
+    {
+        Assert.True(Shell.IsRoot, "needs root");
+        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        d.StartAndWait();
+        var add = d.Cli("link", "add", "link", "low0", "name", "g1", "type", "macvlan", "address", "1a:46:0b:ca:bc:02", "netns", Guest);
+        Assert.True(add.Status == 0, add.Err);
+        // as a new kernel macvlan device: down, and its interface with it
+        Assert.False(Shown(d, "g1").Up);
+        var brief = Shell.Run("ip", "-n", Guest, "-br", "link", "show", "g1").Output;
+        Assert.DoesNotContain("UP", brief[(brief.IndexOf('<') + 1)..brief.IndexOf('>')].Split(','));
+        Shell.Ip("-n", Guest, "link", "set", "g1", "up");
+        Assert.True(WaitFor(() => Shown(d, "g1").Up, up => up), "the guest's up was not followed");
     }
 }

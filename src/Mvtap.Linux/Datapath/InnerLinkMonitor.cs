@@ -171,7 +171,9 @@ internal sealed unsafe class InnerLinkMonitor : IDisposable
             var link = w.Client!.GetLink(w.IfIndex);
             if (link is null)
             {
-                // deleted, or moved elsewhere by someone else: nothing left to follow here
+                // moved by the switch (re-opened in the new namespace next round), or deleted, or
+                // moved elsewhere by someone else: nothing left to follow here
+                if (w.Reopen) return;
                 w.Dispose();
                 Report(w, $"{a.Endpoint.Name}: {a.InnerName} left its namespace; no longer followed");
                 return;

@@ -80,7 +80,9 @@ public sealed class LinuxSwitch : IDisposable
     /// Creates a `macvlan` endpoint on <paramref name="lower"/>: the endpoint in the port, a veth pair whose inner
     /// end <paramref name="ifName"/> (with the endpoint's MAC and MTU) is created inside <paramref name="netns"/>
     /// (null: the switch's namespace), and its outer end in the datapath. With <paramref name="up"/> the endpoint
-    /// is set up once frames can flow (its MAC then enters the lower's unicast filter, spec 4.2).
+    /// is set up once frames can flow (its MAC then enters the lower's unicast filter, spec 4.2), and its
+    /// interface with it; without, both stay down until either is brought up (the interface is followed:
+    /// InnerLinkMonitor).
     /// </summary>
     public Endpoint AddMacvlanEndpoint(LowerDatapath lower, EndpointSettings settings, string? netns, string ifName, bool up = true)
         => AddMacvlanEndpoint(lower, settings, netns, ifName, up, adopt: false);

@@ -135,7 +135,8 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     /// <summary>
     /// Creates the pair for <paramref name="endpoint"/>: outer end in <paramref name="hostNamespace"/> (null: the
     /// caller's), inner end named <paramref name="innerName"/> created directly inside <paramref name="innerNamespace"/>
-    /// (null: next to the outer end). Both ends are brought up.
+    /// (null: next to the outer end). The outer end is brought up; the inner end takes the endpoint's admin
+    /// state (a new endpoint is down, as a new kernel macvlan device is: bringing either up brings both up).
     /// </summary>
     public static MacvlanAttachment Create(Rtnetlink hostRtnl, string? hostNamespace, Endpoint endpoint, string innerName, string? innerNamespace)
     {
@@ -144,10 +145,10 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
         try
         {
             hostRtnl.SetUp(outer, true);
-            if (innerNamespace is null) hostRtnl.SetUp(innerName, true);
-            else
+            if (endpoint.IsUp && innerNamespace is null) hostRtnl.SetUp(innerName, true);
+            else if (endpoint.IsUp)
             {
-                using var innerRtnl = Rtnetlink.InNamespace(innerNamespace);
+                using var innerRtnl = Rtnetlink.InNamespace(innerNamespace!);
                 innerRtnl.SetUp(innerName, true);
             }
             var link = hostRtnl.GetLink(outer) ?? throw new SystemCallException($"veth {outer} vanished", 19);
@@ -161,7 +162,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
                 socket.Dispose();
                 throw;
             }
-            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: true);
+            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: endpoint.IsUp);
         }
         catch
         {
