@@ -149,6 +149,7 @@ public sealed class LinkRegistry : IDisposable
         host = _openPacketLower(name) ?? (SimLowerHost.IsSimName(name) ? new SimLowerHost(name) : null);
         if (host is null) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
         _lowers[name] = host;
+        host.Port.Changed += OnPortChanged;
         return host;
     }
 
@@ -220,6 +221,7 @@ public sealed class LinkRegistry : IDisposable
         {
             // spec 1.2: the port goes with its last endpoint
             _lowers.Remove(lower.Name);
+            lower.Port.Changed -= OnPortChanged;
             lower.Dispose();
         }
     }
@@ -276,6 +278,32 @@ public sealed class LinkRegistry : IDisposable
         _store.Save(Snapshot());
     }
 
+    // Not every change of an endpoint comes through Handle: a macvlan endpoint follows its own
+    // interface (a container's `ip link set eth0 down` or `address`, see the Linux datapath's
+    // InnerLinkFollower), and the lower's events change its port. Those reach the port directly, so
+    // `link show` reads them from the endpoint at once; this saves them. Changed is raised under the
+    // port's lock, which the control plane takes while holding _gate: so the save runs later on the
+    // thread pool, and saves requested meanwhile are coalesced into it.
+    private int _saveQueued;
+    private bool _disposed;
+
+    private void OnPortChanged(Port port)
+    {
+        if (_store is null || Interlocked.Exchange(ref _saveQueued, 1) == 1) return;
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            Volatile.Write(ref _saveQueued, 0);
+            try
+            {
+                lock (_gate) if (!_disposed) Save();
+            }
+            catch (Exception e)
+            {
+                _log.LogError("cannot save the state after a change of an endpoint's interface: {Error}", e.Message);
+            }
+        });
+    }
+
     /// <summary>Brings back every endpoint of a saved state, with its index. An endpoint that
     /// cannot be restored (its lower is gone) is logged and kept in the state file.</summary>
     public void Restore(DaemonState state)
@@ -311,7 +339,12 @@ public sealed class LinkRegistry : IDisposable
     {
         lock (_gate)
         {
-            foreach (var lower in _lowers.Values) lower.Dispose();
+            _disposed = true;
+            foreach (var lower in _lowers.Values)
+            {
+                lower.Port.Changed -= OnPortChanged;
+                lower.Dispose();
+            }
             _lowers.Clear();
         }
     }

@@ -4,6 +4,7 @@
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere.
 using Mvtap.Core.Model;
+using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
@@ -20,15 +21,21 @@ public sealed class LinuxSwitch : IDisposable
     private bool _disposed;
 
     /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
-    public LinuxSwitch(string? netns = null, bool keepInterfaces = false)
+    /// <param name="log">where events worth a line go (a change made inside a container that was put back); default stderr.</param>
+    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null)
     {
         KeepInterfaces = keepInterfaces;
         Namespace = netns;
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
         _monitor = new LowerLinkMonitor(netns, PortOfIndex);
+        _log = log ?? (line => Console.Error.WriteLine($"mvtap: {line}"));
+        _innerMonitor = new InnerLinkMonitor(_log);
     }
 
     private readonly LowerLinkMonitor _monitor;
+    private readonly Action<string> _log;
+    // The endpoints' own interfaces: what a container does to its NIC is done to the endpoint.
+    private readonly InnerLinkMonitor _innerMonitor;
 
     private Port? PortOfIndex(int ifIndex)
     {
@@ -73,7 +80,9 @@ public sealed class LinuxSwitch : IDisposable
     /// Creates a `macvlan` endpoint on <paramref name="lower"/>: the endpoint in the port, a veth pair whose inner
     /// end <paramref name="ifName"/> (with the endpoint's MAC and MTU) is created inside <paramref name="netns"/>
     /// (null: the switch's namespace), and its outer end in the datapath. With <paramref name="up"/> the endpoint
-    /// is set up once frames can flow (its MAC then enters the lower's unicast filter, spec 4.2).
+    /// is set up once frames can flow (its MAC then enters the lower's unicast filter, spec 4.2), and its
+    /// interface with it; without, both stay down until either is brought up (the interface is followed:
+    /// InnerLinkMonitor).
     /// </summary>
     public Endpoint AddMacvlanEndpoint(LowerDatapath lower, EndpointSettings settings, string? netns, string ifName, bool up = true)
         => AddMacvlanEndpoint(lower, settings, netns, ifName, up, adopt: false);
@@ -98,6 +107,7 @@ public sealed class LinuxSwitch : IDisposable
                 _endpoints[ep] = (lower, attachment);
                 PublishAttachments();
                 if (up) port.SetUp(ep, true);
+                _innerMonitor.Add(attachment);
                 return ep;
             }
             catch
@@ -133,6 +143,7 @@ public sealed class LinuxSwitch : IDisposable
         lock (_gate)
         {
             if (!_endpoints.Remove(ep, out var e)) throw NotOurs(ep);
+            _innerMonitor.Remove(e.Attachment);
             PublishAttachments();
             e.Lower.Port.Delete(ep);
             e.Lower.Detach(e.Attachment);
@@ -147,6 +158,7 @@ public sealed class LinuxSwitch : IDisposable
         {
             if (!_endpoints.TryGetValue(ep, out var e)) throw NotOurs(ep);
             e.Attachment.MoveTo(_rtnl, netns);
+            _innerMonitor.Moved(e.Attachment);
         }
     }
 
@@ -161,17 +173,27 @@ public sealed class LinuxSwitch : IDisposable
             foreach (var (ep, e) in _endpoints.Where(kv => kv.Value.Lower == lower).ToList())
             {
                 _endpoints.Remove(ep);
+                _innerMonitor.Remove(e.Attachment);
                 ReleaseOrDelete(e.Attachment);
             }
             lower.Lower.Dispose();
         }
     }
 
-    // Raised under the port's lock after every change: interfaces follow their endpoints' MACs.
+    // Raised under the port's lock after every change: interfaces follow their endpoints (MAC, MTU, up/down).
+    // The change itself is made and published already; an interface that cannot follow (its namespace
+    // was deleted with the container) is logged, not turned into a failure of the change.
     private void OnPortChanged(Port port)
     {
         foreach (var a in _attachments)
-            if (a.Endpoint.Port == port && !a.Endpoint.IsDeleted) a.SyncInnerMac();
+        {
+            if (a.Endpoint.Port != port || a.Endpoint.IsDeleted) continue;
+            try { a.SyncInner(); }
+            catch (Exception e) when (e is NetlinkException or SystemCallException or ArgumentException)
+            {
+                _log($"{a.Endpoint.Name}: its interface {a.InnerName} cannot follow the endpoint: {e.Message}");
+            }
+        }
     }
 
     // Its own netlink socket: this runs under the port's lock on whatever thread changed the port.
@@ -196,6 +218,7 @@ public sealed class LinuxSwitch : IDisposable
     {
         // first, and outside the lock: the monitor's thread takes it to find a port
         _monitor.Dispose();
+        _innerMonitor.Dispose();
         lock (_gate)
         {
             if (_disposed) return;

@@ -3,18 +3,16 @@
 // (spec 4.5: endpoints lose carrier with the lower and nothing is delivered, X09), and so do
 // MTU decreases (4.3) and MAC changes (4.4, A16).
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
 
-internal sealed unsafe class LowerLinkMonitor : IDisposable
+internal sealed class LowerLinkMonitor : IDisposable
 {
-    private const uint RTMGRP_LINK = 1;
     private const ushort RTM_NEWLINK = 16;
-    private readonly FileDescriptor _socket;
+    private readonly RtnetlinkSubscription _socket;
     private readonly Func<int, Port?> _portOfIndex;
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -27,18 +25,7 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
         _thread.Start();
     }
 
-    private static FileDescriptor Open()
-    {
-        var fd = Sockets.Open(Sockets.AF_NETLINK, Sockets.SOCK_RAW, NetlinkAbi.NETLINK_ROUTE);
-        SockaddrNl local = new() { Family = Sockets.AF_NETLINK, Groups = RTMGRP_LINK };
-        if (Sockets.bind(fd.Fd, &local, (uint)sizeof(SockaddrNl)) < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            fd.Dispose();
-            throw new SystemCallException("bind(netlink, RTMGRP_LINK)", errno);
-        }
-        return fd;
-    }
+    private static RtnetlinkSubscription Open() => new([RtnetlinkSubscription.RTNLGRP_LINK]);
 
     private void Run()
     {
@@ -47,10 +34,9 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
         {
             // bounded wait so Dispose is noticed
             if ((Sockets.Poll(_socket.Fd, Sockets.POLLIN, 200) & Sockets.POLLIN) == 0) continue;
-            nint n;
-            fixed (byte* p = buffer) n = Sockets.recvfrom(_socket.Fd, p, (nuint)buffer.Length, 0, null, null);
+            int n = _socket.Receive(buffer);
             if (n <= 0) continue; // ENOBUFS after an overflow: the next event carries the full state again
-            Dispatch(buffer.AsMemory(0, (int)n));
+            Dispatch(buffer.AsMemory(0, n));
         }
     }
 

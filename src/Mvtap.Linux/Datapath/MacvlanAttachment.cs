@@ -17,7 +17,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     private bool _disposed;
 
     private MacvlanAttachment(Endpoint endpoint, string outerName, int outerIndex, string innerName, string? innerNamespace,
-        string? hostNamespace, PacketSocket socket)
+        string? hostNamespace, PacketSocket socket, bool innerUp)
     {
         Endpoint = endpoint;
         OuterName = outerName;
@@ -27,6 +27,9 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
         _hostNamespace = hostNamespace;
         Socket = socket;
         InnerMac = endpoint.Mac;
+        InnerMtu = endpoint.Mtu;
+        InnerUp = innerUp;
+        _lastEndpointUp = endpoint.IsUp;
         _io = new PacketSocketIo(socket, endpoint);
     }
 
@@ -54,26 +57,87 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     public string? InnerNamespace { get; private set; }
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
-    /// <summary>The MAC the inner end was last given (the endpoint's, unless a change is under way).</summary>
-    public Core.Frames.MacAddress InnerMac { get; private set; }
+    // ---- the inner end's state, as far as we know it (pushed by us or observed by InnerLinkMonitor) ----
+    // Written under _innerGate: by SyncInner (under the port's lock, from Port.Changed) and by
+    // InnerLinkFollower (monitor thread, never holding the port's lock while it holds ours).
+    private readonly object _innerGate = new();
+    private long _pushGeneration;
+    private bool _lastEndpointUp;
+    private long _refusedInnerChanges;
 
-    /// <summary>Gives the inner end the endpoint's current MAC if it differs (spec 4.1: an endpoint's
-    /// address change is its interface's address change).</summary>
-    public void SyncInnerMac()
+    /// <summary>The MAC the inner end has (the endpoint's, unless a change is under way).</summary>
+    public Core.Frames.MacAddress InnerMac { get; private set; }
+    public int InnerMtu { get; private set; }
+    /// <summary>The inner end's administrative state (IFF_UP).</summary>
+    public bool InnerUp { get; private set; }
+    /// <summary>Bumped before every change mvtap pushes into the inner end, so an observation read
+    /// before the push is recognised as stale.</summary>
+    public long PushGeneration => Interlocked.Read(ref _pushGeneration);
+    /// <summary>Changes made on the inner end that the port refused and mvtap put back (MAC busy,
+    /// MTU above the lower's, up with a busy MAC): see InnerLinkFollower.</summary>
+    public long RefusedInnerChanges => Interlocked.Read(ref _refusedInnerChanges);
+
+    internal void CountRefusedInnerChange() => Interlocked.Increment(ref _refusedInnerChanges);
+
+    /// <summary>
+    /// Makes the inner end carry the endpoint's state: the kernel's macvlan device IS the endpoint, so
+    /// its MAC (spec 4.1), its MTU (4.3, clamped with the lower) and its admin state are one. The admin
+    /// state follows the endpoint's changes (an up/down of the endpoint), not its level, so a pair adopted
+    /// or created before the endpoint is brought up is not flapped (a down interface loses its routes).
+    /// With <paramref name="restore"/> the admin state is forced too: putting back a refused inner change.
+    /// </summary>
+    public void SyncInner(bool restore = false)
     {
-        var mac = Endpoint.Mac;
-        if (_disposed || mac == InnerMac) return;
-        using var rtnl = InnerNamespace is null
-            ? (_hostNamespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(_hostNamespace))
-            : Rtnetlink.InNamespace(InnerNamespace);
-        rtnl.SetLink(new LinkRequest { Name = InnerName, Address = mac });
-        InnerMac = mac;
+        lock (_innerGate)
+        {
+            if (_disposed || Endpoint.IsDeleted) return;
+            var ep = Endpoint;
+            bool upChanged = ep.IsUp != _lastEndpointUp;
+            _lastEndpointUp = ep.IsUp;
+            var request = new LinkRequest { Name = InnerName };
+            bool any = false;
+            if (ep.Mac != InnerMac) { request = request with { Address = ep.Mac }; any = true; }
+            if (ep.Mtu != InnerMtu) { request = request with { Mtu = (uint)ep.Mtu }; any = true; }
+            if ((upChanged || restore) && ep.IsUp != InnerUp) { request = request with { Up = ep.IsUp }; any = true; }
+            if (!any) return;
+            Interlocked.Increment(ref _pushGeneration);
+            using var rtnl = OpenInnerRtnetlink();
+            rtnl.SetLink(request);
+            InnerMac = ep.Mac;
+            InnerMtu = ep.Mtu;
+            if (request.Up is { } up) InnerUp = up;
+        }
     }
+
+    /// <summary>
+    /// Records what the inner end was seen to carry (read after <paramref name="generationBeforeRead"/>) and
+    /// returns which of MAC, MTU and admin state differ from what it last carried: the changes somebody
+    /// made on the interface itself. Null when mvtap pushed a change after the read began (stale: read again).
+    /// </summary>
+    internal (bool Mac, bool Mtu, bool Up)? RecordObserved(long generationBeforeRead, Core.Frames.MacAddress mac, int mtu, bool up)
+    {
+        lock (_innerGate)
+        {
+            if (_disposed || PushGeneration != generationBeforeRead) return null;
+            var changed = (mac != InnerMac, mtu != InnerMtu, up != InnerUp);
+            InnerMac = mac;
+            InnerMtu = mtu;
+            InnerUp = up;
+            return changed;
+        }
+    }
+
+    /// <summary>The namespace the inner end is in, for rtnetlink and /proc (null: the caller's).</summary>
+    public string? InnerNamespaceOrHost => InnerNamespace ?? _hostNamespace;
+
+    private Rtnetlink OpenInnerRtnetlink() =>
+        InnerNamespaceOrHost is { } ns ? Rtnetlink.InNamespace(ns) : new Rtnetlink();
 
     /// <summary>
     /// Creates the pair for <paramref name="endpoint"/>: outer end in <paramref name="hostNamespace"/> (null: the
     /// caller's), inner end named <paramref name="innerName"/> created directly inside <paramref name="innerNamespace"/>
-    /// (null: next to the outer end). Both ends are brought up.
+    /// (null: next to the outer end). The outer end is brought up; the inner end takes the endpoint's admin
+    /// state (a new endpoint is down, as a new kernel macvlan device is: bringing either up brings both up).
     /// </summary>
     public static MacvlanAttachment Create(Rtnetlink hostRtnl, string? hostNamespace, Endpoint endpoint, string innerName, string? innerNamespace)
     {
@@ -82,10 +146,10 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
         try
         {
             hostRtnl.SetUp(outer, true);
-            if (innerNamespace is null) hostRtnl.SetUp(innerName, true);
-            else
+            if (endpoint.IsUp && innerNamespace is null) hostRtnl.SetUp(innerName, true);
+            else if (endpoint.IsUp)
             {
-                using var innerRtnl = Rtnetlink.InNamespace(innerNamespace);
+                using var innerRtnl = Rtnetlink.InNamespace(innerNamespace!);
                 innerRtnl.SetUp(innerName, true);
             }
             var link = hostRtnl.GetLink(outer) ?? throw new SystemCallException($"veth {outer} vanished", 19);
@@ -99,7 +163,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
                 socket.Dispose();
                 throw;
             }
-            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket);
+            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: endpoint.IsUp);
         }
         catch
         {
@@ -121,7 +185,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
         if (inner is not { Kind: "veth", Link: { } peerIndex }) return null;
         var outer = hostRtnl.GetLink(peerIndex);
         if (outer is not { Kind: "veth" } || !outer.Name.StartsWith("mvo", StringComparison.Ordinal)) return null;
-        (innerRtnl ?? hostRtnl).SetLink(new LinkRequest { Name = innerName, Address = endpoint.Mac });
+        (innerRtnl ?? hostRtnl).SetLink(new LinkRequest { Name = innerName, Address = endpoint.Mac, Mtu = (uint)endpoint.Mtu });
         hostRtnl.SetUp(outer.Name, true);
         var socket = PacketLower.Open(hostNamespace, outer.Index);
         try
@@ -133,7 +197,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
             socket.Dispose();
             throw;
         }
-        return new MacvlanAttachment(endpoint, outer.Name, outer.Index, innerName, innerNamespace, hostNamespace, socket);
+        return new MacvlanAttachment(endpoint, outer.Name, outer.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: inner.IsUp);
     }
 
     /// <summary>Moves the inner end into another named namespace (`link set NAME netns NS`).</summary>

@@ -16,6 +16,10 @@ public static unsafe partial class FileIo
     [LibraryImport(Libc.Name, EntryPoint = "read", SetLastError = true)]
     public static partial nint read(int fd, void* buf, nuint count);
 
+    /// <summary>Reads at an offset without moving the file position (re-reading a /proc seq file from 0).</summary>
+    [LibraryImport(Libc.Name, EntryPoint = "pread", SetLastError = true)]
+    public static partial nint pread(int fd, void* buf, nuint count, long offset);
+
     [LibraryImport(Libc.Name, EntryPoint = "write", SetLastError = true)]
     public static partial nint write(int fd, void* buf, nuint count);
 

@@ -94,6 +94,10 @@ internal sealed class DifferentialTopology : IDisposable
     public int LowerIndex { get; }
     /// <summary>mvtap only.</summary>
     public LowerDatapath? Datapath { get; }
+    /// <summary>mvtap only: the switch, for its endpoints' attachments.</summary>
+    public LinuxSwitch? Switch => _switch;
+    /// <summary>The namespace of the lower (and of mvtap's outer veth ends).</summary>
+    public string HostNamespace => _topo.Host.Name;
     public string Flavor => IsKernel ? "kernel" : "mvtap";
 
     private sealed record Member(string Name, MacAddress Mac, int IfIndex, Endpoint? Endpoint, FrameObserver Observer, PacketSocket Injector);

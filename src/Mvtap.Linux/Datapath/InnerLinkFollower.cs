@@ -1,0 +1,78 @@
+// What a container does to its macvlan endpoint's interface (the inner veth end), turned into the
+// port's own changes. With the kernel's macvlan the device IS the endpoint, so `ip link set eth0
+// down|up|address|mtu`, `ip maddr add`, the IP stack's group joins and ALLMULTI/PROMISC inside the
+// container are endpoint changes with the endpoint's rules. One follower per watched attachment,
+// used by InnerLinkMonitor's thread only.
+//
+// A veth cannot refuse what the kernel's macvlan would refuse, so the change has already happened on
+// the interface when we see it. The choice made here, closest to what a user of the kernel's
+// macvlan sees: the change is applied to the endpoint when the port accepts it; when the port refuses
+// it the interface is put back to the endpoint's value (as if the kernel had refused it), the reason
+// is logged and counted on the attachment (RefusedInnerChanges). The refusals are the kernel's:
+//   - a MAC that is invalid, the lower's, or an up endpoint's: EADDRNOTAVAIL/EADDRINUSE (spec 4.1, A03);
+//   - an MTU outside 68..lower MTU: EINVAL (spec 4.3, A08);
+//   - up while another up endpoint has the same MAC: EADDRINUSE (spec 4.1 open, A02) - put back down.
+// Going down is never refused; unicast to a down endpoint is then passed to the lower (spec 3.3, R04).
+using Mvtap.Core.Frames;
+using Mvtap.Core.Model;
+
+namespace Mvtap.Linux.Datapath;
+
+/// <summary>One observation of the inner end: its link state and its link-layer multicast list.</summary>
+internal readonly record struct InnerLinkState(bool Up, MacAddress Mac, int Mtu, bool AllMulti, bool Promisc, IReadOnlyCollection<MacAddress> Groups);
+
+internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<string> log)
+{
+    // Multicast state is followed by its changes, not its level: groups (and ALLMULTI/PROMISC) set on
+    // the endpoint through the port's API stay, only what the interface joined and left is applied.
+    private readonly HashSet<MacAddress> _followedGroups = [];
+    private bool _allMulti, _promisc;
+
+    public MacvlanAttachment Attachment => attachment;
+
+    /// <param name="generationBeforeRead">the attachment's PushGeneration read before <paramref name="seen"/> was.</param>
+    public void Apply(InnerLinkState seen, long generationBeforeRead)
+    {
+        var ep = attachment.Endpoint;
+        if (ep.IsDeleted) return;
+        if (attachment.RecordObserved(generationBeforeRead, seen.Mac, seen.Mtu, seen.Up) is not { } changed) return;
+        var port = ep.Port;
+        // Address before state: `ip link set down; ip link set address X; ip link set up` seen at once.
+        if (changed.Mac) Try(() => port.SetMac(ep, seen.Mac), $"address {seen.Mac}");
+        if (changed.Mtu) Try(() => port.Change(ep, new EndpointChange { Mtu = seen.Mtu }), $"mtu {seen.Mtu}");
+        if (changed.Up) Try(() => port.SetUp(ep, seen.Up), seen.Up ? "up" : "down");
+        FollowMulticast(seen);
+    }
+
+    private void FollowMulticast(InnerLinkState seen)
+    {
+        var join = seen.Groups.Where(g => g.IsMulticast && !_followedGroups.Contains(g)).ToList();
+        var leave = _followedGroups.Where(g => !seen.Groups.Contains(g)).ToList();
+        bool? allMulti = seen.AllMulti != _allMulti ? seen.AllMulti : null;
+        bool? promisc = seen.Promisc != _promisc ? seen.Promisc : null;
+        if (join.Count == 0 && leave.Count == 0 && allMulti is null && promisc is null) return;
+        // spec 1.5: the endpoint's multicast filter is its device's multicast list (+ ALLMULTI/PROMISC)
+        attachment.Endpoint.Port.Change(attachment.Endpoint, new EndpointChange
+        {
+            JoinGroups = join, LeaveGroups = leave, AllMulti = allMulti, Promisc = promisc,
+        });
+        foreach (var g in join) _followedGroups.Add(g);
+        foreach (var g in leave) _followedGroups.Remove(g);
+        _allMulti = seen.AllMulti;
+        _promisc = seen.Promisc;
+    }
+
+    private void Try(Action change, string what)
+    {
+        try
+        {
+            change();
+        }
+        catch (MvtapException e) when (e.Errno != Errno.ENODEV)
+        {
+            attachment.CountRefusedInnerChange();
+            log($"{attachment.Endpoint.Name}: {what} set on {attachment.InnerName} refused ({e.Errno}: {e.Message}); put back as the kernel would have refused it");
+            attachment.SyncInner(restore: true);
+        }
+    }
+}

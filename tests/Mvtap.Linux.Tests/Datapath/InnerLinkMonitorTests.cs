@@ -1,0 +1,106 @@
+// The monitor of the endpoints' own interfaces (InnerLinkMonitor): it follows an interface into
+// the namespace it is moved to, lets go of a removed endpoint, survives the interface's namespace
+// being deleted under it, and pushes endpoint changes made through the port into the interface
+// (MTU clamped with the lower, admin state). Also the /proc/net/dev_mcast parser.
+using Mvtap.Core.Frames;
+using Mvtap.Core.Model;
+using Mvtap.Linux.Datapath;
+using Mvtap.Linux.Netlink;
+
+namespace Mvtap.Linux.Tests.Datapath;
+
+[Collection("datapath")]
+public sealed class InnerLinkMonitorTests
+{
+    private static readonly MacAddress Group = new(0x01005E0A0B0CUL);
+
+    private static bool Followed(Endpoint ep, Func<Core.Forwarding.EndpointSnapshot, bool> done) =>
+        TestNet.WaitFor(() => ep.Port.Table.Find(ep) is { } s && done(s), ok => ok);
+
+    [Fact]
+    public void TheMonitorFollowsAnInterfaceMovedToAnotherNamespace()
+    {
+        using var topo = new DatapathTopology();
+        var nsA = topo.NewNamespace();
+        var nsB = topo.NewNamespace();
+        var log = new List<string>();
+        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        var dp = sw.OpenLower(DatapathTopology.LowerName);
+        var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
+
+        sw.MoveEndpoint(ep, nsB.Name);
+        nsB.Ip("link", "set", "eth0", "up");
+        nsB.Ip("maddr", "add", Group.ToString(), "dev", "eth0");
+        Assert.True(Followed(ep, s => s.AcceptsGroup(Group)), "a join in the new namespace was not followed");
+        nsB.Ip("link", "set", "eth0", "down");
+        Assert.True(Followed(ep, s => !s.IsUp), "down in the new namespace was not followed");
+        Assert.Null(dp.Fault);
+    }
+
+    [Fact]
+    public void ARemovedEndpointAndADeletedNamespaceLeaveTheSwitchRunning()
+    {
+        using var topo = new DatapathTopology();
+        var nsA = topo.NewNamespace();
+        var nsB = new TestNamespace();
+        try
+        {
+            var log = new List<string>();
+            using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+            var dp = sw.OpenLower(DatapathTopology.LowerName);
+            var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
+            var b = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "b" }, nsB.Name, "eth0");
+            sw.RemoveEndpoint(a);
+            // the container goes away with its NIC: the pair is destroyed under the monitor
+            nsB.Dispose();
+            var c = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "c" }, nsA.Name, "eth1");
+            nsA.Ip("maddr", "add", Group.ToString(), "dev", "eth1");
+            Assert.True(Followed(c, s => s.AcceptsGroup(Group)), "a join on a later endpoint was not followed");
+            DatapathTopology.Address(nsA, "eth1", 4);
+            Assert.True(DatapathTopology.Ping(nsA.Name, DatapathTopology.ExtIp, attempts: 3));
+            Assert.Null(dp.Fault);
+            Assert.False(b.IsDeleted); // the endpoint stays until deleted through the switch, as before
+        }
+        finally
+        {
+            nsB.Dispose();
+        }
+    }
+
+    [Fact]
+    public void PortChangesAreTheInterfacesChanges()
+    {
+        using var topo = new DatapathTopology();
+        var ns = topo.NewNamespace();
+        using var sw = new LinuxSwitch(topo.Host.Name);
+        var dp = sw.OpenLower(DatapathTopology.LowerName);
+        var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, ns.Name, "eth0");
+        using var rtnl = Rtnetlink.InNamespace(ns.Name);
+
+        // spec 4.3: a lower MTU decrease clamps the endpoint, and with it its interface
+        topo.Host.Ip("link", "set", DatapathTopology.LowerName, "mtu", "1400");
+        Assert.Equal(1400u, TestNet.WaitFor(() => rtnl.GetLink("eth0")!.Mtu, m => m == 1400));
+        Assert.Equal(1400, ep.Mtu);
+
+        dp.Port.SetUp(ep, false);
+        Assert.False(rtnl.GetLink("eth0")!.IsUp);
+        dp.Port.SetUp(ep, true);
+        Assert.True(rtnl.GetLink("eth0")!.IsUp);
+        Assert.Equal(0, sw.AttachmentOf(ep).RefusedInnerChanges);
+    }
+
+    [Fact]
+    public void DevMcastLinesOfOneInterfaceAreParsed()
+    {
+        const string text =
+            "1    lo              1     0     01005e000001\n" +
+            "2    eth0            1     0     333300000001\n" +
+            "2    eth0            2     1     01005e0a0b0c\n" +
+            "2    eth0            1     0     0102\n" +
+            "garbage\n" +
+            "3    eth1            1     0     333300000002\n";
+        var groups = new List<MacAddress>();
+        LinkMulticastList.Parse(text, 2, groups);
+        Assert.Equal([new MacAddress(0x333300000001UL), Group], groups);
+    }
+}
