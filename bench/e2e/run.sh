@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The machine's other load distorts every number here (the forwarders compete for 2 cores): record it.
-{ read -r l1 _ </proc/loadavg; echo "load average $l1 when the run started; busiest processes: $(ps -eo pcpu=,comm= --sort=-pcpu | head -3 | awk '{printf "%s%s %s%%", NR > 1 ? ", " : "", $2, $1}')"; } >"$out/load.txt"
+{ read -r l1 _ </proc/loadavg; echo "load average $l1 when the run started; busiest processes: $(ps -eo pcpu=,comm= --sort=-pcpu | head -3 | awk '{printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1}')"; } >"$out/load.txt"
 command -v iperf3 >/dev/null || { echo "iperf3 is needed (apt-get install iperf3)" >&2; exit 1; }
 dotnet build -c Release -nologo -v quiet bench/e2e/Mvtap.E2eHost -o "$out/host" >/dev/null
 dotnet build -c Release -nologo -v quiet bench/e2e/Mvtap.E2ePps -o "$out/pps" >/dev/null
