@@ -121,6 +121,8 @@ public sealed class PacketSocketTests : IDisposable
             {
                 if (!f.CopiedToQueue)
                 {
+                    // the interfaces' own chatter (IPv6 solicitations) is not ours to count
+                    if (!TestNet.IsTestFrame(f.Data[10..])) continue;
                     Assert.Equal(f.WireLength, (uint)(f.Data.Length - 10));
                     got.Add(f.Data[10..].ToArray());
                     continue;
@@ -129,7 +131,7 @@ public sealed class PacketSocketTests : IDisposable
                 Assert.True(f.Data.Length - 10 < f.WireLength);
                 Assert.Equal(1, rx.ReceiveBatch(queued));
                 Assert.Equal((int)f.WireLength + 10, queued.Length(0));
-                got.Add(queued.Frame(0)[10..].ToArray());
+                if (TestNet.IsTestFrame(queued.Frame(0)[10..])) got.Add(queued.Frame(0)[10..].ToArray());
             }
             ring.Release();
         }
