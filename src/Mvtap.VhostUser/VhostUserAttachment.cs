@@ -81,10 +81,18 @@ public sealed class VhostUserAttachment : IEndpointAttachment
         int qp = source;
         if ((uint)qp >= (uint)Backend.MaxQueuePairs) return 0;
         int vring = VhostUserNetBackend.TxVring(qp);
-        Backend.AcknowledgeKick(vring);
         int n = Backend.ReceiveFromGuest(qp, _fromGuest);
-        // Sleep on the kick only once the ring is empty and the guest has been asked to kick.
-        bool more = n == _fromGuest.Capacity || Backend.ArmKick(vring);
+        // A full batch: more is waiting, so come back before sleeping and leave the kick alone (a
+        // kick still pending only makes the next epoll_wait return at once). Otherwise get ready
+        // to sleep: clear the kick, ask for the next one, and look once more, since frames added
+        // before the request was visible came without a kick (their kick, if any, was cleared).
+        // Reading the eventfd only here saves a system call per busy batch.
+        bool more = n == _fromGuest.Capacity;
+        if (!more)
+        {
+            Backend.AcknowledgeKick(vring);
+            more = Backend.ArmKick(vring);
+        }
         if (more) _pendingPairs |= 1UL << qp; else _pendingPairs &= ~(1UL << qp);
         return n;
     }
