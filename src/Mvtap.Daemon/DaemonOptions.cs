@@ -1,5 +1,5 @@
 // mvtapd's settings: where the control socket and attachment points live, where the state is
-// kept, and which group may use the control socket.
+// kept, which group may use the control socket, and what guest memory vhost-user may map.
 namespace Mvtap.Daemon;
 
 public sealed record DaemonOptions
@@ -12,4 +12,7 @@ public sealed record DaemonOptions
     public string? SocketGroup { get; init; }
     /// <summary>The named network namespace the lower devices live in; null = mvtapd's own.</summary>
     public string? Netns { get; init; }
+    /// <summary>Refuse vhost-user guest memory not sealed against shrinking (F_SEAL_SHRINK): a
+    /// frontend that truncates unsealed memory under mvtapd would crash it with SIGBUS.</summary>
+    public bool RequireSealedMemory { get; init; }
 }

@@ -63,11 +63,11 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     }
 
     public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, int index, string runDir,
-        int uid, int gid, Action<string> log)
+        int uid, int gid, Action<string> log, bool requireSealedMemory = false)
     {
         Directory.CreateDirectory(runDir);
         var slot = new GuestSlot();
-        var backend = new VhostUserNetBackend(QueuePairs, log);
+        var backend = new VhostUserNetBackend(QueuePairs, log) { RequireSealedMemory = requireSealedMemory };
         var vhost = new VhostUserAttachment(endpoint, backend);
         var vhostEndpoint = new VhostUserEndpoint(backend, ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
         {

@@ -16,10 +16,13 @@ public sealed class PacketLowerHost : ILowerHost
     private readonly HashSet<Endpoint> _macvlans = [];
     private readonly Dictionary<Endpoint, MacvtapAttachmentPoints> _macvtaps = [];
 
-    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
+    private readonly bool _requireSealedMemory;
+
+    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath, bool requireSealedMemory)
     {
         _switch = sw;
         _datapath = datapath;
+        _requireSealedMemory = requireSealedMemory;
     }
 
     public string Name => _datapath.Lower.Name;
@@ -27,12 +30,13 @@ public sealed class PacketLowerHost : ILowerHost
     public Port Port => _datapath.Port;
 
     /// <summary>Opens the interface as a lower, or null when no such interface exists in the
-    /// switch's namespace.</summary>
-    public static ILowerHost? Open(LinuxSwitch sw, string name)
+    /// switch's namespace. <paramref name="requireSealedMemory"/>: its macvtap endpoints' vhost-user
+    /// backends refuse guest memory not sealed against shrinking.</summary>
+    public static ILowerHost? Open(LinuxSwitch sw, string name, bool requireSealedMemory = false)
     {
         using (var rtnl = sw.Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(sw.Namespace))
             if (rtnl.GetLink(name) is null) return null;
-        return new PacketLowerHost(sw, sw.OpenLower(name));
+        return new PacketLowerHost(sw, sw.OpenLower(name), requireSealedMemory);
     }
 
     public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
@@ -69,7 +73,7 @@ public sealed class PacketLowerHost : ILowerHost
             return;
         }
         _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
-            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"));
+            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), _requireSealedMemory);
     }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>

@@ -12,7 +12,8 @@ internal sealed class MacvtapLab : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-attach-").FullName;
     private bool _namespace;
 
-    public MacvtapLab()
+    /// <param name="daemonArgs">extra mvtapd options (e.g. --require-sealed-memory).</param>
+    public MacvtapLab(params string[] daemonArgs)
     {
         Netns = $"mva{Environment.ProcessId % 100000}x{Interlocked.Increment(ref _counter)}";
         try
@@ -22,7 +23,7 @@ internal sealed class MacvtapLab : IDisposable
             Shell.Ip("-n", Netns, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
             Shell.Ip("-n", Netns, "link", "set", "low0", "up");
             Shell.Ip("-n", Netns, "link", "set", "ext0", "up");
-            Daemon = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Netns);
+            Daemon = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), ["--netns", Netns, .. daemonArgs]);
             Daemon.StartAndWait();
         }
         catch
