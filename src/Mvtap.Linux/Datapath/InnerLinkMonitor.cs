@@ -131,7 +131,9 @@ internal sealed unsafe class InnerLinkMonitor : IDisposable
         {
             var ns = a.InnerNamespaceOrHost;
             (w.Events, w.Client, w.Multicast) = ns is null ? OpenHere() : NetNamespace.Run(ns, OpenHere);
-            w.IfIndex = w.Client.GetLink(a.InnerName)?.Index
+            // by index first: the interface may have been renamed before this watch opened
+            w.IfIndex = (a.InnerIfIndex > 0 ? w.Client.GetLink(a.InnerIfIndex)?.Index : null)
+                ?? w.Client.GetLink(a.InnerName)?.Index
                 ?? throw new MvtapException(Errno.ENODEV, $"no interface {a.InnerName} in {ns ?? "the switch's namespace"}");
             w.LastError = null;
             Sync(w);
@@ -177,6 +179,11 @@ internal sealed unsafe class InnerLinkMonitor : IDisposable
                 w.Dispose();
                 Report(w, $"{a.Endpoint.Name}: {a.InnerName} left its namespace; no longer followed");
                 return;
+            }
+            if (link.Name != a.InnerName)
+            {
+                _log($"{a.Endpoint.Name}: its interface {a.InnerName} is now called {link.Name}; followed under that name");
+                a.FollowRename(link.Name);
             }
             var groups = w.Multicast!.Read(w.IfIndex);
             w.Follower.Apply(new InnerLinkState(

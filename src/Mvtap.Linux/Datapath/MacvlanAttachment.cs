@@ -17,8 +17,9 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     private bool _disposed;
 
     private MacvlanAttachment(Endpoint endpoint, string outerName, int outerIndex, string innerName, string? innerNamespace,
-        string? hostNamespace, PacketSocket socket, bool innerUp)
+        string? hostNamespace, PacketSocket socket, bool innerUp, int innerIfIndex)
     {
+        InnerIfIndex = innerIfIndex;
         Endpoint = endpoint;
         OuterName = outerName;
         OuterIfIndex = outerIndex;
@@ -53,7 +54,20 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     public string OuterName { get; }
     public int OuterIfIndex { get; }
     /// <summary>The endpoint's network interface, as its users see it.</summary>
-    public string InnerName { get; }
+    public string InnerName { get => Volatile.Read(ref _innerName); private set => Volatile.Write(ref _innerName, value); }
+    private string _innerName = "";
+
+    /// <summary>The inner end's interface index in its namespace (0: unknown): what identifies it
+    /// whatever it is called there.</summary>
+    public int InnerIfIndex { get => Volatile.Read(ref _innerIfIndex); private set => Volatile.Write(ref _innerIfIndex, value); }
+    private int _innerIfIndex;
+
+    /// <summary>The inner end was renamed where it lives (a container runtime names its NIC eth0 after
+    /// the move, as CNI plugins do): it is the same interface, pushed to and moved under its new name.</summary>
+    internal void FollowRename(string name)
+    {
+        lock (_innerGate) InnerName = name;
+    }
     public string? InnerNamespace { get; private set; }
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
@@ -163,7 +177,8 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
                 socket.Dispose();
                 throw;
             }
-            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: endpoint.IsUp);
+            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: endpoint.IsUp,
+                innerIfIndex: link.Link ?? 0); // a veth's IFLA_LINK is its peer's index
         }
         catch
         {
@@ -181,10 +196,22 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     public static MacvlanAttachment? Adopt(Rtnetlink hostRtnl, string? hostNamespace, Endpoint endpoint, string innerName, string? innerNamespace)
     {
         using var innerRtnl = innerNamespace is null ? null : Rtnetlink.InNamespace(innerNamespace);
-        var inner = (innerRtnl ?? hostRtnl).GetLink(innerName);
-        if (inner is not { Kind: "veth", Link: { } peerIndex }) return null;
-        var outer = hostRtnl.GetLink(peerIndex);
-        if (outer is not { Kind: "veth" } || !outer.Name.StartsWith("mvo", StringComparison.Ordinal)) return null;
+        var innerSide = innerRtnl ?? hostRtnl;
+        var inner = innerSide.GetLink(innerName);
+        var outer = inner is null ? null : OuterEndOf(hostRtnl, inner);
+        if (outer is null)
+        {
+            // Renamed in its namespace while we were away (see FollowRename): the same pair still
+            // carries the endpoint's MAC on its inner end.
+            foreach (var link in innerSide.GetLinks())
+            {
+                if (link.Address != endpoint.Mac || OuterEndOf(hostRtnl, link) is not { } o) continue;
+                (inner, outer) = (link, o);
+                innerName = link.Name;
+                break;
+            }
+        }
+        if (inner is null || outer is null) return null;
         (innerRtnl ?? hostRtnl).SetLink(new LinkRequest { Name = innerName, Address = endpoint.Mac, Mtu = (uint)endpoint.Mtu });
         hostRtnl.SetUp(outer.Name, true);
         var socket = PacketLower.Open(hostNamespace, outer.Index);
@@ -197,7 +224,15 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
             socket.Dispose();
             throw;
         }
-        return new MacvlanAttachment(endpoint, outer.Name, outer.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: inner.IsUp);
+        return new MacvlanAttachment(endpoint, outer.Name, outer.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: inner.IsUp, innerIfIndex: inner.Index);
+    }
+
+    // The outer end of ours (an "mvo" veth in the switch's namespace) whose peer is inner, if any.
+    private static LinkInfo? OuterEndOf(Rtnetlink hostRtnl, LinkInfo inner)
+    {
+        if (inner is not { Kind: "veth", Link: { } peerIndex }) return null;
+        var outer = hostRtnl.GetLink(peerIndex);
+        return outer is { Kind: "veth" } && outer.Name.StartsWith("mvo", StringComparison.Ordinal) ? outer : null;
     }
 
     /// <summary>Moves the inner end into another named namespace (`link set NAME netns NS`).</summary>
@@ -207,6 +242,9 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
         using var target = NetNamespace.Open(netns);
         (innerRtnl ?? hostRtnl).MoveToNamespace(InnerName, target);
         InnerNamespace = netns;
+        // a moved device keeps its index unless the new namespace has it taken
+        using var movedRtnl = Rtnetlink.InNamespace(netns);
+        InnerIfIndex = movedRtnl.GetLink(InnerName)?.Index ?? 0;
     }
 
     /// <summary>Closes the socket but leaves the pair, for a daemon that stops and will adopt it again.</summary>

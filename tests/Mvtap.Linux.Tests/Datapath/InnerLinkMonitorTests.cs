@@ -104,3 +104,66 @@ public sealed class InnerLinkMonitorTests
         Assert.Equal([new MacAddress(0x333300000001UL), Group], groups);
     }
 }
+
+// A container runtime renames the NIC after moving it in (CNI plugins create it under a temporary
+// name and call it eth0 inside): the endpoint's interface is the same device under a new name.
+[Collection("datapath")]
+public sealed class InnerInterfaceRenameTests
+{
+    [Fact]
+    public void AnInterfaceRenamedInItsNamespaceIsStillTheEndpointsInterface()
+    {
+        using var topo = new DatapathTopology();
+        var ns = topo.NewNamespace();
+        var log = new List<string>();
+        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        var dp = sw.OpenLower(DatapathTopology.LowerName);
+        var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "tmp7f3a" }, ns.Name, "tmp7f3a", up: false);
+        var attachment = sw.AttachmentOf(ep);
+
+        ns.Ip("link", "set", "dev", "tmp7f3a", "name", "eth0"); // a down interface may be renamed
+        Assert.True(TestNet.WaitFor(() => attachment.InnerName, n => n == "eth0") == "eth0", string.Join("\n", log));
+
+        // the port's changes reach the renamed interface: up, and a new MAC
+        var mac = TestNet.RandomMac();
+        dp.Port.SetUp(ep, true);
+        dp.Port.SetMac(ep, mac);
+        using var rtnl = Rtnetlink.InNamespace(ns.Name);
+        Assert.True(TestNet.WaitFor(() => rtnl.GetLink("eth0"), l => l is { IsUp: true } && l.Address == mac) is { IsUp: true },
+            "the renamed interface did not follow the endpoint");
+        DatapathTopology.Address(ns, "eth0", 5);
+        Assert.True(DatapathTopology.Ping(ns.Name, DatapathTopology.ExtIp, attempts: 3));
+        Assert.DoesNotContain(log, l => l.Contains("cannot follow", StringComparison.Ordinal));
+        Assert.Null(dp.Fault);
+    }
+
+    [Fact]
+    public void ARestartedSwitchAdoptsThePairUnderItsNewName()
+    {
+        using var topo = new DatapathTopology();
+        var ns = topo.NewNamespace();
+        var mac = TestNet.RandomMac();
+        var settings = new EndpointSettings { Name = "tmp91c2", Mac = mac };
+        string outer;
+        using (var first = new LinuxSwitch(topo.Host.Name, keepInterfaces: true))
+        {
+            var dp = first.OpenLower(DatapathTopology.LowerName);
+            var ep = first.AddMacvlanEndpoint(dp, settings, ns.Name, "tmp91c2", up: false);
+            outer = first.AttachmentOf(ep).OuterName;
+            ns.Ip("link", "set", "dev", "tmp91c2", "name", "eth0");
+        }
+
+        // the next run knows the endpoint by its name and MAC only (what mvtapd saves)
+        using var second = new LinuxSwitch(topo.Host.Name, keepInterfaces: true);
+        var dp2 = second.OpenLower(DatapathTopology.LowerName);
+        var again = second.AddMacvlanEndpoint(dp2, settings, ns.Name, "tmp91c2", up: true, adopt: true);
+        var adopted = second.AttachmentOf(again);
+        Assert.Equal(outer, adopted.OuterName);
+        Assert.Equal("eth0", adopted.InnerName);
+        using var rtnl = Rtnetlink.InNamespace(ns.Name);
+        Assert.Null(rtnl.GetLink("tmp91c2")); // no second NIC made for it
+        DatapathTopology.Address(ns, "eth0", 6);
+        Assert.True(DatapathTopology.Ping(ns.Name, DatapathTopology.ExtIp, attempts: 3));
+        second.RemoveEndpoint(again);
+    }
+}
