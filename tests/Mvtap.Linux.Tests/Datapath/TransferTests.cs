@@ -18,6 +18,9 @@ public sealed class TransferTests
     private static Socket Listen(string ns, int port) => NetNamespace.Run(ns, () =>
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        // the same port serves several transfers in a row; the last one's connection may still
+        // be in TIME_WAIT on this side
+        s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         s.Bind(new IPEndPoint(IPAddress.Any, port));
         s.Listen(1);
         return s;

@@ -37,6 +37,7 @@ public sealed class E2eIntegrityTests
         using var listener = NetNamespace.Run(serverNs, () =>
         {
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true); // an earlier transfer's TIME_WAIT
             s.Bind(new IPEndPoint(IPAddress.Any, Port));
             s.Listen(1);
             return s;
