@@ -95,8 +95,7 @@ public sealed class Ipv4Defragmenter
         var head = buf[EthernetFrame.HeaderLength..hl];
         BinaryPrimitives.WriteUInt16BigEndian(head[2..], (ushort)(hl - EthernetFrame.HeaderLength + d.TotalPayload));
         BinaryPrimitives.WriteUInt16BigEndian(head[6..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(head[10..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(head[10..], Checksum(head));
+        InternetChecksum.WriteIpv4HeaderChecksum(head);
         d.InUse = false;
         datagram = buf[..(hl + d.TotalPayload)];
         return Result.Complete;
@@ -146,13 +145,5 @@ public sealed class Ipv4Defragmenter
                 d.InUse = false;
                 Dropped++;
             }
-    }
-
-    private static ushort Checksum(ReadOnlySpan<byte> header)
-    {
-        uint sum = 0;
-        for (int i = 0; i + 1 < header.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(header[i..]);
-        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
     }
 }

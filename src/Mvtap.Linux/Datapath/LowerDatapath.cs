@@ -32,7 +32,6 @@ public sealed class LowerDatapath : IDisposable
     private readonly ConcurrentQueue<Command> _commands = new();
     private readonly FrameBatch _rx = new(BatchSize, PacketLower.SlotSize);
     private readonly RingReceiver _lowerRx;
-    private bool _lowerPending;
     private readonly FrameBatch _wireTx = new(BatchSize, PacketLower.SlotSize);
     private readonly EpollEvent[] _events = new EpollEvent[BatchSize];
     private readonly int[] _fdScratch = new int[MaxPollFds];
@@ -136,10 +135,11 @@ public sealed class LowerDatapath : IDisposable
                     }
                 }
                 pending = false;
-                if (_lowerPending)
+                // frames left in the lower's ring (a full batch, or new since): read on before sleeping
+                if (_lowerRx.Pending)
                 {
                     ReadLower(table, ref sink);
-                    pending |= _lowerPending;
+                    pending |= _lowerRx.Pending;
                 }
                 foreach (var a in _attached)
                 {
@@ -178,7 +178,6 @@ public sealed class LowerDatapath : IDisposable
     private void ReadLower(ForwardingTable table, ref DatapathSink sink)
     {
         int n = _lowerRx.Receive(_rx);
-        _lowerPending = _lowerRx.Pending;
         if (n < 0) { Stats.receiveErrors++; return; }
         for (int i = 0; i < n; i++)
         {

@@ -16,7 +16,8 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
     private LowerDatapath? _datapath;
 
     public PacketSocket Socket { get; } = socket;
-    public bool ReceivePending { get; private set; }
+    /// <summary>Frames left in the ring: read again before sleeping (one memory read to know).</summary>
+    public bool ReceivePending => _rx.Pending;
 
     /// <summary>Allocates the transmit batch while served, frees it when let go (datapath thread).</summary>
     public void SetDatapath(LowerDatapath? datapath)
@@ -36,13 +37,7 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
         return 1;
     }
 
-    public int ReceiveBatch(FrameBatch scratch)
-    {
-        int n = _rx.Receive(scratch);
-        // Frames left in the ring: read again before sleeping (one memory read to know).
-        ReceivePending = _rx.Pending;
-        return n;
-    }
+    public int ReceiveBatch(FrameBatch scratch) => _rx.Receive(scratch);
 
     public ReceivedFrame GetFrame(int i, FrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
         _rx.GetFrame(i, _datapath?.Stats, out frame, out vnet);
