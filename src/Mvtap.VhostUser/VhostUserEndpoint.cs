@@ -161,6 +161,19 @@ public sealed class VhostUserEndpoint : IDisposable
         }
     }
 
+    /// <summary>Ends the running session, if there is one: the frontend sees its connection
+    /// closed (and may come back). <paramref name="reason"/> is logged.</summary>
+    public void Disconnect(string reason)
+    {
+        using (_gate.EnterScope())
+        {
+            if (_session is null || _session.IsClosed) return;
+            _log($"vhost-user {SocketPath}: closing the session: {reason}");
+            try { UnixSocket.Shutdown(_session); }
+            catch (ObjectDisposedException) { /* the session closed on its own meanwhile */ }
+        }
+    }
+
     /// <summary>Stops the control thread, ends a running session and removes the socket file.</summary>
     public void Dispose()
     {

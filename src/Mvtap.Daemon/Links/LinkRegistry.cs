@@ -7,6 +7,7 @@ using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -96,6 +97,7 @@ public sealed class LinkRegistry : IDisposable
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
         var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
+        var guestMemory = r.GuestMemory is null ? GuestMemoryPolicy.Sealed : RequestValues.GuestMemory(r.GuestMemory, kind, name);
         var settings = new EndpointSettings
         {
             Name = name,
@@ -117,10 +119,11 @@ public sealed class LinkRegistry : IDisposable
             Owner = r.Owner,
             Group = r.Group,
             Netns = r.Netns,
+            GuestMemory = guestMemory,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
+            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);
@@ -172,6 +175,7 @@ public sealed class LinkRegistry : IDisposable
         }
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
         var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
+        var guestMemory = r.GuestMemory is null ? (GuestMemoryPolicy?)null : RequestValues.GuestMemory(r.GuestMemory, record.Kind, ep.Name);
         var change = new EndpointChange
         {
             Mac = r.Address is null ? null : RequestValues.Mac(r.Address),
@@ -195,8 +199,9 @@ public sealed class LinkRegistry : IDisposable
             record.Lower.MoveToNamespace(ep, ns);
             record.Netns = ns;
         }
-        if ((r.Owner is not null || r.Group is not null) && record.Kind == EndpointKind.Macvtap)
-            record.Lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
+        if ((r.Owner is not null || r.Group is not null || guestMemory is not null) && record.Kind == EndpointKind.Macvtap)
+            record.Lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory ?? record.GuestMemory);
+        if (guestMemory is { } gm) record.GuestMemory = gm;
         if (r.Owner is not null) record.Owner = r.Owner;
         if (r.Group is not null) record.Group = r.Group;
         if (r.TxQueueLen is { } q) record.TxQueueLen = q;
@@ -268,6 +273,7 @@ public sealed class LinkRegistry : IDisposable
                     Owner = x.Owner,
                     Group = x.Group,
                     Netns = x.Netns,
+                    GuestMemory = x.Kind == EndpointKind.Macvtap ? x.GuestMemory.Name() : null,
                 }).Concat(_unrestored).OrderBy(e => e.Index)],
             };
     }
@@ -321,7 +327,7 @@ public sealed class LinkRegistry : IDisposable
                         Mtu = e.Mtu == 0 ? null : e.Mtu, TxQueueLen = e.TxQueueLen, BcQueueLen = e.BcQueueLen,
                         BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
                         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
-                        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up,
+                        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
                     }, e.Index);
                 }
                 catch (MvtapException ex)

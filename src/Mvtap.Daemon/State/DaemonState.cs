@@ -34,6 +34,8 @@ public sealed record EndpointState
     public string? Owner { get; init; }
     public string? Group { get; init; }
     public string? Netns { get; init; }
+    /// <summary>A macvtap's `guestmem` ("sealed" or "any"); absent = sealed.</summary>
+    public string? GuestMemory { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

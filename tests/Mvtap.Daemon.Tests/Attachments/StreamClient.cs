@@ -79,17 +79,15 @@ internal static class StreamClient
     }
 
     /// <summary>Sends <paramref name="frame"/> from <paramref name="from"/> until <paramref name="to"/> gets it
-    /// (the first tries may reach the daemon before it accepted the receiver); bounded.</summary>
+    /// (the first tries may reach the daemon before it accepted the receiver); bounded. Other frames
+    /// <paramref name="to"/> receives meanwhile (broadcasts of other guests: ARP, IPv6) are skipped.</summary>
     public static void Exchange(Socket from, Socket to, byte[] frame)
     {
         for (int attempt = 0; attempt < 40; attempt++)
         {
             Send(from, frame);
-            if (Receive(to) is { } got)
-            {
-                Assert.Equal(frame, got);
-                return;
-            }
+            for (int other = 0; other < 100 && Receive(to) is { } got; other++)
+                if (got.AsSpan().SequenceEqual(frame)) return;
         }
         Assert.Fail("the frame never arrived");
     }
