@@ -83,7 +83,7 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         var tap = new TapRelayAttachment(endpoint, slot, TapId);
         try
         {
-            stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId);
+            stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId, log);
             composite = new CompositeAttachment(endpoint, slot, vhost, stream, tap);
             datapath.Attach(composite);
             vhostEndpoint.Start();

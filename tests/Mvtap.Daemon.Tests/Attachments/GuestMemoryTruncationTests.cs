@@ -6,7 +6,7 @@
 // the external host) go on. With the endpoint's explicit allowance (guestmem any) the memory is
 // mapped, and the risk README and `mvtap link help` state is real: the truncation kills mvtapd.
 using Mvtap.Daemon.Tests.Nobody;
-using static Mvtap.Daemon.Tests.Attachments.StreamClient;
+using static Mvtap.Tests.Stream.StreamClient;
 
 namespace Mvtap.Daemon.Tests.Attachments;
 

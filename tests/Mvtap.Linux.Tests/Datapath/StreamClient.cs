@@ -1,11 +1,12 @@
 // A QEMU `-netdev stream` peer for tests, on a real unix socket: 4-byte big-endian length and
-// the raw frame, with bounded waits for frames and for the daemon closing the connection.
+// the raw frame, with bounded waits for frames and for the other side closing the connection.
+// Shared by the datapath's and the daemon's tests.
 using System.Buffers.Binary;
 using System.Net.Sockets;
 
-namespace Mvtap.Daemon.Tests.Attachments;
+namespace Mvtap.Tests.Stream;
 
-internal static class StreamClient
+public static class StreamClient
 {
     public static Socket Connect(string path)
     {
@@ -76,6 +77,19 @@ internal static class StreamClient
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset) { return true; }
         catch (SocketException) { return false; }
+    }
+
+    /// <summary>True when <paramref name="frame"/> arrives at <paramref name="to"/> within about 10 s;
+    /// other frames (broadcasts of other guests) are skipped.</summary>
+    public static bool Arrives(Socket to, byte[] frame)
+    {
+        for (int silent = 0, other = 0; silent < 20 && other < 1000;)
+        {
+            if (Receive(to) is not { } got) silent++;
+            else if (got.AsSpan().SequenceEqual(frame)) return true;
+            else other++;
+        }
+        return false;
     }
 
     /// <summary>Sends <paramref name="frame"/> from <paramref name="from"/> until <paramref name="to"/> gets it
