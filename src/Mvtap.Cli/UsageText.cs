@@ -38,6 +38,7 @@ internal static class UsageText
         "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n" +
         "GUESTMEM: the guest memory a macvtap's vhost-user frontend may share: sealed (the default)\n" +
         "          only memory sealed against shrinking (QEMU's memory-backend-memfd is); any also\n" +
-        "          memory it can shrink (DPDK virtio-user, hugepage files, memory-backend-file),\n" +
-        "          which lets the VM's owner crash mvtapd and every endpoint with it by truncating it\n";
+        "          memory the VM's owner can shrink under mvtapd (DPDK virtio-user, hugepage files,\n" +
+        "          memory-backend-file): mvtapd survives that only through an unsupported .NET\n" +
+        "          runtime setting it turns on; without it the owner can crash mvtapd and every endpoint\n";
 }

@@ -10,6 +10,8 @@ using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
 
+GuestMemoryFaults.EnsureCatchable(); // may restart the process, before anything else runs
+
 var runDir = new Option<string?>("--run-dir") { Description = $"control socket and attachment points (default ${ControlPaths.RunDirEnvironmentVariable} or {ControlPaths.DefaultRunDir})" };
 var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
 var group = new Option<string?>("--socket-group") { Description = "group allowed to use the control socket (mode 0660)" };

@@ -30,6 +30,7 @@ public sealed class VhostUserEndpoint : IDisposable
         SocketPath = socketPath;
         Role = role;
         _log = log ?? (_ => { });
+        backend.GuestMemoryLost += () => Disconnect("its guest memory vanished under the mapping");
     }
 
     public string SocketPath { get; }

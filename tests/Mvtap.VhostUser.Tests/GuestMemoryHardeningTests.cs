@@ -1,10 +1,10 @@
-// Guest memory the daemon maps must never vanish under it (SIGBUS kills the whole daemon). By
-// default (GuestMemoryPolicy.Sealed, `guestmem sealed`) only a file sealed against shrinking is
-// mapped; an unsealed one is refused before anything is mapped, the session is closed and the
-// next frontend is served. With Any it is mapped and the risk is logged; changing the policy
-// back to Sealed reports the mapped unsealed memory so the session can be ended, and a table
-// being mapped meanwhile is refused. Memory tables that are malformed (too many regions, empty
-// or overlapping regions) are refused whole, leaking no descriptor and no mapping.
+// Guest memory the daemon maps should never vanish under it (SIGBUS, fatal unless the runtime lets
+// the fault be caught). By default (GuestMemoryPolicy.Sealed, `guestmem sealed`) only a file
+// sealed against shrinking is mapped; an unsealed one is refused before anything is mapped, the
+// session is closed and the next frontend is served. With Any it is mapped and the risk is logged;
+// changing the policy back to Sealed reports the mapped unsealed memory so the session can be
+// ended, and a table being mapped meanwhile is refused. Memory tables that are malformed (too many
+// regions, empty or overlapping regions) are refused whole, leaking no descriptor and no mapping.
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;

@@ -10,7 +10,8 @@ public enum GuestMemoryPolicy
     /// default; QEMU's memory-backend-memfd seals by default).</summary>
     Sealed,
     /// <summary>Any file, also one that can shrink (DPDK virtio-user, hugepage files, QEMU's
-    /// memory-backend-file, memory-backend-memfd seal=off): its owner can crash the daemon.</summary>
+    /// memory-backend-file, memory-backend-memfd seal=off): its owner can make the daemon touch
+    /// pages that are gone (SIGBUS), fatal unless the runtime lets the fault be caught.</summary>
     Any,
 }
 

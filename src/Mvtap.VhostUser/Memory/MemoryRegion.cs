@@ -1,15 +1,16 @@
-// One region of guest memory from SET_MEM_TABLE, mapped from the frontend's descriptor. It
-// knows the region's two address spaces (guest physical for descriptors, frontend virtual for
-// ring addresses) and owns the mapping.
+// One region of guest memory from SET_MEM_TABLE, mapped from the frontend's descriptor. It knows
+// the region's two address spaces (guest physical for descriptors, frontend virtual for ring
+// addresses) and owns the mapping.
 //
-// SIGBUS: the daemon dies if it touches a mapped page that no longer exists in the file. At
+// SIGBUS: touching a mapped page that no longer exists in the file raises SIGBUS, which kills the
+// daemon unless the runtime delivers it as an exception (Net/VhostUserNetBackend.Faults.cs). At
 // map time the file must be long enough (fstat), which leaves one risk: a frontend that shrinks
 // the file later. A file sealed with F_SEAL_SHRINK cannot shrink (QEMU's memory-backend-memfd
 // seals by default: seal=on), so such a region is safe for its whole life; the seals are read
-// before the size, so the size seen can only grow afterwards. Other files cannot be protected
-// from here: MAP_POPULATE would not help (truncation unmaps populated pages too) and would commit
-// all guest memory at once. Only the frontend (the VMM process, never the guest) can shrink the
-// file; GuestMemoryPolicy.Sealed (an endpoint's default) refuses such files, Any maps them.
+// before the size, so the size seen can only grow afterwards. Other files cannot be protected from
+// here: MAP_POPULATE would not help (truncation unmaps populated pages too) and would commit all
+// guest memory at once. Only the frontend (the VMM process, never the guest) can shrink the file;
+// GuestMemoryPolicy.Sealed (an endpoint's default) refuses such files, Any maps them.
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Protocol;
 

@@ -132,7 +132,8 @@ public sealed partial class VhostUserNetBackend
         _log(unsealed == 0
             ? $"vhost-user net: memory table with {n} region(s), sealed against shrinking"
             : $"vhost-user net: memory table with {n} region(s), {unsealed} not sealed against shrinking (F_SEAL_SHRINK), mapped because " +
-              "the endpoint allows it (guestmem any): a frontend that truncates its guest memory file would crash the daemon (SIGBUS)");
+              "the endpoint allows it (guestmem any): if the frontend truncates it, the daemon touches lost pages (SIGBUS), " +
+              (GuestMemoryFaultsCatchable ? "which it contains (device broken, session closed)" : "which kills it (this runtime cannot catch the fault)"));
         return Outcome.Ok;
     }
 

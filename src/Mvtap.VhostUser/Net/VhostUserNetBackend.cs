@@ -132,11 +132,19 @@ public sealed partial class VhostUserNetBackend : IDisposable
     public bool ArmKick(int vring)
     {
         var vq = _vrings[vring];
-        using (vq.Gate.EnterScope())
+        try
         {
-            if (!vq.IsReady) return false;
-            bool added = vq.RequestKick();
-            return added || (vring % 2 == 1 && vq.AvailableCount() > 0);
+            using (vq.Gate.EnterScope())
+            {
+                if (!vq.IsReady) return false;
+                bool added = vq.RequestKick();
+                return added || (vring % 2 == 1 && vq.AvailableCount() > 0);
+            }
+        }
+        catch (AccessViolationException)
+        {
+            OnGuestMemoryFault(vq);
+            return false;
         }
     }
 
