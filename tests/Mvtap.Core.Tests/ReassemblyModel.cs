@@ -1,5 +1,5 @@
 // A deliberately plain model of the kernel's IPv4 reassembly rules (ip_check_defrag, ip_defrag,
-// ip_frag_queue, inet_frag_queue_insert, ip_frag_reasm), written from the kernel's source
+// ip_frag_too_far, ip_frag_queue, inet_frag_queue_insert, ip_frag_reasm), written from the kernel's source
 // without the defragmenter's pools, pages and sorted arrays: lists, a flat byte array per
 // datagram, a linear scan for overlaps. Ipv4Defragmenter must agree with it on every frame:
 // the same verdict, the same bytes delivered, the same drops by reason, the same memory held.
@@ -18,6 +18,7 @@ internal sealed class ReassemblyModel(long highThreshold, long timeoutTicks)
         public bool First, Last;
         public int Len, Meat, Fragments, MaxSize, MaxDf, Ecn;
         public long Charged;
+        public uint Rid;
         public byte[] Header = [];
         public int Net;
         public readonly List<(int Start, int End)> Runs = [];
@@ -26,6 +27,7 @@ internal sealed class ReassemblyModel(long highThreshold, long timeoutTicks)
     }
 
     private readonly Dictionary<(uint, uint, ushort, byte), Datagram> _queues = [];
+    private readonly Dictionary<uint, uint> _peerRid = [];
     public readonly Dictionary<DropReason, long> Drops = [];
     public long Held { get; private set; }
 
@@ -58,6 +60,16 @@ internal sealed class ReassemblyModel(long highThreshold, long timeoutTicks)
         {
             _queues[key] = q = new Datagram { Started = now, Charged = Ipv4Defragmenter.DatagramCost };
             Held += Ipv4Defragmenter.DatagramCost;
+        }
+        // ip_frag_too_far: more than 64 fragments from this source since the datagram took one: start over
+        uint start = q.Rid;
+        q.Rid = _peerRid[key.Item1] = _peerRid.GetValueOrDefault(key.Item1) + 1;
+        if (q.Fragments > 0 && q.Rid - start > 64)
+        {
+            Count(DropReason.ReassemblyTooFar, q.Fragments);
+            Held -= q.Charged - Ipv4Defragmenter.DatagramCost;
+            var fresh = new Datagram { Started = now, Charged = Ipv4Defragmenter.DatagramCost, Rid = q.Rid, MaxSize = q.MaxSize, MaxDf = q.MaxDf };
+            _queues[key] = q = fresh;
         }
         bool more = (fo & 0x2000) != 0;
         int offset = (fo & 0x1FFF) * 8, end = offset + tot - ihl;
@@ -144,5 +156,7 @@ internal sealed class ReassemblyModel(long highThreshold, long timeoutTicks)
     {
         Held -= _queues[key].Charged;
         _queues.Remove(key);
+        // a source's count matters only while it has datagrams in reassembly
+        if (!_queues.Keys.Any(k => k.Item1 == key.Item1)) _peerRid.Remove(key.Item1);
     }
 }

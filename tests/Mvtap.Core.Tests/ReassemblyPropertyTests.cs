@@ -169,7 +169,8 @@ public sealed class ReassemblyPropertyTests
             string.Join(' ', Enum.GetValues<DropReason>().Where(r => seen.Drops[(int)r] > 0).Select(r => $"{r.Name()}={seen.Drops[(int)r]}")));
 
     private static readonly DropReason[] RuleDrops =
-        [DropReason.ReassemblyInvalid, DropReason.ReassemblyOverlap, DropReason.ReassemblyDuplicate, DropReason.ReassemblyOversize, DropReason.ReassemblyTimeout];
+        [DropReason.ReassemblyInvalid, DropReason.ReassemblyOverlap, DropReason.ReassemblyDuplicate, DropReason.ReassemblyOversize, DropReason.ReassemblyTimeout,
+         DropReason.ReassemblyTooFar];
 
     [Fact]
     public void The_defragmenter_completes_exactly_what_the_model_completes_with_the_same_bytes_and_drops()

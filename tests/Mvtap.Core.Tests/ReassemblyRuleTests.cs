@@ -147,6 +147,18 @@ public class ReassemblyRuleTests
         Assert.Equal(2, d.Counters[DropReason.ReassemblyTimeout]);
     }
 
+    [Theory]
+    [InlineData(63, "Complete")]
+    [InlineData(64, "Held")]
+    public void A_datagram_that_64_other_fragments_from_its_source_passed_starts_over(int others, string last)
+    {
+        var d = new Ipv4Defragmenter();
+        Assert.Equal(Result.Held, d.Add(F(0, 8, true, id: 1), out _));
+        for (int i = 0; i < others; i++) d.Add(F(8, 8, true, id: (ushort)(100 + i)), out _);
+        Assert.Equal(last, d.Add(F(8, 8, false, id: 1), out _).ToString());
+        Assert.Equal(others > 63 ? 1 : 0, d.Counters[DropReason.ReassemblyTooFar]);
+    }
+
     [Fact]
     public void Above_the_memory_limit_every_fragment_is_refused_until_datagrams_expire()
     {

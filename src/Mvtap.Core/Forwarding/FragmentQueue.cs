@@ -46,14 +46,26 @@ internal sealed class FragmentQueue
 
     public int RunCount => _runCount;
 
+    /// <summary>The source's fragment count when this queue last took one (ip_frag_too_far's qp->rid).</summary>
+    public uint Rid;
+
     public void Reset(FragmentKey key, long started)
     {
         Key = key;
         Started = started;
         Older = Newer = null;
-        FirstIn = LastIn = false;
-        Length = Meat = Fragments = MaxSize = MaxDfSize = HeaderLength = NetworkOffset = 0;
+        MaxSize = MaxDfSize = 0;
         Charged = 0;
+        Rid = 0;
+        Restart();
+    }
+
+    /// <summary>Forgets what was held (ip_frag_reinit): flags, length, bytes, runs, ECN. The largest
+    /// fragment sizes stay, as in the kernel. The caller returns the pages.</summary>
+    public void Restart()
+    {
+        FirstIn = LastIn = false;
+        Length = Meat = Fragments = HeaderLength = NetworkOffset = 0;
         Ecn = 0;
         _runCount = 0;
         if (_runs.Length > KeptRunCapacity) _runs = new (int, int)[8]; // a hostile datagram's array is not pooled

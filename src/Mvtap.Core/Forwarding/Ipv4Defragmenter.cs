@@ -11,6 +11,8 @@
 //   exceeds 65535 bytes is discarded then (ip_frag_reasm's E2BIG): so a fragment ending past
 //   65535 - IHL is never delivered, and its bytes are not even stored;
 // - a datagram not completed 30 s after its first fragment (ipfrag_time) is dropped;
+// - a datagram that more than 64 fragments from the same source passed since it last took
+//   one (ipfrag_max_dist) starts over: what it held is dropped, its 30 s start again;
 // - memory held (pages of data, per-fragment and per-datagram bookkeeping) is bounded like
 //   ipfrag_high_thresh: while above it every fragment is refused (inet_frag_find).
 // The reassembled frame is the first fragment's link-layer and IP header with tot_len set,
@@ -18,6 +20,7 @@
 // dropped, held ones included when their datagram is discarded, is counted by reason.
 // No allocation per fragment once the pools have grown to the traffic's peak.
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 
@@ -37,9 +40,20 @@ public sealed class Ipv4Defragmenter
     /// <summary>Payload bytes past this can never be part of a datagram of at most 65535 bytes with a 20-byte header.</summary>
     public const int MaxStoredEnd = 65535 - 20;
 
+    /// <summary>net.ipv4.ipfrag_max_dist's default.</summary>
+    public const uint MaxDistance = 64;
+
     public enum Result { NotFragment, Held, Complete, Dropped }
 
+    /// <summary>Per source address with datagrams in reassembly: fragments seen (inet_peer's rid) and its datagrams.</summary>
+    private struct Peer
+    {
+        public uint Rid;
+        public int Datagrams;
+    }
+
     private readonly Dictionary<FragmentKey, FragmentQueue> _queues;
+    private readonly Dictionary<uint, Peer> _peers;
     private readonly Stack<FragmentQueue> _freeQueues = new();
     private readonly Stack<byte[]> _freePages = new();
     private readonly byte[] _output = new byte[18 + 65535];
@@ -56,7 +70,9 @@ public sealed class Ipv4Defragmenter
         _highThreshold = highThreshold;
         _timeoutTicks = (long)(Timeout.TotalSeconds * _clock.TimestampFrequency);
         // as many datagrams as the limit can hold, so the table never grows on the datapath
-        _queues = new Dictionary<FragmentKey, FragmentQueue>((int)Math.Min(1 << 16, highThreshold / (DatagramCost + FragmentCost + PageSize) + 2));
+        int most = (int)Math.Min(1 << 16, highThreshold / (DatagramCost + FragmentCost + PageSize) + 2);
+        _queues = new Dictionary<FragmentKey, FragmentQueue>(most);
+        _peers = new Dictionary<uint, Peer>(most);
     }
 
     /// <summary>Where drops are counted (the port's counters).</summary>
@@ -83,6 +99,7 @@ public sealed class Ipv4Defragmenter
 
         var key = new FragmentKey(f.Source, f.Destination, f.Id, f.Protocol);
         if (!_queues.TryGetValue(key, out var q)) q = Create(key, now);
+        if (TooFar(q)) Restart(q, now);
 
         int offset = f.Offset;
         int end = offset + f.PayloadLength;
@@ -190,31 +207,75 @@ public sealed class Ipv4Defragmenter
         HeldBytes += bytes;
     }
 
+    // ip_frag_too_far: every fragment from a source counts; a datagram holding fragments that more
+    // than MaxDistance of them passed since it took its last is presumed to have lost some
+    private bool TooFar(FragmentQueue q)
+    {
+        ref var peer = ref CollectionsMarshal.GetValueRefOrNullRef(_peers, q.Key.Source);
+        uint start = q.Rid;
+        q.Rid = ++peer.Rid;
+        return q.Fragments > 0 && q.Rid - start > MaxDistance;
+    }
+
+    // ip_frag_reinit: the held fragments are dropped, the datagram starts over with a new 30 s
+    private void Restart(FragmentQueue q, long now)
+    {
+        for (int i = 0; i < q.Fragments; i++) _counters.CountDrop(DropReason.ReassemblyTooFar);
+        HeldFragments -= q.Fragments;
+        HeldBytes -= q.Charged - DatagramCost;
+        q.Charged = DatagramCost;
+        ReturnPages(q);
+        q.Restart();
+        q.Started = now;
+        Unlink(q);
+        Link(q);
+    }
+
     private FragmentQueue Create(FragmentKey key, long now)
     {
         var q = _freeQueues.Count > 0 ? _freeQueues.Pop() : new FragmentQueue();
         q.Reset(key, now);
         _queues.Add(key, q);
-        q.Older = _newest;
-        if (_newest is not null) _newest.Newer = q; else _oldest = q;
-        _newest = q;
+        CollectionsMarshal.GetValueRefOrAddDefault(_peers, key.Source, out _).Datagrams++;
+        Link(q);
         Charge(q, DatagramCost);
         return q;
     }
 
-    private void Release(FragmentQueue q)
+    // the expiry list: creation (or restart) order, oldest first
+    private void Link(FragmentQueue q)
     {
-        _queues.Remove(q.Key);
+        q.Older = _newest;
+        q.Newer = null;
+        if (_newest is not null) _newest.Newer = q; else _oldest = q;
+        _newest = q;
+    }
+
+    private void Unlink(FragmentQueue q)
+    {
         if (q.Older is not null) q.Older.Newer = q.Newer; else _oldest = q.Newer;
         if (q.Newer is not null) q.Newer.Older = q.Older; else _newest = q.Older;
+        q.Older = q.Newer = null;
+    }
+
+    private void ReturnPages(FragmentQueue q)
+    {
         for (int i = 0; i < q.Pages.Length; i++)
         {
             if (q.Pages[i] is not { } page) continue;
             _freePages.Push(page);
             q.Pages[i] = null;
         }
+    }
+
+    private void Release(FragmentQueue q)
+    {
+        _queues.Remove(q.Key);
+        ref var peer = ref CollectionsMarshal.GetValueRefOrNullRef(_peers, q.Key.Source);
+        if (--peer.Datagrams == 0) _peers.Remove(q.Key.Source); // its count matters only to its datagrams
+        Unlink(q);
+        ReturnPages(q);
         HeldBytes -= q.Charged;
-        q.Older = q.Newer = null;
         _freeQueues.Push(q);
     }
 

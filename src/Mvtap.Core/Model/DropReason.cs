@@ -38,6 +38,9 @@ public enum DropReason
     ReassemblyOversize,
     /// <summary>A fragment refused while reassembly held more than its memory limit (ipfrag_high_thresh).</summary>
     ReassemblyMemory,
+    /// <summary>A fragment held by a datagram that more than 64 other fragments from its source passed
+    /// (ipfrag_max_dist): the datagram starts over without it.</summary>
+    ReassemblyTooFar,
     /// <summary>An attachment failed to take the frame (I/O error, no guest buffers).</summary>
     AttachmentError,
 }
@@ -66,6 +69,7 @@ public static class DropReasons
         DropReason.ReassemblyInvalid => "reasm_invalid",
         DropReason.ReassemblyOversize => "reasm_oversize",
         DropReason.ReassemblyMemory => "reasm_memory",
+        DropReason.ReassemblyTooFar => "reasm_too_far",
         _ => r.ToString(),
     };
 }

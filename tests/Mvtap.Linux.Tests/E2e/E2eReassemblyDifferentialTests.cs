@@ -58,7 +58,13 @@ public sealed class E2eReassemblyDifferentialTests
             [Fragment(7, 16, 8, false, 1), Fragment(7, 0, 8, true, 2), Fragment(7, 8, 8, true, 3)]),
         ("fragments behind a VLAN tag are reassembled, with the first one's tag", true,
             [Tagged(Fragment(8, 8, 8, false, 1), 5), Tagged(Fragment(8, 0, 8, true, 2), 9)]),
+        ("63 other fragments of its source in between: kept (ipfrag_max_dist 64)", true, Distance(10, 63)),
+        ("64 other fragments of its source in between: the datagram starts over", false, Distance(11, 64)),
     ];
+
+    // a datagram's first fragment, first fragments of other datagrams from the same source, its last
+    private static byte[][] Distance(ushort id, int between) =>
+        [Fragment(id, 0, 8, true, 1), .. Enumerable.Range(0, between).Select(i => Fragment((ushort)(1000 + id * 100 + i), 8, 8, true, 2)), Fragment(id, 8, 8, false, 3)];
 
     private static byte[] Tagged(byte[] frame, ushort vid)
     {
