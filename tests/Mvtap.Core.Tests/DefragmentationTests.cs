@@ -79,13 +79,6 @@ public class DefragmentationTests
         Assert.Equal("", lab.Got());
     }
 
-    private sealed class ManualClock : TimeProvider
-    {
-        public long Ticks;
-        public override long GetTimestamp() => Ticks;
-        public override long TimestampFrequency => 1000;
-    }
-
     [Fact]
     public void A_datagram_not_completed_within_30_seconds_is_dropped_and_counted()
     {

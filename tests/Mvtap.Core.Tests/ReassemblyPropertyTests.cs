@@ -17,13 +17,6 @@ namespace Mvtap.Core.Tests;
 
 public sealed class ReassemblyPropertyTests
 {
-    private sealed class ManualClock : TimeProvider
-    {
-        public long Ticks;
-        public override long GetTimestamp() => Ticks;
-        public override long TimestampFrequency => 1000;
-    }
-
     private abstract record Step;
     private sealed record Frame(byte[] Bytes) : Step;
     private sealed record Wait(long Ms) : Step;

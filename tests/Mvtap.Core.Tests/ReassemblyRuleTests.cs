@@ -11,13 +11,6 @@ namespace Mvtap.Core.Tests;
 
 public class ReassemblyRuleTests
 {
-    private sealed class ManualClock : TimeProvider
-    {
-        public long Ticks;
-        public override long GetTimestamp() => Ticks;
-        public override long TimestampFrequency => 1000;
-    }
-
     private static byte[] F(int offset, int length, bool more, ushort id = 1, byte fill = 0x5A, int ihl = 20, byte tos = 0, bool df = false) =>
         Fragment(MacAddress.Broadcast, id, offset, Filled(length, fill), more, ihl: ihl, tos: tos, df: df);
 

@@ -91,15 +91,22 @@ public sealed class E2eReassembledMulticastTests
         return f[(14 + ihl + 8)..].ToArray();
     }
 
+    /// <summary>A macvtap endpoint (no attachment yet), up, receiving all multicast.</summary>
+    private static (LowerDatapath, Endpoint) MacvtapEndpoint(LinuxSwitch sw)
+    {
+        var dp = sw.OpenLower(DatapathTopology.LowerName);
+        var ep = dp.Port.Create(new EndpointSettings { Name = "g0", Mode = EndpointMode.Bridge });
+        dp.Port.SetUp(ep, true);
+        dp.Port.Change(ep, new EndpointChange { AllMulti = true });
+        return (dp, ep);
+    }
+
     [Fact]
     public void A_stream_guest_reads_the_reassembled_datagram_as_one_frame_as_a_macvtap_reader_does()
     {
         using var topo = new DatapathTopology();
         using var sw = new LinuxSwitch(topo.Host.Name);
-        var dp = sw.OpenLower(DatapathTopology.LowerName);
-        var ep = dp.Port.Create(new EndpointSettings { Name = "g0", Mode = EndpointMode.Bridge });
-        dp.Port.SetUp(ep, true);
-        dp.Port.Change(ep, new EndpointChange { AllMulti = true });
+        var (dp, ep) = MacvtapEndpoint(sw);
         var dir = Directory.CreateTempSubdirectory("mvtap-reasm-").FullName;
         var stream = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
         try
@@ -137,10 +144,7 @@ public sealed class E2eReassembledMulticastTests
     {
         using var topo = new DatapathTopology();
         using var sw = new LinuxSwitch(topo.Host.Name);
-        var dp = sw.OpenLower(DatapathTopology.LowerName);
-        var ep = dp.Port.Create(new EndpointSettings { Name = "g0", Mode = EndpointMode.Bridge });
-        dp.Port.SetUp(ep, true);
-        dp.Port.Change(ep, new EndpointChange { AllMulti = true });
+        var (dp, ep) = MacvtapEndpoint(sw);
         var slot = new GuestSlot();
         Assert.True(slot.TryClaim(1));
         var relay = new TapRelayAttachment(ep, slot, 1);
