@@ -70,7 +70,7 @@ public sealed class Ipv4Defragmenter
         _highThreshold = highThreshold;
         _timeoutTicks = (long)(Timeout.TotalSeconds * _clock.TimestampFrequency);
         // as many datagrams as the limit can hold, so the table never grows on the datapath
-        int most = (int)Math.Min(1 << 16, highThreshold / (DatagramCost + FragmentCost + PageSize) + 2);
+        int most = (int)Math.Min(1 << 16, highThreshold / (DatagramCost + FragmentCost) + 2);
         _queues = new Dictionary<FragmentKey, FragmentQueue>(most);
         _peers = new Dictionary<uint, Peer>(most);
     }
