@@ -22,7 +22,7 @@ public sealed class Port
     public Port(LowerDevice lower, Random? random = null, TimeProvider? clock = null)
     {
         Lower = lower;
-        Defragmenter = new Ipv4Defragmenter(clock);
+        Defragmenter = new Ipv4Defragmenter(Counters, clock);
         _random = random ?? Random.Shared;
         PermanentMac = lower.Mac;
         _table = new ForwardingTable(this, _endpoints, 0);

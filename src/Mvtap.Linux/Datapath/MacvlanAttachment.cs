@@ -46,7 +46,15 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     public void EndReceive() => _io.EndReceive();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
-    public void Deliver(in Packet packet) => _io.Deliver(packet);
+    public void Deliver(in Packet packet)
+    {
+        // The kernel's macvlan hands its device a frame larger than the MTU (a reassembled multicast
+        // datagram, spec 3.8) and the stack takes it; a veth refuses it. An IPv4 one is delivered as
+        // fragments that fit, which the stack reassembles.
+        int mtu = Endpoint.Mtu;
+        if (packet.Length > mtu + EthernetFrame.HeaderLength && _io.DeliverFragmented(packet, mtu)) return;
+        _io.Deliver(packet);
+    }
     public void Flush() => _io.Flush();
 
     public Endpoint Endpoint { get; }
