@@ -80,7 +80,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
     // ---- the inner end's state, as far as we know it (pushed by us or observed by InnerLinkMonitor) ----
-    // Written under _innerGate: by SyncInner (under the port's lock, from Port.Changed) and by
+    // Written under _innerGate: by SyncInner (from Port.Changed, outside the port's lock) and by
     // InnerLinkFollower (monitor thread, never holding the port's lock while it holds ours).
     private readonly object _innerGate = new();
     private long _pushGeneration;
