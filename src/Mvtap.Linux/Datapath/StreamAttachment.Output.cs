@@ -20,7 +20,7 @@ public sealed unsafe partial class StreamAttachment
         // cut into wire-sized frames here, checksums computed, as the kernel's tap does for a
         // queue without IFF_VNET_HDR (spec 5.6).
         if (packet.Vnet.IsGso) { DeliverSegmented(packet); return; }
-        if (packet.Length > MaxFrame) { Endpoint.Counters.CountRxDrop(DropReason.AttachmentError); return; }
+        if (packet.Length > MaxDeliveredFrame) { Endpoint.Counters.CountRxDrop(DropReason.AttachmentError); return; }
         var dst = ReserveFrame(packet.Length);
         if (dst.IsEmpty) { Endpoint.Counters.CountRxDrop(DropReason.QueueFull); return; }
         packet.Frame.CopyTo(dst);
@@ -53,7 +53,7 @@ public sealed unsafe partial class StreamAttachment
     /// flushing once if the buffer is full; empty when there is none.</summary>
     private Span<byte> ReserveFrame(int length)
     {
-        if (length > MaxFrame) return default;
+        if (length > MaxDeliveredFrame) return default;
         int need = 4 + length;
         if (BufferSize - _outEnd < need)
         {

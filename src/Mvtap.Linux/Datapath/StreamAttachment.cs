@@ -18,6 +18,10 @@ public sealed unsafe partial class StreamAttachment : IEndpointAttachment, IDisp
 {
     public const int MinFrame = 14;
     public const int MaxFrame = 65535;
+    /// <summary>The largest frame handed to QEMU (whose stream reader takes up to 69632 bytes): a
+    /// reassembled 65535-byte multicast datagram with its Ethernet header and a VLAN tag, which the
+    /// kernel's macvtap hands its reader whole (spec 3.8).</summary>
+    public const int MaxDeliveredFrame = 65535 + 18;
     private const int BufferSize = 1 << 20;
     private const int EAGAIN = 11;
     private const int ListenerSource = 0, ConnectionSource = 1, TimerSource = 2;

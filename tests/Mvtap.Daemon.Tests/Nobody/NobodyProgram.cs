@@ -1,32 +1,15 @@
 // Runs this test assembly as a program (its entry point is TestAssemblyProgram) under uid and
-// gid 65534 (nobody) through setpriv, for the part of a test that must be another, unprivileged
-// process: an endpoint's owner attacking the daemon. The program runs from a copy of the build
-// output in a temporary directory everyone may read, since the checkout itself may be readable
-// by root only (CI clones into such a directory). Dispose removes the copy.
+// gid 65534 (nobody, no supplementary groups) through setpriv, for the part of a test that must
+// be another, unprivileged process: an endpoint's owner attacking the daemon. It runs from a
+// world-readable copy of the build output (ReadableBuildCopy), so wherever the checkout lives.
 using System.Diagnostics;
 
 namespace Mvtap.Daemon.Tests.Nobody;
 
 internal sealed class NobodyProgram : IDisposable
 {
-    public const int Id = 65534;
-    private const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-    private const UnixFileMode Traversable = Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-    private readonly string _dir = Directory.CreateTempSubdirectory("mvtap-nobody-").FullName;
-
-    public NobodyProgram()
-    {
-        File.SetUnixFileMode(_dir, Traversable);
-        // Without the deps.json the host loads every assembly of the directory: only what the
-        // program touches has to be there, and it all is.
-        foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
-        {
-            if (file.EndsWith(".deps.json", StringComparison.Ordinal)) continue;
-            var copy = Path.Combine(_dir, Path.GetFileName(file));
-            File.Copy(file, copy);
-            File.SetUnixFileMode(copy, Readable);
-        }
-    }
+    public const int Id = NobodyCli.Id;
+    private readonly ReadableBuildCopy _copy = new();
 
     /// <summary>Runs `COMMAND ARGS` of TestAssemblyProgram as nobody; waits at most
     /// <paramref name="timeout"/> (then kills it) and returns its exit status and output.</summary>
@@ -37,9 +20,9 @@ internal sealed class NobodyProgram : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = _dir,
+            WorkingDirectory = _copy.Directory,
         };
-        foreach (var a in (string[])[$"--reuid={Id}", $"--regid={Id}", "--clear-groups", "dotnet", Path.Combine(_dir, "Mvtap.Daemon.Tests.dll"), .. args])
+        foreach (var a in (string[])[$"--reuid={Id}", $"--regid={Id}", "--clear-groups", "dotnet", Path.Combine(_copy.Directory, "Mvtap.Daemon.Tests.dll"), .. args])
             psi.ArgumentList.Add(a);
         psi.Environment["HOME"] = "/tmp";
         psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
@@ -55,8 +38,5 @@ internal sealed class NobodyProgram : IDisposable
         return (p.ExitCode, output.Result + err.Result);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _copy.Dispose();
 }
