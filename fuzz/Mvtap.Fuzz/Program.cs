@@ -1,7 +1,8 @@
 // Entry point of the fuzz harness. `Mvtap.Fuzz --list` prints the targets, one a line;
 // `Mvtap.Fuzz TARGET` runs TARGET under AFL++ (SharpFuzz's out-of-process runner: the child that
 // runs the target is restarted after a crash); `Mvtap.Fuzz --replay TARGET FILE...` runs the
-// target once per file without AFL and reports what threw, for reproducing a finding.
+// target once per file without AFL and reports what threw, for reproducing a finding;
+// `--instrument TARGET` names the assemblies fuzz/run.sh instruments for it.
 using SharpFuzz;
 
 namespace Mvtap.Fuzz;
@@ -18,6 +19,11 @@ public static class Program
             foreach (var t in FuzzTargets.All) Console.WriteLine(t.Name);
             return 0;
         }
+        if (args is ["--instrument", var which] && FuzzTargets.Find(which) is { } instrumented)
+        {
+            foreach (var a in instrumented.Instrument) Console.WriteLine(a);
+            return 0;
+        }
         if (args is ["--replay", var name, .. var files] && FuzzTargets.Find(name) is { } replayed)
             return Replay(replayed, files);
         if (args is [var target] && FuzzTargets.Find(target) is { } fuzzed)
@@ -25,7 +31,7 @@ public static class Program
             Fuzzer.OutOfProcess.Run(stream => fuzzed.Run(ReadInput(stream)));
             return 0;
         }
-        Console.Error.WriteLine("usage: Mvtap.Fuzz --list | TARGET | --replay TARGET FILE...");
+        Console.Error.WriteLine("usage: Mvtap.Fuzz --list | TARGET | --instrument TARGET | --replay TARGET FILE...");
         return 2;
     }
 

@@ -75,11 +75,13 @@ public sealed class VhostUserWire : IDisposable
         }
     }
 
-    /// <summary>Reads and throws away whatever the backend sent until it closes its end.</summary>
+    /// <summary>Reads and throws away whatever the backend sent until it closes its end (a reset when
+    /// it closed with requests still unread, as after a protocol error).</summary>
     public void DrainUntilClosed()
     {
         Span<byte> sink = stackalloc byte[4096];
-        while (_socket.Receive(sink) > 0) { }
+        try { while (_socket.Receive(sink) > 0) { } }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset) { }
     }
 
     /// <summary>No more requests: the backend reads the end of the stream after the last one.</summary>

@@ -1,5 +1,5 @@
 // Frames into the real Forwarder, from the wire (Receive) and from endpoints (Transmit), with
-// and without a virtio-net header, through a fresh ForwarderLab port and a checking sink; the
+// and without a virtio-net header, through a ForwarderLab port and a checking sink; the
 // broadcast queue is run after each frame. Input: one setup byte (ForwarderLab), then records
 // of one control byte — bits 0-2 the source (0 and 7: the wire, else endpoint 1..6), bit 3 a
 // 10-byte virtio-net header leads the record, bit 4 the source MAC is set to the sending
@@ -19,7 +19,7 @@ public static class ForwarderTarget
     public static void Run(ReadOnlySpan<byte> data)
     {
         var input = new FuzzInput(data);
-        var lab = new ForwarderLab(input.Byte());
+        var lab = ForwarderLab.Begin(input.Byte());
         var sink = new CheckingDeliverySink(Checks);
         Span<byte> raw = stackalloc byte[VirtioNetHeader.Size];
         while (!input.IsEmpty)

@@ -14,14 +14,19 @@ namespace Mvtap.Fuzz.Targets;
 public static class ReassemblyTarget
 {
     private static readonly byte[] Frame = new byte[EthernetFrame.HeaderLength + 65535];
+    // one defragmenter, its buffers reused; each input first moves the clock past the timeout,
+    // so it starts with nothing held
+    private static readonly ManualClock Clock = new();
+    private static readonly Ipv4Defragmenter Defrag = new(Clock);
 
     public static void Run(ReadOnlySpan<byte> data)
     {
         var input = new FuzzInput(data);
-        var clock = new ManualClock();
-        var defrag = new Ipv4Defragmenter(clock);
+        var clock = Clock;
+        var defrag = Defrag;
+        clock.Advance(Ipv4Defragmenter.Timeout + TimeSpan.FromSeconds(1));
         var seen = new List<(ulong Key, int Start, int End)>();
-        long dropped = 0;
+        long dropped = defrag.Dropped;
         while (!input.IsEmpty)
         {
             byte control = input.Byte();

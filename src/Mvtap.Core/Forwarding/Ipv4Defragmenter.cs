@@ -25,7 +25,8 @@ public sealed class Ipv4Defragmenter
         public ushort Id;
         public byte Protocol;
         public long Started;
-        public readonly byte[] Buffer = new byte[EthernetFrame.HeaderLength + MaxIpLength];
+        // payload is placed after the largest header (PayloadStart), so the buffer holds that much more
+        public readonly byte[] Buffer = new byte[PayloadStart + MaxIpLength];
         public int HeaderLength;      // Ethernet + IP header of the first fragment
         public int TotalPayload = -1; // known once the last fragment arrived
         public readonly (int Start, int End)[] Ranges = new (int, int)[MaxRanges];
@@ -76,7 +77,9 @@ public sealed class Ipv4Defragmenter
                 Dropped++;
                 return Result.Dropped;
             }
-        if (d.RangeCount == MaxRanges) { d.InUse = false; Dropped++; return Result.Dropped; }
+        // past a known end, or a last fragment ending before data held: the datagram is broken (ip_frag_queue)
+        bool beyondEnd = d.TotalPayload >= 0 && offset + length > d.TotalPayload;
+        if (d.RangeCount == MaxRanges || beyondEnd || (!more && EndsBefore(d, offset + length))) { d.InUse = false; Dropped++; return Result.Dropped; }
         if (offset == 0)
         {
             d.HeaderLength = EthernetFrame.HeaderLength + ihl;
@@ -90,6 +93,7 @@ public sealed class Ipv4Defragmenter
 
         // whole: header of the first fragment, lengths and flags fixed, checksum recomputed
         int hl = d.HeaderLength;
+        if (hl - EthernetFrame.HeaderLength + d.TotalPayload > MaxIpLength) { d.InUse = false; Dropped++; return Result.Dropped; }
         var buf = d.Buffer.AsSpan();
         buf.Slice(PayloadStart, d.TotalPayload).CopyTo(buf[hl..]);
         var head = buf[EthernetFrame.HeaderLength..hl];
@@ -103,9 +107,15 @@ public sealed class Ipv4Defragmenter
 
     private const int PayloadStart = EthernetFrame.HeaderLength + 60;
 
+    private static bool EndsBefore(Datagram d, int end)
+    {
+        for (int i = 0; i < d.RangeCount; i++) if (d.Ranges[i].End > end) return true;
+        return false;
+    }
+
     private static int Covered(Datagram d)
     {
-        // ranges never overlap, so the datagram is whole when they add up to its length
+        // ranges never overlap and none lies past the end, so the datagram is whole when they add up to its length
         int sum = 0;
         for (int i = 0; i < d.RangeCount; i++) sum += d.Ranges[i].End - d.Ranges[i].Start;
         return sum;

@@ -37,6 +37,7 @@ public sealed record EndpointState
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectNullableAnnotations = true)] // a null where the type says none is a corrupt file, not a crash at restore
 [JsonSerializable(typeof(DaemonState))]
 internal sealed partial class StateJsonContext : JsonSerializerContext;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of mvtap's decoders of outside input (SharpFuzz + AFL++).
+#   fuzz/run.sh --list               the targets, one a line
+#   fuzz/run.sh TARGET SECONDS       build, instrument, run afl-fuzz on TARGET with fuzz/corpus/TARGET
+#   fuzz/run.sh --keep TARGET [N]    add up to N (default 30) minimised inputs of TARGET's last run
+#                                    that reach new branches to fuzz/corpus/TARGET (afl-cmin)
+# Work files (build, the SharpFuzz tool, findings) go to $MVTAP_FUZZ_WORK, default fuzz/.work
+# (ignored by git). Set MVTAP_FUZZ_EXECS to stop a run after that many executions as well.
+# The fuzzer runs under nice -n 10: the machine is shared.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+work="${MVTAP_FUZZ_WORK:-$here/.work}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+
+build() {
+  mkdir -p "$work"
+  dotnet build "$here/Mvtap.Fuzz" -c Release -nologo -v q -o "$work/build" >"$work/build.log" 2>&1 \
+    || { cat "$work/build.log" >&2; exit 1; }
+}
+
+harness() { dotnet "$work/build/Mvtap.Fuzz.dll" "$@"; }
+
+# a fresh copy of the build with TARGET's assemblies instrumented (the tool rewrites them in place)
+instrumented() {
+  local target="$1" dir="$work/run/$1"
+  if [ ! -x "$work/tools/sharpfuzz" ]; then
+    dotnet tool install --tool-path "$work/tools" SharpFuzz.CommandLine --version 2.3.0 >/dev/null
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp -r "$work/build/." "$dir/"
+  for a in $(harness --instrument "$target"); do "$work/tools/sharpfuzz" "$dir/$a" >/dev/null; done
+  echo "$dir"
+}
+
+case "${1:-}" in
+  --list)
+    build
+    harness --list
+    ;;
+  --keep)
+    target="$2" keep="${3:-30}"
+    last="$(ls -d "$work/findings/$target"-* 2>/dev/null | sort | tail -1)"
+    [ -n "$last" ] || { echo "no run of $target under $work/findings" >&2; exit 1; }
+    dir="$work/run/$target" min="$work/cmin/$target"
+    rm -rf "$min"
+    mkdir -p "$(dirname "$min")"
+    AFL_PATH=/usr/lib/afl nice -n 10 afl-cmin -i "$last/default/queue" -o "$min" -t 5000 -m none -- dotnet "$dir/Mvtap.Fuzz.dll" "$target" >/dev/null
+    added=0
+    for f in $(ls -S -r "$min"); do
+      [ "$added" -lt "$keep" ] || break
+      name="q-$(sha1sum "$min/$f" | cut -c1-12)"
+      [ -e "$here/corpus/$target/$name" ] && continue
+      cp "$min/$f" "$here/corpus/$target/$name"
+      added=$((added + 1))
+    done
+    echo "$target: $added inputs added to fuzz/corpus/$target"
+    ;;
+  ""|-*)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+  *)
+    target="$1" seconds="${2:?SECONDS}"
+    build
+    harness --list | grep -qx "$target" || { echo "no target $target (fuzz/run.sh --list)" >&2; exit 2; }
+    dir="$(instrumented "$target")"
+    out="$work/findings/$target-$(date +%Y%m%d-%H%M%S)"
+    mkdir -p "$out"
+    execs=()
+    [ -n "${MVTAP_FUZZ_EXECS:-}" ] && execs=(-E "$MVTAP_FUZZ_EXECS")
+    echo "fuzzing $target for $seconds s; findings in $out"
+    nice -n 10 afl-fuzz -i "$here/corpus/$target" -o "$out" -t 5000 -m none -V "$seconds" "${execs[@]}" \
+      -- dotnet "$dir/Mvtap.Fuzz.dll" "$target" >"$out/afl.log" 2>&1 || { tail -30 "$out/afl.log" >&2; exit 1; }
+    grep -E '^(run_time|execs_done|execs_per_sec|bitmap_cvg|edges_found|total_edges|saved_crashes|saved_hangs|corpus_count) ' "$out/default/fuzzer_stats"
+    ls "$out/default/crashes" 2>/dev/null | grep -v README || true
+    ;;
+esac
