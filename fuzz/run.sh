@@ -4,8 +4,10 @@
 #   fuzz/run.sh TARGET SECONDS       build, instrument, run afl-fuzz on TARGET with fuzz/corpus/TARGET
 #   fuzz/run.sh --keep TARGET [N]    add up to N (default 30) minimised inputs of TARGET's last run
 #                                    that reach new branches to fuzz/corpus/TARGET (afl-cmin)
+#   fuzz/run.sh --stats TARGET       one FUZZING.md table row from TARGET's last run's fuzzer_stats
 # Work files (build, the SharpFuzz tool, findings) go to $MVTAP_FUZZ_WORK, default fuzz/.work
-# (ignored by git). Set MVTAP_FUZZ_EXECS to stop a run after that many executions as well.
+# (ignored by git). Set MVTAP_FUZZ_EXECS to stop a run after that many executions as well, and
+# MVTAP_FUZZ_PREBUILT=1 to reuse the last build (runs of several targets back to back).
 # The fuzzer runs under nice -n 10: the machine is shared.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,6 +16,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 
 build() {
+  [ "${MVTAP_FUZZ_PREBUILT:-}" = 1 ] && [ -f "$work/build/Mvtap.Fuzz.dll" ] && return
   mkdir -p "$work"
   dotnet build "$here/Mvtap.Fuzz" -c Release -nologo -v q -o "$work/build" >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; exit 1; }
@@ -34,14 +37,23 @@ instrumented() {
   echo "$dir"
 }
 
+last_run() { ls -d "$work/findings/$1"-* 2>/dev/null | sort | tail -1; }
+
 case "${1:-}" in
+  --stats)
+    target="$2"
+    stats="$(last_run "$target")/default/fuzzer_stats"
+    [ -f "$stats" ] || { echo "no run of $target under $work/findings" >&2; exit 1; }
+    v() { sed -n "s/^$1 *: //p" "$stats"; }
+    echo "| $target | $(v run_time) s | $(v execs_done) | $(v execs_per_sec) | $(v edges_found) ($(v bitmap_cvg)) | $(v corpus_count) | $(v saved_crashes) | $(v saved_hangs) | $(v stability) |"
+    ;;
   --list)
     build
     harness --list
     ;;
   --keep)
     target="$2" keep="${3:-30}"
-    last="$(ls -d "$work/findings/$target"-* 2>/dev/null | sort | tail -1)"
+    last="$(last_run "$target")"
     [ -n "$last" ] || { echo "no run of $target under $work/findings" >&2; exit 1; }
     dir="$work/run/$target" min="$work/cmin/$target"
     rm -rf "$min"
@@ -58,7 +70,7 @@ case "${1:-}" in
     echo "$target: $added inputs added to fuzz/corpus/$target"
     ;;
   ""|-*)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
   *)

@@ -101,6 +101,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
             switch (hdr.Type)
             {
                 case NetlinkAbi.NLMSG_ERROR:
+                    if (payload.Length < 4) throw new InvalidDataException($"{what}: truncated netlink error message");
                     int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
                     if (error != 0) throw new NetlinkException(-error, ExtAckMessage(hdr.Flags, payload), what);
                     return true;
@@ -156,6 +157,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
         {
             if (payload.Length < 20) return null;
             uint requestLength = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
+            if (requestLength > (uint)payload.Length) return null; // an echoed request longer than the message
             offset = 4 + ((flags & NetlinkAbi.NLM_F_CAPPED) != 0 ? 16 : NetlinkAbi.Align((int)requestLength));
         }
         if (offset > payload.Length) return null;
