@@ -13,6 +13,8 @@ public static class StateFileTarget
     private static readonly string Dir = Directory.CreateTempSubdirectory("mvtap-fuzz-state-").FullName;
     private static readonly StateStore Store = new(Dir);
 
+    static StateFileTarget() => AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(Dir, recursive: true);
+
     public static void Run(ReadOnlySpan<byte> data)
     {
         File.WriteAllBytes(Store.Path, data.ToArray());

@@ -26,7 +26,13 @@ public static class StreamFramingTarget
         var dir = Directory.CreateTempSubdirectory("mvtap-fuzz-stream-").FullName;
         var port = new Port(new LowerDevice("fuzz0", new MacAddress(0x020000000001UL)));
         var ep = port.Create(new EndpointSettings { Name = "tap0", Mac = new MacAddress(0x020000000010UL) });
-        return StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
+        var attachment = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            attachment.Dispose();
+            Directory.Delete(dir, recursive: true);
+        };
+        return attachment;
     }
 
     public static void Run(ReadOnlySpan<byte> data)
