@@ -58,12 +58,16 @@ case "${1:-}" in
     dir="$work/run/$target" min="$work/cmin/$target"
     rm -rf "$min"
     mkdir -p "$(dirname "$min")"
-    AFL_PATH=/usr/lib/afl nice -n 10 afl-cmin -i "$last/default/queue" -o "$min" -t 5000 -m none -- dotnet "$dir/Mvtap.Fuzz.dll" "$target" >/dev/null
+    AFL_PATH=/usr/lib/afl nice -n 10 afl-cmin -i "$last/default/queue" -o "$min" -t 5000 -m none -- "$(command -v dotnet)" "$dir/Mvtap.Fuzz.dll" "$target" >/dev/null
     added=0
     for f in $(ls -S -r "$min"); do
       [ "$added" -lt "$keep" ] || break
       name="q-$(sha1sum "$min/$f" | cut -c1-12)"
       [ -e "$here/corpus/$target/$name" ] && continue
+      # a seed or an earlier find that cmin kept is in the corpus already
+      same=0
+      for c in "$here/corpus/$target"/*; do cmp -s "$min/$f" "$c" && { same=1; break; }; done
+      [ "$same" = 1 ] && continue
       cp "$min/$f" "$here/corpus/$target/$name"
       added=$((added + 1))
     done
