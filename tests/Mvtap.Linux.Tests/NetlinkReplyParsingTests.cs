@@ -44,6 +44,20 @@ public class NetlinkReplyParsingTests
     }
 
     [Fact]
+    public void A_capped_extended_ack_gives_the_kernel_message_after_the_echoed_header()
+    {
+        var payload = new byte[20 + 24];
+        BinaryPrimitives.WriteInt32LittleEndian(payload, -95);
+        BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(4), 100); // the request was longer than what is echoed
+        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(20), 4 + 16);
+        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(22), NetlinkAbi.NLMSGERR_ATTR_MSG);
+        "Unknown device\0\0"u8.CopyTo(payload.AsSpan(24));
+        var e = Assert.Throws<NetlinkException>(() =>
+            Parse(Message(NetlinkAbi.NLMSG_ERROR, payload, NetlinkAbi.NLM_F_ACK_TLVS | NetlinkAbi.NLM_F_CAPPED), []));
+        Assert.Equal((95, "Unknown device"), (e.Errno, e.KernelMessage));
+    }
+
+    [Fact]
     public void A_link_message_shorter_than_its_ifinfomsg_is_refused_as_invalid_data()
     {
         var replies = new List<NetlinkMessage>();

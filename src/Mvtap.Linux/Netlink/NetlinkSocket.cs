@@ -151,17 +151,16 @@ public sealed unsafe class NetlinkSocket : IDisposable
     private static string? ExtAckMessage(ushort flags, ReadOnlySpan<byte> payload, bool doneMessage = false)
     {
         if ((flags & NetlinkAbi.NLM_F_ACK_TLVS) == 0) return null;
-        int offset;
+        long offset; // long: an echoed request length near 4 GiB must not wrap
         if (doneMessage) offset = 4;
         else
         {
             if (payload.Length < 20) return null;
             uint requestLength = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
-            if (requestLength > (uint)payload.Length) return null; // an echoed request longer than the message
-            offset = 4 + ((flags & NetlinkAbi.NLM_F_CAPPED) != 0 ? 16 : NetlinkAbi.Align((int)requestLength));
+            offset = 4 + ((flags & NetlinkAbi.NLM_F_CAPPED) != 0 ? 16 : ((long)requestLength + 3 & ~3L));
         }
         if (offset > payload.Length) return null;
-        var attrs = new NetlinkAttributes(payload[offset..].ToArray());
+        var attrs = new NetlinkAttributes(payload[(int)offset..].ToArray());
         return attrs.String(NetlinkAbi.NLMSGERR_ATTR_MSG);
     }
 
