@@ -51,8 +51,8 @@ public class DefragmenterBoundaryTests
     {
         var defrag = new Ipv4Defragmenter();
         Assert.Equal(Ipv4Defragmenter.Result.Held, defrag.Add(Fragment(4, 16, 16, more: true), out _));
-        Assert.Equal(Ipv4Defragmenter.Result.Dropped, defrag.Add(Fragment(4, 0, 8, more: false), out _));
-        Assert.Equal(1, defrag.Dropped);
+        Assert.Equal(Ipv4Defragmenter.Result.Dropped, defrag.Add(Fragment(4, 8, 8, more: false), out _));
+        Assert.Equal(0, defrag.HeldDatagrams);
     }
 
     [Fact]

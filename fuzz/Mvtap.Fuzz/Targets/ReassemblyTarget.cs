@@ -17,7 +17,7 @@ public static class ReassemblyTarget
     // one defragmenter, its buffers reused; each input first moves the clock past the timeout,
     // so it starts with nothing held
     private static readonly ManualClock Clock = new();
-    private static readonly Ipv4Defragmenter Defrag = new(Clock);
+    private static readonly Ipv4Defragmenter Defrag = new(clock: Clock);
 
     public static void Run(ReadOnlySpan<byte> data)
     {
@@ -26,7 +26,7 @@ public static class ReassemblyTarget
         var defrag = Defrag;
         clock.Advance(Ipv4Defragmenter.Timeout + TimeSpan.FromSeconds(1));
         var seen = new List<(ulong Key, int Start, int End)>();
-        long dropped = defrag.Dropped;
+        long dropped = defrag.Counters.TotalDrops;
         while (!input.IsEmpty)
         {
             byte control = input.Byte();
@@ -41,8 +41,8 @@ public static class ReassemblyTarget
             Remember(ip, seen);
 
             var result = defrag.Add(frame, out var whole);
-            if (defrag.Dropped < dropped) throw new InvalidOperationException("the drop counter went back");
-            dropped = defrag.Dropped;
+            if (defrag.Counters.TotalDrops < dropped) throw new InvalidOperationException("the drop counter went back");
+            dropped = defrag.Counters.TotalDrops;
             if (result == Ipv4Defragmenter.Result.Complete) CheckComplete(whole, seen);
             else if (!whole.IsEmpty) throw new InvalidOperationException($"{result} with a datagram");
         }
