@@ -48,6 +48,7 @@ internal static class LinkTextPrinter
         sb.Append($"spoofchk {(v.SpoofCheck ? "on" : "off")} ");
         if (v.Owner is not null) sb.Append($"owner {v.Owner} ");
         if (v.Group is not null) sb.Append($"group {v.Group} ");
+        if (v.GuestMemory is not null) sb.Append($"guestmem {v.GuestMemory} ");
         sb.Append('\n');
 
         if (v.VhostUserPath is not null || v.StreamPath is not null)

@@ -18,13 +18,14 @@ internal static class UsageText
         "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ]\n" +
         "                      [ macaddr [ set | add ] MAC [ MAC ... ] ]\n" +
         "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
-        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ up ]\n" +
+        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ] [ up ]\n" +
         "\n" +
         "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
         "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
         "                      [ macaddr { { add | del } MAC [ MAC ... ] | set [ MAC ... ] | flush } ]\n" +
         "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ] [ owner USER ]\n" +
         "                      [ group GROUP ] [ spoofchk { on | off } ] [ mtu MTU ] [ txqueuelen PACKETS ]\n" +
+        "                      [ guestmem GUESTMEM ]\n" +
         "                      [ type { macvtap | macvlan } ARGS ]\n" +
         "\n" +
         "       mvtap link delete { DEVICE | dev DEVICE }\n" +
@@ -34,5 +35,10 @@ internal static class UsageText
         "MODE: private | vepa | bridge | passthru [ nopromisc ] | source [ nodst ]\n" +
         "MODE_FLAG: null | nopromisc | nodst\n" +
         "BC_QUEUE_LEN: Length of the rx queue for broadcast/multicast: [0-4294967295]\n" +
-        "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n";
+        "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n" +
+        "GUESTMEM: the guest memory a macvtap's vhost-user frontend may share: sealed (the default)\n" +
+        "          only memory sealed against shrinking (QEMU's memory-backend-memfd is); any also\n" +
+        "          memory the VM's owner can shrink under mvtapd (DPDK virtio-user, hugepage files,\n" +
+        "          memory-backend-file): mvtapd survives that only through an unsupported .NET\n" +
+        "          runtime setting it turns on; without it the owner can crash mvtapd and every endpoint\n";
 }

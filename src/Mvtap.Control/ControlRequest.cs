@@ -42,6 +42,9 @@ public sealed record LinkAddRequest : ControlRequest
     public uint? TxQueueLen { get; init; }
     /// <summary>Network namespace (name or PID) to create a macvlan endpoint in.</summary>
     public string? Netns { get; init; }
+    /// <summary>Guest memory a macvtap's vhost-user frontend may share (`guestmem`): "sealed" (only
+    /// memory sealed against shrinking) or "any"; null = sealed.</summary>
+    public string? GuestMemory { get; init; }
     /// <summary>Bring the endpoint up right after creating it (`ip link add ... up`).</summary>
     public bool? Up { get; init; }
 }
@@ -70,6 +73,8 @@ public sealed record LinkSetRequest : ControlRequest
     public bool? SpoofCheck { get; init; }
     public int? Mtu { get; init; }
     public uint? TxQueueLen { get; init; }
+    /// <summary>"sealed" or "any" (see LinkAddRequest.GuestMemory).</summary>
+    public string? GuestMemory { get; init; }
 }
 
 /// <summary>`link del NAME`.</summary>

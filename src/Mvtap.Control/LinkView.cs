@@ -35,6 +35,8 @@ public sealed record LinkView
     public string? Group { get; init; }
     /// <summary>Network namespace a macvlan endpoint was moved to; null = the host's.</summary>
     public string? Netns { get; init; }
+    /// <summary>Guest memory the vhost-user attachment maps: "sealed" or "any" (macvtap only).</summary>
+    public string? GuestMemory { get; init; }
     /// <summary>vhost-user socket path (macvtap only).</summary>
     public string? VhostUserPath { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>

@@ -14,6 +14,15 @@ public class StructSizeTests
     private static unsafe int MreqAddressOffset() { PacketMreq s; return (int)(s.Address - (byte*)&s); }
 
     [Fact]
+    public void ITimerSpecMatchesTimeH()
+    {
+        // <time.h> struct itimerspec: two struct timespec (tv_sec, tv_nsec: 8 bytes each)
+        Assert.Equal(32, Unsafe.SizeOf<ITimerSpec>());
+        Assert.Equal(16, Offset<ITimerSpec>(nameof(ITimerSpec.ValueSeconds)));
+        Assert.Equal(24, Offset<ITimerSpec>(nameof(ITimerSpec.ValueNanoseconds)));
+    }
+
+    [Fact]
     public void PacketStructsMatchIfPacketH()
     {
         // <linux/if_packet.h>

@@ -2,10 +2,11 @@
 // (VhostUserConnection framing, MessageValidator, every handler, REPLY_ACK), served to the end
 // of the stream. Input: records of one control byte — bits 0-3 how many descriptors to attach
 // (more than 8 is a framing error), bits 4-5 their kind (GuestFiles.Kind), bit 6: this backend
-// requires sealed memory (first record only) — then a 16-bit length and raw bytes (headers,
+// maps only sealed memory, guestmem sealed (first record only; else guestmem any) — then a 16-bit length and raw bytes (headers,
 // payloads, or a lie about either). A protocol error may end the session; nothing may throw out
 // of Serve, the backend must be disconnected and reset after it, and no descriptor may leak.
 using Mvtap.Fuzz.Support;
+using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;
 
 namespace Mvtap.Fuzz.Targets;
@@ -27,7 +28,8 @@ public static class VhostUserMessagesTarget
     {
         var input = new FuzzInput(data[..Math.Min(data.Length, MaxInput)]);
         int before = GuestFiles.OpenDescriptors();
-        var backend = new VhostUserNetBackend(maxQueuePairs: 2) { RequireSealedMemory = (data.Length > 0 && (data[0] & 0x40) != 0) };
+        var policy = data.Length > 0 && (data[0] & 0x40) != 0 ? GuestMemoryPolicy.Sealed : GuestMemoryPolicy.Any;
+        var backend = new VhostUserNetBackend(maxQueuePairs: 2) { GuestMemory = policy };
         using (var wire = new VhostUserWire())
         {
             Span<int> fds = stackalloc int[15];

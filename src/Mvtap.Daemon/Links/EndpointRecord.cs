@@ -1,7 +1,9 @@
 // The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
-// lower host carries it, and the attributes the core does not interpret (owner, group, netns).
+// lower host carries it, and the attributes the core does not interpret (owner, group, netns,
+// the guest memory a macvtap's vhost-user attachment maps).
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -16,6 +18,7 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public string? Owner { get; set; }
     public string? Group { get; set; }
     public string? Netns { get; set; }
+    public GuestMemoryPolicy GuestMemory { get; set; } = GuestMemoryPolicy.Sealed;
 
     public string TypeName => Kind == EndpointKind.Macvtap ? "macvtap" : "macvlan";
 }

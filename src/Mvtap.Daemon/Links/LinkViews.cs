@@ -2,6 +2,7 @@
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -44,6 +45,7 @@ internal static class LinkViews
             Owner = record.Owner,
             Group = record.Group,
             Netns = record.Netns,
+            GuestMemory = record.Kind == EndpointKind.Macvtap ? record.GuestMemory.Name() : null,
             VhostUserPath = vhost,
             StreamPath = stream,
             Statistics = new LinkStatistics

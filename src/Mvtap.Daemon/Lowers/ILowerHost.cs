@@ -1,6 +1,7 @@
 // A lower device as the daemon holds it: the core's Port plus whatever moves its frames (the
 // AF_PACKET datapath for a real interface, the in-process switch for a sim lower).
 using Mvtap.Core.Model;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Lowers;
 
@@ -24,9 +25,10 @@ public interface ILowerHost : IDisposable
     void EndpointChanged(Endpoint endpoint);
 
     /// <summary>Creates a macvtap endpoint's attachment points under <paramref name="runDir"/> (tapN.vhost,
-    /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, or gives existing ones
-    /// that owner. A lower that cannot carry guests' frames has none.</summary>
-    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir);
+    /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, whose vhost-user frontend
+    /// may share <paramref name="guestMemory"/>, or gives existing ones that owner and policy. A lower
+    /// that cannot carry guests' frames has none.</summary>
+    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, GuestMemoryPolicy guestMemory);
 
     /// <summary>Creates a kernel TAP relayed into a macvtap endpoint (mvtap run); the caller hands its
     /// queue descriptor over and closes the TapDevice.</summary>

@@ -16,13 +16,10 @@ public sealed class PacketLowerHost : ILowerHost
     private readonly HashSet<Endpoint> _macvlans = [];
     private readonly Dictionary<Endpoint, MacvtapAttachmentPoints> _macvtaps = [];
 
-    private readonly bool _requireSealedMemory;
-
-    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath, bool requireSealedMemory)
+    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
     {
         _switch = sw;
         _datapath = datapath;
-        _requireSealedMemory = requireSealedMemory;
     }
 
     public string Name => _datapath.Lower.Name;
@@ -30,13 +27,12 @@ public sealed class PacketLowerHost : ILowerHost
     public Port Port => _datapath.Port;
 
     /// <summary>Opens the interface as a lower, or null when no such interface exists in the
-    /// switch's namespace. <paramref name="requireSealedMemory"/>: its macvtap endpoints' vhost-user
-    /// backends refuse guest memory not sealed against shrinking.</summary>
-    public static ILowerHost? Open(LinuxSwitch sw, string name, bool requireSealedMemory = false)
+    /// switch's namespace.</summary>
+    public static ILowerHost? Open(LinuxSwitch sw, string name)
     {
         using (var rtnl = sw.Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(sw.Namespace))
             if (rtnl.GetLink(name) is null) return null;
-        return new PacketLowerHost(sw, sw.OpenLower(name), requireSealedMemory);
+        return new PacketLowerHost(sw, sw.OpenLower(name));
     }
 
     public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
@@ -64,16 +60,18 @@ public sealed class PacketLowerHost : ILowerHost
         }
     }
 
-    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir)
+    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
+        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory)
     {
         int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
         if (_macvtaps.TryGetValue(endpoint, out var existing))
         {
             existing.SetOwner(uid, gid);
+            existing.SetGuestMemory(guestMemory);
             return;
         }
         _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
-            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), _requireSealedMemory);
+            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), guestMemory);
     }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>

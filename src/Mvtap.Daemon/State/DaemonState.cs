@@ -36,6 +36,8 @@ public sealed record EndpointState
     public string? Owner { get; set; }
     public string? Group { get; set; }
     public string? Netns { get; set; }
+    /// <summary>A macvtap's `guestmem` ("sealed" or "any"); absent = sealed.</summary>
+    public string? GuestMemory { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
