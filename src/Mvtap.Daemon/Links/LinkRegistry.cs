@@ -10,7 +10,7 @@ using Mvtap.Daemon.State;
 
 namespace Mvtap.Daemon.Links;
 
-public sealed class LinkRegistry : IDisposable
+public sealed partial class LinkRegistry : IDisposable
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, ILowerHost> _lowers = new(StringComparer.Ordinal);
@@ -150,6 +150,8 @@ public sealed class LinkRegistry : IDisposable
         if (host is null) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
         _lowers[name] = host;
         host.Port.Changed += OnPortChanged;
+        host.EndpointDeleted += OnEndpointDeleted;
+        host.EndpointMoved += OnEndpointMoved;
         return host;
     }
 
@@ -217,13 +219,18 @@ public sealed class LinkRegistry : IDisposable
     {
         var lower = record.Lower;
         lower.RemoveEndpoint(record.Endpoint);
-        if (lower.Port.Endpoints.Count == 0)
-        {
-            // spec 1.2: the port goes with its last endpoint
-            _lowers.Remove(lower.Name);
-            lower.Port.Changed -= OnPortChanged;
-            lower.Dispose();
-        }
+        CloseIfEmpty(lower);
+    }
+
+    private void CloseIfEmpty(ILowerHost lower)
+    {
+        if (lower.Port.Endpoints.Count != 0) return;
+        // spec 1.2: the port goes with its last endpoint
+        _lowers.Remove(lower.Name);
+        lower.Port.Changed -= OnPortChanged;
+        lower.EndpointDeleted -= OnEndpointDeleted;
+        lower.EndpointMoved -= OnEndpointMoved;
+        lower.Dispose();
     }
 
     private ControlResponse Show(LinkShowRequest r)
@@ -343,6 +350,8 @@ public sealed class LinkRegistry : IDisposable
             foreach (var lower in _lowers.Values)
             {
                 lower.Port.Changed -= OnPortChanged;
+                lower.EndpointDeleted -= OnEndpointDeleted;
+                lower.EndpointMoved -= OnEndpointMoved;
                 lower.Dispose();
             }
             _lowers.Clear();
