@@ -14,7 +14,10 @@ internal sealed partial class InnerLinkMonitor
     private readonly Dictionary<int, HashSet<InnerLinkFollower>> _byNamespace = [];
     private readonly Dictionary<InnerLinkFollower, bool> _dirty = []; // → look where it is first
     private readonly List<KeyValuePair<InnerLinkFollower, bool>> _syncing = [];
-    private readonly HashSet<InnerNamespace> _refreshed = [];
+    private readonly HashSet<InnerNamespace> _refreshed = []; // lists read this round
+    private readonly List<InnerLinkFollower> _retrying = [];
+    private readonly List<InnerLinkFollower> _order = [];     // round-robin of the periodic link re-read
+    private int _next;
 
     // The switch's own namespace has no netnsid there: -1, as notifications from it carry none.
     private static int KeyOf(int? nsId) => nsId ?? -1;
@@ -25,9 +28,9 @@ internal sealed partial class InnerLinkMonitor
     {
         if (_byPlace.TryGetValue((nsKey, n.IfIndex), out var f))
         {
-            // gone from where it was (moved on, or unregistered): look where it is
+            // gone from where it was (moved on, or unregistered): look where it is; a group joined or
+            // left by the IP stack: its namespace's list is read again with it
             MarkDirty(f, relocate: n.Kind == LinkNotificationKind.DelLink);
-            if (n.Kind == LinkNotificationKind.Multicast) f.Attachment.Place?.Namespace?.RefreshMulticast();
             return;
         }
         if (nsKey == -1 && n.Kind == LinkNotificationKind.DelLink)
@@ -38,8 +41,35 @@ internal sealed partial class InnerLinkMonitor
     private long NextRetry()
     {
         long next = long.MaxValue;
-        foreach (var f in _followers.Values) if (f.RetryAt != 0) next = Math.Min(next, f.RetryAt);
+        foreach (var f in _retrying) next = Math.Min(next, f.RetryAt);
         return next;
+    }
+
+    // The share of every NIC's link that is due this round, so each is re-read every LinkInterval:
+    // ALLMULTI and PROMISC taken by packet sockets (tcpdump) change no notification, only counters.
+    private void PollLinks(long elapsed)
+    {
+        if (_order.Count == 0) return;
+        int due = (int)Math.Clamp(_order.Count * elapsed / (long)LinkInterval.TotalMilliseconds, 1, _order.Count);
+        for (int i = 0; i < due; i++)
+        {
+            if (_next >= _order.Count) _next = 0;
+            MarkDirty(_order[_next++], relocate: false);
+        }
+    }
+
+    private void Follow(InnerLinkFollower f)
+    {
+        _followers[f.Attachment] = f;
+        _order.Add(f);
+    }
+
+    private void Forget(InnerLinkFollower f)
+    {
+        _followers.Remove(f.Attachment);
+        _order.Remove(f);
+        _retrying.Remove(f);
+        Unindex(f);
     }
 
     private void LetGoOfUnused(bool checkUse)
@@ -53,13 +83,17 @@ internal sealed partial class InnerLinkMonitor
 
     private void SyncDirty(long now)
     {
-        foreach (var f in _followers.Values)
-            if (f.RetryAt != 0 && f.RetryAt <= now) { f.RetryAt = 0; MarkDirty(f, relocate: true); }
+        for (int i = _retrying.Count - 1; i >= 0; i--)
+        {
+            var f = _retrying[i];
+            if (f.RetryAt > now) continue;
+            _retrying.RemoveAt(i);
+            MarkDirty(f, relocate: true);
+        }
         if (_dirty.Count == 0) return;
         _syncing.Clear();
         _syncing.AddRange(_dirty);
         _dirty.Clear();
-        _refreshed.Clear();
         foreach (var (f, relocate) in _syncing)
             if (!_stopping && _followers.ContainsKey(f.Attachment)) Sync(f, relocate, now);
     }
@@ -118,7 +152,9 @@ internal sealed partial class InnerLinkMonitor
 
     private void Retry(InnerLinkFollower f, long now)
     {
-        if (++f.Retries <= MaxRetries) f.RetryAt = now + RetryMilliseconds;
+        if (++f.Retries > MaxRetries || _retrying.Contains(f)) return;
+        f.RetryAt = now + RetryMilliseconds;
+        _retrying.Add(f);
     }
 
     // Indexes the follower where it is now; a place it did not get through mvtap's own move is news.
@@ -135,8 +171,8 @@ internal sealed partial class InnerLinkMonitor
         }
         var last = f.LastPlace;
         f.LastPlace = place;
-        if (last is null || last.NsId == place.NsId) return;
         var a = f.Attachment;
+        if (last is null || last.NsId == place.NsId || ReferenceEquals(place, a.MovedBySwitch)) return;
         _log(place.Namespace is null
             ? $"{a.Endpoint.Name}: its interface {a.InnerName} was moved to {place}, which mvtapd cannot reach: its link-layer groups are not followed"
             : $"{a.Endpoint.Name}: its interface {a.InnerName} was moved to {place} by its container; followed there");
@@ -156,8 +192,7 @@ internal sealed partial class InnerLinkMonitor
     private void Gone(InnerLinkFollower f)
     {
         var a = f.Attachment;
-        _followers.Remove(a);
-        Unindex(f);
+        Forget(f);
         var where = a.Place;
         string how = where?.Namespace is { Abandoned: true } ns ? $"went with {ns}" : $"was deleted in {where?.ToString() ?? "its namespace"}";
         _gone(a, $"{a.Endpoint.Name}: its interface {a.InnerName} {how}; endpoint deleted");

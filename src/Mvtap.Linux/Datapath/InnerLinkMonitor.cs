@@ -26,12 +26,15 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
 {
     /// <summary>How often each followed namespace's link-layer multicast list is re-read by default.</summary>
     public static readonly TimeSpan DefaultMulticastInterval = TimeSpan.FromMilliseconds(25);
+    /// <summary>How often each NIC's link is re-read without a notification (ALLMULTI/PROMISC counters of packet sockets).</summary>
+    public static readonly TimeSpan LinkInterval = TimeSpan.FromSeconds(1);
     /// <summary>How often namespaces are checked for users besides mvtap (also on every mount change).</summary>
     public static readonly TimeSpan UseCheckInterval = TimeSpan.FromSeconds(2);
     /// <summary>Every NIC is looked for and re-read this often without a notification (a net under the others).</summary>
     public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(10);
     private const int RetryMilliseconds = 20;   // a NIC caught in the middle of a move is looked for again this soon,
     private const int MaxRetries = 50;          // this many times; then at the next resync
+    private const int MountCheckMilliseconds = 250;
 
     private readonly InnerNamespaces _namespaces;
     private readonly Action<string> _log;
@@ -104,7 +107,7 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
         var buffer = new byte[64 * 1024];
         var fds = new PollFd[3];
         long now = Environment.TickCount64;
-        long nextMulticast = now, nextUseCheck = now + (long)UseCheckInterval.TotalMilliseconds, nextResync = now + (long)ResyncInterval.TotalMilliseconds;
+        long lastUseCheck = now, nextMulticast = now, nextUseCheck = now + (long)UseCheckInterval.TotalMilliseconds, nextResync = now + (long)ResyncInterval.TotalMilliseconds;
         while (!_stopping)
         {
             try
@@ -121,16 +124,24 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
                 if (fds[1].Revents != 0) EventFd.Drain(_wake.Fd);
                 TakeCommands();
                 if (fds[0].Revents != 0) ReadNotifications(buffer);
-                bool mountsChanged = fds[2].Revents != 0;
-                if (mountsChanged) ReArm(_mounts!, buffer);
-                if (mountsChanged || now >= nextUseCheck)
+                if (fds[2].Revents != 0)
                 {
+                    // a namespace unmounted (`ip netns del`) may have lost its last user: look soon, but
+                    // at most every MountCheckMilliseconds however busy the machine's mounts are (the
+                    // poll itself takes the change as seen: mounts_poll)
+                    nextUseCheck = Math.Min(nextUseCheck, lastUseCheck + MountCheckMilliseconds);
+                }
+                if (now >= nextUseCheck)
+                {
+                    lastUseCheck = now;
                     nextUseCheck = now + (long)UseCheckInterval.TotalMilliseconds;
                     LetGoOfUnused(checkUse: true);
                 }
                 else LetGoOfUnused(checkUse: false);
+                _refreshed.Clear();
                 if (now >= nextMulticast)
                 {
+                    PollLinks(now - (nextMulticast - _multicastTicks));
                     nextMulticast = now + _multicastTicks;
                     PollMulticast();
                 }
@@ -169,11 +180,11 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
             switch (command)
             {
                 case Command.Add:
-                    if (!_followers.ContainsKey(a)) _followers[a] = new InnerLinkFollower(a, _log);
+                    if (!_followers.ContainsKey(a)) Follow(new InnerLinkFollower(a, _log));
                     MarkDirty(_followers[a], relocate: a.Place is null);
                     break;
                 case Command.Remove:
-                    if (_followers.Remove(a, out var removed)) Unindex(removed);
+                    if (_followers.TryGetValue(a, out var removed)) Forget(removed);
                     break;
                 case Command.Moved when _followers.TryGetValue(a, out var f):
                     f.LastPlace = a.Place; // mvtap's own move: not news to log
@@ -205,18 +216,6 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
         }
     }
 
-    // /proc/self/mountinfo keeps polling "changed" until it is read again.
-    private static void ReArm(FileDescriptor mounts, byte[] buffer)
-    {
-        fixed (byte* p = buffer)
-            for (long offset = 0; ;)
-            {
-                nint n = FileIo.pread(mounts.Fd, p, (nuint)buffer.Length, offset);
-                if (n <= 0) return;
-                offset += n;
-            }
-    }
-
     private void PollMulticast()
     {
         if (_namespaces.Version != _spacesVersion)
@@ -226,7 +225,7 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
         }
         foreach (var ns in _spaces)
         {
-            if (!ns.IsOpen || !ns.RefreshMulticast()) continue;
+            if (!ns.IsOpen || !_refreshed.Add(ns) || !ns.RefreshMulticast()) continue;
             if (_byNamespace.TryGetValue(KeyOf(ns.NsId), out var here))
                 foreach (var f in here) MarkDirty(f, relocate: false);
         }

@@ -101,17 +101,19 @@ internal sealed class InnerNamespaces : IDisposable
     /// <summary>Changes whenever a namespace is added or closed (to re-read <see cref="All"/> only then).</summary>
     public int Version => Volatile.Read(ref _version);
 
+    private static readonly List<InnerNamespace> NoneAbandoned = [];
+
     /// <summary>The monitor's thread: closes namespaces no place points at, and with
     /// <paramref name="checkUse"/> the ones nobody but mvtap uses (returned, to say so).</summary>
     public List<InnerNamespace> Sweep(bool checkUse)
     {
-        var abandoned = new List<InnerNamespace>();
-        var closing = new List<InnerNamespace>();
         lock (_gate)
         {
-            if (!checkUse && !_released) return abandoned;
+            if (!checkUse && !_released) return NoneAbandoned;
             _released = false;
         }
+        var abandoned = new List<InnerNamespace>();
+        var closing = new List<InnerNamespace>();
         HashSet<string>? inUse = null;
         long scanned = Volatile.Read(ref _registrations);
         // the scan (every process) outside the lock; a namespace registered since is not judged by it

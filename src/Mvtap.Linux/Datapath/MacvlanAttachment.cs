@@ -83,6 +83,9 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     private readonly object _placeGate = new();
     private InnerPlace? _place;
 
+    /// <summary>The place mvtap's own last move (MoveTo) put the inner end: not news to the monitor.</summary>
+    internal InnerPlace? MovedBySwitch { get; private set; }
+
     /// <summary>Where the inner end was last found (null: not yet looked for).</summary>
     internal InnerPlace? Place => Volatile.Read(ref _place);
 
@@ -140,6 +143,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
                 if (outer is { Link: int index } && outer.LinkNetNsId == target.NsId)
                 {
                     Settle(new InnerPlace(target, target.NsId, index));
+                    MovedBySwitch = _place;
                     settled = true;
                     InnerNamespace = target.IsHome ? null : netns;
                 }

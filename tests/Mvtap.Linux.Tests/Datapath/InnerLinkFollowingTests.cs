@@ -110,4 +110,24 @@ public sealed class InnerLinkFollowingTests
         Assert.False(ep.IsDeleted);
         Assert.Null(dp.Fault);
     }
+
+    [Fact]
+    public void AllmultiTakenByAPacketSocketInsideIsFollowedThoughNoNotificationSaysSo()
+    {
+        using var topo = new DatapathTopology();
+        var ns = topo.NewNamespace();
+        using var sw = new LinuxSwitch(topo.Host.Name, log: _ => { });
+        var dp = sw.OpenLower(DatapathTopology.LowerName);
+        var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, ns.Name, "eth0");
+        var unjoined = GroupOf(77);
+        using (var rtnl = Rtnetlink.InNamespace(ns.Name))
+        {
+            int index = rtnl.GetLink("eth0")!.Index;
+            // as a sniffer inside the container does: the device's allmulti count, no rtnetlink message
+            using var sniffer = NetNamespace.Run(ns.Name, () => new PacketSocket(index));
+            sniffer.SetAllmulti(true);
+            Assert.True(Followed(ep, s => s.AcceptsGroup(unjoined)), "ALLMULTI taken inside was not followed");
+        }
+        Assert.True(Followed(ep, s => !s.AcceptsGroup(unjoined)), "ALLMULTI let go of inside was not followed");
+    }
 }
