@@ -14,6 +14,9 @@
 # Writes them into BENCHMARKS.md, replacing only its "## Containers' NICs" section.
 # Takes /tmp/mvtap-bench.lock for the whole run (the machine is shared). Needs root and the .NET SDK.
 # Usage: bench/inner/run.sh [endpoints (1000)] [runs (3)] [joins per run (20)] [window-s (20)] [warmup-s (30)]
+# With MVTAP_REV=<git revision> the same harness is built against that revision's src/ (e.g. the
+# code before this work) and its figures are kept as the baseline the section shows beside this tree's,
+# without touching the rest of the section.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -40,7 +43,22 @@ exec 9>/tmp/mvtap-bench.lock
 echo "waiting for /tmp/mvtap-bench.lock..." >&2
 flock 9
 
-dotnet build -c Release -nologo -v quiet bench/inner/Mvtap.InnerBench -o "$out/bin" >/dev/null
+rev="${MVTAP_REV:-}"
+if [[ -n "$rev" ]]; then
+  # the harness against another revision's library: an exported tree of its own
+  tree="$out/rev-$rev"
+  rm -rf "$tree" && mkdir -p "$tree/bench/inner"
+  git archive "$rev" src Directory.Build.props Directory.Packages.props global.json | tar -x -C "$tree"
+  cp -r bench/inner/Mvtap.InnerBench "$tree/bench/inner/"
+  rm -rf "$tree/bench/inner/Mvtap.InnerBench/bin" "$tree/bench/inner/Mvtap.InnerBench/obj"
+  dotnet build -c Release -nologo -v quiet "$tree/bench/inner/Mvtap.InnerBench" -o "$out/bin-$rev" >/dev/null
+  harness="$out/bin-$rev/Mvtap.InnerBench.dll"
+  results="$out/baseline.txt"
+else
+  dotnet build -c Release -nologo -v quiet bench/inner/Mvtap.InnerBench -o "$out/bin" >/dev/null
+  harness="$out/bin/Mvtap.InnerBench.dll"
+  results="$out/runs.txt"
+fi
 ip netns add "$tag-h"
 ip netns add "$tag-x"
 ip -n "$tag-h" link add low0 type veth peer name ext0 netns "$tag-x"
@@ -50,20 +68,33 @@ ip -n "$tag-x" link set ext0 up
 for i in $(seq 1 "$count"); do namespaces+=("$tag-$i"); done
 printf 'netns add %s\n' "${namespaces[@]}" | ip -batch -
 
-: >"$out/runs.txt"
+: >"$results"
+[[ -n "$rev" ]] && echo "rev $rev $(git rev-parse --short "$rev")" >>"$results"
 for r in $(seq 1 "$runs"); do
   read -r l1 _ </proc/loadavg
   echo "run $r of $runs (load average $l1)..." >&2
-  result="$(dotnet "$out/bin/Mvtap.InnerBench.dll" "$tag-h" low0 "$tag-x" ext0 "$warmup" "$window" "$joins" "${namespaces[@]}")"
+  result="$(dotnet "$harness" "$tag-h" low0 "$tag-x" ext0 "$warmup" "$window" "$joins" "${namespaces[@]}")"
   read -r l1e _ </proc/loadavg
   echo "$result" >&2
-  { echo "load $l1 $l1e"; echo "$result"; } >>"$out/runs.txt"
+  { echo "load $l1 $l1e"; echo "$result"; } >>"$results"
 done
+if [[ -n "$rev" ]]; then cat "$results"; exit 0; fi
 
 python3 - "$out/runs.txt" "$root/BENCHMARKS.md" "$count" "$runs" "$joins" "$window" "$warmup" <<'PY'
 import re, statistics, sys, platform, subprocess
 runs_path, bench_path, count, runs, joins, window, warmup = sys.argv[1:]
 text = open(runs_path).read()
+import os
+base_path = os.path.join(os.path.dirname(runs_path), 'baseline.txt')
+base = open(base_path).read() if os.path.exists(base_path) else ''
+def figures(t):
+    c = [(float(a), float(b)) for a, b in re.findall(r'^cost total=(\S+) monitor=(\S+) endpoints=(?:\S+)', t, re.M)]
+    d = sorted(float(x) for line in re.findall(r'^delays ms (.*)$', t, re.M) for x in line.split() if x != 'inf')
+    n = re.search(r'endpoints=(\d+)', t)
+    return c, d, n.group(1) if n else '?'
+bc, bd, bn = figures(base)
+brev = re.search(r'^rev (\S+) (\S+)', base, re.M)
+bloads = re.findall(r'^load (\S+) (\S+)$', base, re.M)
 loads = re.findall(r'^load (\S+) (\S+)$', text, re.M)
 costs = [(float(t), float(m)) for t, m in re.findall(r'^cost total=(\S+) monitor=(\S+)', text, re.M)]
 delays = [float(d) for line in re.findall(r'^delays ms (.*)$', text, re.M) for d in line.split()]
@@ -98,7 +129,12 @@ with a socket, a client and a descriptor per endpoint; a join took up to 1 s.
 Load average (1 min) at the start → end of each run: {", ".join(f"{a} → {b}" for a, b in loads)}. The frames to the
 group are sent every ~1 ms, so a delay is known to about a millisecond; the 25 ms poll bounds it at
 about 25 ms plus one round of the monitor (all {count} namespaces read) when the machine is quiet.
-"""
+""" + (f"""
+Baseline, the same harness built against {brev.group(1)} ({brev.group(2)}), `MVTAP_REV={brev.group(1)} bench/inner/run.sh {bn} ...`
+({len(bc)} run(s), {bn} endpoints; load average {", ".join(f"{a} → {b}" for a, b in bloads)}): process
+{statistics.median(x[0] for x in bc):.3f} s/s, monitor thread {statistics.median(x[1] for x in bc):.3f} s/s; join → first frame median
+{statistics.median(bd):.1f} ms, maximum {bd[-1]:.1f} ms over {len(bd)} joins.
+""" if bc and bd else "")
 bench = open(bench_path).read()
 m = re.search(r"^## Containers' NICs.*?(?=^## |\Z)", bench, re.M | re.S)
 bench = bench[:m.start()] + section + "\n" + bench[m.end():] if m else bench.rstrip() + "\n\n" + section

@@ -39,6 +39,8 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
     /// <summary>Looked for again at RetryAt (a NIC caught in the middle of a move), up to a bound.</summary>
     public int Retries { get; set; }
     public long RetryAt { get; set; }
+    /// <summary>Its outer end left the switch's namespace (RTM_DELLINK with a new netnsid): gone from here, not deleted.</summary>
+    public bool OuterMovedAway { get; set; }
     /// <summary>The last failure logged for it; a repeat is not.</summary>
     public string? LastError { get; set; }
 

@@ -35,7 +35,11 @@ internal sealed partial class InnerLinkMonitor
         }
         if (nsKey == -1 && n.Kind == LinkNotificationKind.DelLink)
             foreach (var g in _followers.Values)
-                if (g.Attachment.OuterIfIndex == n.IfIndex) MarkDirty(g, relocate: true); // the pair went with its namespace
+            {
+                if (g.Attachment.OuterIfIndex != n.IfIndex) continue;
+                g.OuterMovedAway = n.MovedAway; // somebody took the datapath's end away: not a deletion
+                MarkDirty(g, relocate: true);   // unregistered: the pair went (with its namespace)
+            }
     }
 
     private long NextRetry()
@@ -193,6 +197,11 @@ internal sealed partial class InnerLinkMonitor
     {
         var a = f.Attachment;
         Forget(f);
+        if (f.OuterMovedAway)
+        {
+            _log($"{a.Endpoint.Name}: its datapath's end {a.OuterName} was moved out of the switch's namespace; its interface is no longer followed");
+            return;
+        }
         var where = a.Place;
         string how = where?.Namespace is { Abandoned: true } ns ? $"went with {ns}" : $"was deleted in {where?.ToString() ?? "its namespace"}";
         _gone(a, $"{a.Endpoint.Name}: its interface {a.InnerName} {how}; endpoint deleted");

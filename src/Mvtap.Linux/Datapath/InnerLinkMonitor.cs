@@ -11,8 +11,11 @@
 // looked for again from its outer end: moved on (followed there), or unregistered (its outer end is
 // gone too: the endpoint is deleted, as the kernel deletes a macvlan whose device is deleted).
 // Link-layer joins (`ip maddr add`, PACKET_MR_MULTICAST) send no notification at all: every
-// followed namespace's /proc/net/dev_mcast, kept open, is re-read every MulticastInterval (one pread
-// each; parsed only when it changed). A namespace nobody but mvtap uses any more is let go of
+// followed namespace's /proc/net/dev_mcast, kept open, is re-read every DefaultMulticastInterval (one pread
+// each; parsed only when it changed). Nor do a packet socket's ALLMULTI and PROMISC (only counters
+// change): each NIC's link is re-read once every LinkInterval, in turn. (An eBPF fentry program on
+// __dev_set_rx_mode would make both event-driven; a kernel locked down for integrity, as this
+// project's is, refuses tracing programs.) A namespace nobody but mvtap uses any more is let go of
 // (InnerNamespaces.Sweep), so the kernel can destroy it and the NICs in it.
 //
 // Never takes a lock the datapath takes; never throws out of its thread (a failure is logged once

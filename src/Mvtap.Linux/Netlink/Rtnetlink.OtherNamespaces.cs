@@ -10,13 +10,16 @@ namespace Mvtap.Linux.Netlink;
 
 public sealed partial class Rtnetlink
 {
+    private const uint RTEXT_FILTER_SKIP_STATS = 1 << 3;
+
     /// <summary>The link with index <paramref name="index"/> in the namespace this client's namespace
     /// calls <paramref name="nsid"/>; null when there is no such link (or no such namespace any more).</summary>
     public LinkInfo? GetLink(int index, int nsid)
     {
         var b = new NetlinkMessageBuilder(Rtnl.RTM_GETLINK, NetlinkAbi.NLM_F_REQUEST)
             .Struct(new IfInfoMsg { Index = index })
-            .S32(Rtnl.IFLA_TARGET_NETNSID, nsid);
+            .S32(Rtnl.IFLA_TARGET_NETNSID, nsid)
+            .U32(Rtnl.IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS); // read often: the kernel need not gather counters
         try
         {
             return Run(b, $"RTM_GETLINK #{index} in netnsid {nsid}").Where(m => m.Type == Rtnl.RTM_NEWLINK)
