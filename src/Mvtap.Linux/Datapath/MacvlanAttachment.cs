@@ -51,7 +51,15 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     public void EndReceive() => _io.EndReceive();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
-    public void Deliver(in Packet packet) => _io.Deliver(packet);
+    public void Deliver(in Packet packet)
+    {
+        // The kernel's macvlan hands its device a frame larger than the MTU (a reassembled multicast
+        // datagram, spec 3.8) and the stack takes it; a veth refuses it. An IPv4 one is delivered as
+        // fragments that fit, which the stack reassembles.
+        int mtu = Endpoint.Mtu;
+        if (packet.Length > mtu + EthernetFrame.HeaderLength && _io.DeliverFragmented(packet, mtu)) return;
+        _io.Deliver(packet);
+    }
     public void Flush() => _io.Flush();
 
     public Endpoint Endpoint { get; }
@@ -157,8 +165,8 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     }
 
     // ---- the inner end's state, as far as we know it (pushed by us or observed by InnerLinkMonitor) ----
-    // Written under _innerGate: by SyncInner (from Port.Changed) and by InnerLinkFollower (monitor
-    // thread, never holding the port's lock while it holds ours).
+    // Written under _innerGate: by SyncInner (from Port.Changed, outside the port's lock) and by
+    // InnerLinkFollower (monitor thread, never holding the port's lock while it holds ours).
     private readonly object _innerGate = new();
     private long _pushGeneration;
     private bool _lastEndpointUp;
