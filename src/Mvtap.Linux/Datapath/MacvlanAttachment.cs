@@ -90,6 +90,8 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     // ---- where the inner end is ---------------------------------------------------------------
     private readonly object _placeGate = new();
     private InnerPlace? _place;
+    private long _searched; // when a namespace out of reach was last searched for
+    private const int SearchMilliseconds = 5000;
 
     /// <summary>The place mvtap's own last move (MoveTo) put the inner end: not news to the monitor.</summary>
     internal InnerPlace? MovedBySwitch { get; private set; }
@@ -110,11 +112,14 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
             if (outer.Link is not int index || index <= 0) return (_place, false); // mid-move: look again later
             int? nsId = outer.LinkNetNsId;
             var current = _place;
-            if (current is not null && current.NsId == nsId && current.IfIndex == index && current.Namespace is { IsOpen: true })
+            bool same = current is not null && current.NsId == nsId && current.IfIndex == index;
+            // still where it was: in a namespace followed, or in one out of reach (let go of, or held only by
+            // a descriptor somewhere), searched for again (every reachable namespace) only now and then
+            if (same && (current!.Namespace is { IsOpen: true } || Environment.TickCount64 - _searched < SearchMilliseconds))
                 return (current, false);
+            if (nsId is not null) _searched = Environment.TickCount64;
             var ns = nsId is int id ? _namespaces.AcquireByNsId(id, InnerNamespace) : _namespaces.Home;
-            // still where it was, in a namespace let go of (or unreachable): nothing new to say
-            if (ns is null && current is not null && current.NsId == nsId && current.IfIndex == index) return (current, false);
+            if (ns is null && same) return (current, false);
             Settle(new InnerPlace(ns, nsId, index));
             return (_place, false);
         }
