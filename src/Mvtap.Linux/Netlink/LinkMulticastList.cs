@@ -77,6 +77,8 @@ public sealed unsafe class LinkMulticastList : IDisposable
         if (all.TryGetValue(ifIndex, out var list)) foreach (var m in list) into.Add(m);
     }
 
+    private static readonly System.Buffers.SearchValues<byte> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF"u8);
+
     /// <summary>Every interface's 6-byte addresses, by index; lines that do not parse are skipped.</summary>
     internal static void ParseAll(ReadOnlySpan<byte> text, Dictionary<int, List<MacAddress>> into)
     {
@@ -89,7 +91,9 @@ public sealed unsafe class LinkMulticastList : IDisposable
             if (Fields(line, fields) < 5) continue;
             if (!int.TryParse(line[fields[0]], NumberStyles.None, CultureInfo.InvariantCulture, out int index)) continue;
             var hex = line[fields[4]];
-            if (hex.Length != 12 || !ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong mac)) continue;
+            // exactly 12 hex digits: ulong.TryParse alone also takes trailing NULs ("3333\0\0...")
+            if (hex.Length != 12 || hex.ContainsAnyExcept(HexDigits)
+                || !ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong mac)) continue;
             if (!into.TryGetValue(index, out var list)) into[index] = list = [];
             list.Add(new MacAddress(mac));
         }
