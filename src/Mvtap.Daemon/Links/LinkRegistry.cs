@@ -180,6 +180,8 @@ public sealed partial class LinkRegistry : IDisposable
         if (host is null) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
         _lowers[name] = host;
         host.Port.Changed += OnPortChanged;
+        host.EndpointDeleted += OnEndpointDeleted;
+        host.EndpointMoved += OnEndpointMoved;
         return host;
     }
 
@@ -223,13 +225,18 @@ public sealed partial class LinkRegistry : IDisposable
     {
         var lower = record.Lower;
         lower.RemoveEndpoint(record.Endpoint);
-        if (lower.Port.Endpoints.Count == 0)
-        {
-            // spec 1.2: the port goes with its last endpoint
-            _lowers.Remove(lower.Name);
-            lower.Port.Changed -= OnPortChanged;
-            lower.Dispose();
-        }
+        CloseIfEmpty(lower);
+    }
+
+    private void CloseIfEmpty(ILowerHost lower)
+    {
+        if (lower.Port.Endpoints.Count != 0) return;
+        // spec 1.2: the port goes with its last endpoint
+        _lowers.Remove(lower.Name);
+        lower.Port.Changed -= OnPortChanged;
+        lower.EndpointDeleted -= OnEndpointDeleted;
+        lower.EndpointMoved -= OnEndpointMoved;
+        lower.Dispose();
     }
 
     private ControlResponse Show(LinkShowRequest r)
@@ -265,6 +272,8 @@ public sealed partial class LinkRegistry : IDisposable
             foreach (var lower in _lowers.Values)
             {
                 lower.Port.Changed -= OnPortChanged;
+                lower.EndpointDeleted -= OnEndpointDeleted;
+                lower.EndpointMoved -= OnEndpointMoved;
                 lower.Dispose();
             }
             _lowers.Clear();

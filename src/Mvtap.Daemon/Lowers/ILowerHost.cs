@@ -20,6 +20,15 @@ public interface ILowerHost : IDisposable
     /// <summary>Moves a macvlan endpoint's interface into a network namespace.</summary>
     void MoveToNamespace(Endpoint endpoint, string netns);
 
+    /// <summary>An endpoint whose interface was deleted where it lives (inside its container, or with its
+    /// namespace): the host has deleted it, as the kernel deletes a macvlan whose device is deleted.
+    /// The string is the line that says so. Raised on a thread of its own.</summary>
+    event Action<Endpoint, string>? EndpointDeleted { add { } remove { } }
+
+    /// <summary>An endpoint's interface was moved to another namespace by someone else and is followed
+    /// there: that namespace's name under /run/netns (null: none). Raised on a thread of its own.</summary>
+    event Action<Endpoint, string?>? EndpointMoved { add { } remove { } }
+
     /// <summary>Called after a change of the endpoint in the port (MAC, up/down, MTU), so the
     /// interface that carries it can follow.</summary>
     void EndpointChanged(Endpoint endpoint);

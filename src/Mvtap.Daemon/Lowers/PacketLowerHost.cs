@@ -20,6 +20,24 @@ public sealed class PacketLowerHost : ILowerHost
     {
         _switch = sw;
         _datapath = datapath;
+        sw.MacvlanEndpointDeleted += OnDeleted;
+        sw.MacvlanInterfaceMoved += OnMoved;
+    }
+
+    public event Action<Endpoint, string>? EndpointDeleted;
+    public event Action<Endpoint, string?>? EndpointMoved;
+
+    // The switch's events are for every lower's endpoints; _macvlans is shared with the control plane.
+    private void OnDeleted(Endpoint ep, string line)
+    {
+        lock (_macvlans) if (!_macvlans.Remove(ep)) return;
+        EndpointDeleted?.Invoke(ep, line);
+    }
+
+    private void OnMoved(Endpoint ep, string? netns)
+    {
+        lock (_macvlans) if (!_macvlans.Contains(ep)) return;
+        EndpointMoved?.Invoke(ep, netns);
     }
 
     public string Name => _datapath.Lower.Name;
@@ -46,13 +64,15 @@ public sealed class PacketLowerHost : ILowerHost
         // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
         // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
         var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, settings.Name, up: false, adopt: true);
-        _macvlans.Add(ep);
+        lock (_macvlans) _macvlans.Add(ep);
         return ep;
     }
 
     public void RemoveEndpoint(Endpoint endpoint)
     {
-        if (_macvlans.Remove(endpoint)) _switch.RemoveEndpoint(endpoint);
+        bool macvlan;
+        lock (_macvlans) macvlan = _macvlans.Remove(endpoint);
+        if (macvlan) _switch.RemoveEndpoint(endpoint);
         else
         {
             Port.Delete(endpoint);
@@ -83,7 +103,9 @@ public sealed class PacketLowerHost : ILowerHost
 
     public void MoveToNamespace(Endpoint endpoint, string netns)
     {
-        if (!_macvlans.Contains(endpoint))
+        bool macvlan;
+        lock (_macvlans) macvlan = _macvlans.Contains(endpoint);
+        if (!macvlan)
             throw new MvtapException(Errno.EINVAL, $"{endpoint.Name} is not a macvlan endpoint");
         _switch.MoveEndpoint(endpoint, netns);
     }
@@ -93,6 +115,8 @@ public sealed class PacketLowerHost : ILowerHost
 
     public void Dispose()
     {
+        _switch.MacvlanEndpointDeleted -= OnDeleted;
+        _switch.MacvlanInterfaceMoved -= OnMoved;
         foreach (var points in _macvtaps.Values) points.Dispose();
         _macvtaps.Clear();
         _switch.CloseLower(_datapath);
