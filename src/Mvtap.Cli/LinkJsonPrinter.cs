@@ -83,6 +83,14 @@ internal static class LinkJsonPrinter
         if (v.Group is not null) w.WriteString("group", v.Group);
         if (v.VhostUserPath is not null) w.WriteString("vhost_user", v.VhostUserPath);
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
+        if (v.Cni is { } cni)
+        {
+            w.WriteStartObject("cni");
+            w.WriteString("container_id", cni.ContainerId);
+            w.WriteString("ifname", cni.IfName);
+            w.WriteString("network", cni.Network);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 

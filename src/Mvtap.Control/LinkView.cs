@@ -39,6 +39,8 @@ public sealed record LinkView
     public string? VhostUserPath { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
+    /// <summary>The CNI attachment that made the endpoint; null for one made by hand.</summary>
+    public CniAttachment? Cni { get; init; }
     public int Promiscuity { get; init; }
     public int Allmulti { get; init; }
     public LinkStatistics Statistics { get; init; } = new();

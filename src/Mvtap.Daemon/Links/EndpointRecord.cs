@@ -1,5 +1,6 @@
 // The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
-// lower host carries it, and the attributes the core does not interpret (owner, group, netns).
+// lower host carries it, and the attributes the core does not interpret (owner, group, netns,
+// where its vhost-user socket lives, and the CNI attachment that made it).
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 
@@ -16,6 +17,9 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public string? Owner { get; set; }
     public string? Group { get; set; }
     public string? Netns { get; set; }
+    /// <summary>Where the vhost-user socket was asked to be bound; null = &lt;run-dir&gt;/tapN.vhost.</summary>
+    public string? VhostUserPath { get; init; }
+    public Mvtap.Control.CniAttachment? Cni { get; init; }
 
     public string TypeName => Kind == EndpointKind.Macvtap ? "macvtap" : "macvlan";
 }

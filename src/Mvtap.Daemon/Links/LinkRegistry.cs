@@ -92,6 +92,7 @@ public sealed class LinkRegistry : IDisposable
         RequestValues.Name(name);
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
+        var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
@@ -110,17 +111,19 @@ public sealed class LinkRegistry : IDisposable
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck ?? true,
         };
-        var ep = lower.AddEndpoint(settings, kind, r.Netns);
+        var ep = lower.AddEndpoint(settings, kind, r.Netns, innerName);
         var record = new EndpointRecord(index ?? _nextIndex, kind, lower, ep)
         {
             TxQueueLen = r.TxQueueLen ?? 500,
             Owner = r.Owner,
             Group = r.Group,
             Netns = r.Netns,
+            VhostUserPath = r.VhostUserPath,
+            Cni = r.Cni,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
+            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, r.VhostUserPath);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);
@@ -206,6 +209,8 @@ public sealed class LinkRegistry : IDisposable
 
     private ControlResponse Delete(LinkDelRequest r)
     {
+        // an endpoint that could not be restored (its namespace or lower gone) is still deletable
+        if (FindRecord(r.Name) is null && _unrestored.RemoveAll(e => e.Name == r.Name) > 0) return ControlResponse.Success();
         var record = Require(r.Name);
         RemoveFromLower(record);
         _records.Remove(record);
@@ -268,6 +273,8 @@ public sealed class LinkRegistry : IDisposable
                     Owner = x.Owner,
                     Group = x.Group,
                     Netns = x.Netns,
+                    VhostUserPath = x.VhostUserPath,
+                    Cni = x.Cni,
                 }).Concat(_unrestored).OrderBy(e => e.Index)],
             };
     }
@@ -322,9 +329,11 @@ public sealed class LinkRegistry : IDisposable
                         BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
                         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
                         Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up,
+                        VhostUserPath = e.VhostUserPath, Cni = e.Cni,
                     }, e.Index);
                 }
-                catch (MvtapException ex)
+                // a container's namespace that went while mvtapd was away fails below the core's rules
+                catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)
                 {
                     _unrestored.Add(e);
                     _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file", e.Name, e.Index, e.Lower, ex.Message);

@@ -16,7 +16,7 @@ internal static class LinkViews
         if (record.Kind == EndpointKind.Macvtap)
         {
             // attachment points exist only once mvtapd has created them
-            var v = ControlPaths.VhostUserPath(runDir, record.Index);
+            var v = record.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, record.Index);
             var s = ControlPaths.StreamPath(runDir, record.Index);
             vhost = File.Exists(v) ? v : null;
             stream = File.Exists(s) ? s : null;
@@ -46,6 +46,7 @@ internal static class LinkViews
             Netns = record.Netns,
             VhostUserPath = vhost,
             StreamPath = stream,
+            Cni = record.Cni,
             Statistics = new LinkStatistics
             {
                 RxBytes = (ulong)c.RxBytes,

@@ -39,7 +39,7 @@ public sealed class PacketLowerHost : ILowerHost
         return new PacketLowerHost(sw, sw.OpenLower(name), requireSealedMemory);
     }
 
-    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
+    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null)
     {
         if (kind == EndpointKind.Macvtap)
         {
@@ -49,7 +49,7 @@ public sealed class PacketLowerHost : ILowerHost
         }
         // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
         // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
-        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, settings.Name, up: false, adopt: true);
+        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, innerName ?? settings.Name, up: false, adopt: true);
         _macvlans.Add(ep);
         return ep;
     }
@@ -64,7 +64,7 @@ public sealed class PacketLowerHost : ILowerHost
         }
     }
 
-    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir)
+    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, string? vhostUserPath = null)
     {
         int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
         if (_macvtaps.TryGetValue(endpoint, out var existing))
@@ -73,7 +73,7 @@ public sealed class PacketLowerHost : ILowerHost
             return;
         }
         _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
-            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), _requireSealedMemory);
+            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), _requireSealedMemory, vhostUserPath);
     }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>

@@ -34,6 +34,9 @@ public sealed record EndpointState
     public string? Owner { get; init; }
     public string? Group { get; init; }
     public string? Netns { get; init; }
+    public string? VhostUserPath { get; init; }
+    /// <summary>The CNI attachment that made the endpoint (container id, ifname, network).</summary>
+    public Mvtap.Control.CniAttachment? Cni { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
