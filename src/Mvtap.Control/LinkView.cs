@@ -37,6 +37,8 @@ public sealed record LinkView
     public string? Netns { get; init; }
     /// <summary>vhost-user socket path (macvtap only).</summary>
     public string? VhostUserPath { get; init; }
+    /// <summary>Queue pairs the vhost-user socket offers a frontend (macvtap only; 0 when unknown).</summary>
+    public int VhostUserQueuePairs { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
     /// <summary>The CNI attachment that made the endpoint; null for one made by hand.</summary>

@@ -45,6 +45,7 @@ internal static class LinkViews
             Group = record.Group,
             Netns = record.Netns,
             VhostUserPath = vhost,
+            VhostUserQueuePairs = vhost is null ? 0 : Attachments.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
             Cni = record.Cni,
             Statistics = new LinkStatistics
