@@ -2,7 +2,7 @@
 // endpoint (also after a restart), of the configured kind, mode, lower and spoofchk, with
 // prevResult's MAC and MTU; for a macvlan endpoint the NIC in the namespace carries that MAC and
 // MTU, prevResult's addresses and routes; for a vhost-user one the socket is where prevResult
-// says. The IPAM plugin checks its part first. Any difference is error 100 saying which.
+// says. Then the IPAM plugin checks its part. Any difference is error 100 saying which.
 using Mvtap.Control;
 using Mvtap.Linux.Netlink;
 
@@ -12,7 +12,6 @@ internal static class CheckCommand
 {
     public static void Run(CniEnvironment env, NetConf conf)
     {
-        if (conf.IpamType is { } type) new IpamDelegate(type, env).Check(conf.Raw);
         var prev = conf.PrevResult is { } p ? CniResultReader.Parse(p, "prevResult")
             : throw new CniError(CniError.InvalidConfig, "required prevResult missing");
         int index = prev.Interfaces.FindIndex(i => i.Name == env.IfName && i.Sandbox == env.Netns);
@@ -36,6 +35,7 @@ internal static class CheckCommand
                     throw Failed($"{view.Name}'s vhost-user socket {socket} is gone");
                 break;
         }
+        if (conf.IpamType is { } type) new IpamDelegate(type, env).Check(conf.Raw);
     }
 
     private static void CheckEndpoint(LinkView view, NetConf conf, CniInterface expected)

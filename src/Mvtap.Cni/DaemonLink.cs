@@ -34,7 +34,7 @@ internal sealed class DaemonLink(ControlClient client)
     public LinkView? Find(CniAttachment who)
     {
         var name = EndpointName(who);
-        var response = client.Send(new LinkShowRequest { Name = name });
+        var response = Call(new LinkShowRequest { Name = name });
         if (response.Ok && response.Links is [var view, ..] && view.Cni is { } c && c.Is(who.ContainerId, who.IfName, who.Network))
             return view;
         if (!response.Ok && response.Error?.Errno != ENODEV) throw Refused(response.Error!);
