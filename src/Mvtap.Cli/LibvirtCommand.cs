@@ -2,7 +2,7 @@
 // prints on stdout only the libvirt <interface type='vhostuser'> element for a macvtap endpoint,
 // ready to paste into a domain's <devices>: its MAC, mvtapd's socket with mode='client' (QEMU
 // connects; mvtapd listens) and <reconnect> so QEMU dials again after mvtapd restarts, a virtio
-// model and the queue pairs. What the domain needs besides (shared memfd memory; under TCG the
+// model and the queue pairs (one under TCG, see Run). What the domain needs besides (shared memfd memory; under TCG the
 // vectors=0 workaround) goes to stderr, so `mvtap libvirt m0 > nic.xml` keeps the element alone.
 using System.Security;
 using System.Text;
@@ -21,7 +21,7 @@ internal static class LibvirtCommand
         "       prints the libvirt <interface type='vhostuser'> element that attaches a domain to the macvtap\n" +
         "       endpoint DEVICE (QEMU connects to mvtapd's socket, mode='client'); reconnect: seconds between\n" +
         "       QEMU's attempts to connect again after mvtapd restarts (default 2; 0 leaves <reconnect> out);\n" +
-        "       queues: queue pairs (default: what mvtapd offers). What the domain needs besides goes to stderr.\n";
+        "       queues: queue pairs (default: what mvtapd offers; 1 under TCG). What the domain needs besides goes to stderr.\n";
 
     public static LibvirtRequest Parse(IReadOnlyList<string> words)
     {
@@ -78,8 +78,14 @@ internal static class LibvirtCommand
             stderr.WriteLine($"Error: {view.Name} is a {view.Type} link, not a macvtap endpoint; only macvtap endpoints attach to a domain.");
             return LinkOperationException.ExitStatus;
         }
-        stdout.Write(Element(view, runDir, request.Queues, request.Reconnect));
-        stderr.Write(DomainNotes(view, request.Accel ?? QemuArgs.DetectAccel()));
+        var accel = request.Accel ?? QemuArgs.DetectAccel();
+        // libvirt gives a multiqueue NIC vectors=2N+2 on its -device, which the TCG workaround's
+        // -global vectors=0 cannot override: one queue pair under TCG unless asked otherwise
+        int? queues = request.Queues ?? (accel == QemuAccel.Tcg ? 1 : null);
+        stdout.Write(Element(view, runDir, queues, request.Reconnect));
+        stderr.Write(DomainNotes(view, accel));
+        if (accel == QemuAccel.Tcg && queues > 1)
+            stderr.WriteLine($"<!-- queues {queues} under TCG: libvirt sets vectors={2 * queues + 2} on the device, and QEMU 7.2 may crash with MSI-X -->");
         return 0;
     }
 
@@ -112,7 +118,8 @@ internal static class LibvirtCommand
         {
             sb.Append("<!-- under TCG (no /dev/kvm) QEMU 7.2 crashes starting a vhost-user virtio-net-pci with MSI-X; add to <domain\n");
             sb.Append("  xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>:\n");
-            sb.Append("  <qemu:commandline><qemu:arg value='-global'/><qemu:arg value='virtio-net-pci.vectors=0'/></qemu:commandline> -->\n");
+            sb.Append("  <qemu:commandline><qemu:arg value='-global'/><qemu:arg value='virtio-net-pci.vectors=0'/></qemu:commandline>\n");
+            sb.Append("  and keep <features><acpi/></features>: the legacy interrupt is routed through ACPI -->\n");
         }
         if (view.Owner is null && view.Group is null)
             sb.Append($"<!-- the socket belongs to root: give {view.Name} owner/group libvirt-qemu (mvtap link set {view.Name} owner libvirt-qemu) so QEMU may connect -->\n");

@@ -5,6 +5,7 @@ using Mvtap.Cli;
 
 namespace Mvtap.Cli.Tests;
 
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class CniInstallTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("mvtap-cni-install-").FullName;

@@ -30,12 +30,17 @@ public class LibvirtCommandTests
     [Fact]
     public void Under_tcg_stderr_adds_the_vectors_workaround_and_reconnect_0_leaves_reconnect_out()
     {
-        var backend = new RecordingLinkBackend { Links = [SampleLinks.Macvtap0] };
+        var backend = new RecordingLinkBackend { Links = [SampleLinks.Macvtap0 with { VhostUserQueuePairs = 2 }] };
         var run = CliRun.Run(backend, "libvirt", "macvtap0", "reconnect", "0", "accel", "tcg");
         Assert.Equal(0, run.Exit);
         var e = XElement.Parse(run.Stdout);
         Assert.Null(e.Element("source")!.Element("reconnect"));
         Assert.Contains("<qemu:arg value='virtio-net-pci.vectors=0'/>", run.Stderr);
+        // libvirt's multiqueue vectors=2N+2 would override the workaround: one queue pair
+        Assert.Null(e.Element("driver"));
+        var asked = CliRun.Run(backend, "libvirt", "macvtap0", "queues", "2", "accel", "tcg");
+        Assert.Equal("2", (string?)XElement.Parse(asked.Stdout).Element("driver")?.Attribute("queues"));
+        Assert.Contains("vectors=6", asked.Stderr);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ public sealed class VhostUserCniTests
         Assert.True(Testpmd.Available, $"{Testpmd.Binary} is missing (Debian dpdk-dev)");
         using var lab = new CniLab();
         string netns = lab.NewContainerNamespace("vm");
-        string socketDir = Path.Combine(lab.Dir, "sockets"), devinfo = Path.Combine(lab.Dir, "devinfo", "net1-vm.json");
+        // the spec's directory (the plugin writes nowhere else), a file name of this test's own
+        string socketDir = Path.Combine(lab.Dir, "sockets"), devinfo = $"/run/k8s.cni.cncf.io/devinfo/cni/{lab.Prefix}-net1.json";
         string conf = lab.Conf("1.1.0", "vmnet",
             $",\"endpoint\":\"vhost-user\",\"guestMemory\":\"any\",\"socketDir\":\"{socketDir}\",\"runtimeConfig\":{{\"CNIDeviceInfoFile\":\"{devinfo}\"}}",
             ipam: false);
@@ -53,6 +54,24 @@ public sealed class VhostUserCniTests
         Assert.Empty(lab.Endpoints("vmnet"));
         Assert.False(File.Exists(socket), "the socket outlived its endpoint");
         Assert.False(File.Exists(devinfo), "the device-info file outlived DEL");
+    }
+
+    [Fact]
+    public void A_device_info_file_outside_the_specs_directory_is_refused_and_nothing_is_written()
+    {
+        using var lab = new CniLab();
+        string netns = lab.NewContainerNamespace("vm"), target = Path.Combine(lab.Dir, "victim");
+        File.WriteAllText(target, "precious");
+        var add = CniLab.Plugin("ADD", lab.Conf("1.1.0", "vmnet",
+            $",\"endpoint\":\"vhost-user\",\"socketDir\":\"{Path.Combine(lab.Dir, "s")}\",\"runtimeConfig\":{{\"CNIDeviceInfoFile\":\"{target}\"}}", ipam: false),
+            "vm1", netns, ifName: "net1");
+        Assert.Equal(7, add.ErrorCode);
+        Assert.Equal("precious", File.ReadAllText(target));
+        Assert.Empty(lab.Endpoints("vmnet"));
+        var del = CniLab.Plugin("DEL", lab.Conf("1.1.0", "vmnet",
+            $",\"endpoint\":\"vhost-user\",\"runtimeConfig\":{{\"CNIDeviceInfoFile\":\"{target}\"}}", ipam: false), "vm1", netns, ifName: "net1");
+        Assert.True(del.Status == 0, del.ToString());
+        Assert.Equal("precious", File.ReadAllText(target));
     }
 
     [Fact]

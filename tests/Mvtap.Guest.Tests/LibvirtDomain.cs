@@ -38,6 +38,8 @@ internal sealed class LibvirtDomain : IDisposable
                 <initrd>{image.Initrd}</initrd>
                 <cmdline>{SecurityElement.Escape(config.CommandLine)}</cmdline>
               </os>
+              <!-- without ACPI the guest finds no interrupt routing for the NIC's INTx (vectors=0 below) -->
+              <features><acpi/></features>
               <on_poweroff>destroy</on_poweroff>
               <on_reboot>destroy</on_reboot>
               <on_crash>destroy</on_crash>
