@@ -67,17 +67,7 @@ internal static class LibvirtCommand
 
     public static int Run(LibvirtRequest request, ILinkBackend backend, string runDir, TextWriter stdout, TextWriter stderr)
     {
-        var view = backend.Show(new LinkShowRequest { Name = request.Name }).FirstOrDefault(v => v.Name == request.Name);
-        if (view is null)
-        {
-            stderr.WriteLine($"Device \"{request.Name}\" does not exist.");
-            return LinkOperationException.ExitStatus;
-        }
-        if (view.Type != "macvtap")
-        {
-            stderr.WriteLine($"Error: {view.Name} is a {view.Type} link, not a macvtap endpoint; only macvtap endpoints attach to a domain.");
-            return LinkOperationException.ExitStatus;
-        }
+        if (QemuCommand.MacvtapEndpoint(backend, request.Name, "a domain", stderr) is not { } view) return LinkOperationException.ExitStatus;
         var accel = request.Accel ?? QemuArgs.DetectAccel();
         // libvirt gives a multiqueue NIC vectors=2N+2 on its -device, which the TCG workaround's
         // -global vectors=0 cannot override: one queue pair under TCG unless asked otherwise
