@@ -79,7 +79,7 @@ stats() { # FILE -> "median p95" in ms
   sort -n "$1" | awk '{ v[NR] = $1 } END {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
     i = int(0.95 * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR
-    printf "%.1f %.1f", m / 1000, v[i] / 1000 }'
+    printf "%.1f %.1f\n", m / 1000, v[i] / 1000 }'
 }
 read -r mm mp < <(stats "$dir/mvtap.us")
 read -r km kp < <(stats "$dir/macvlan.us")
