@@ -56,18 +56,13 @@ internal sealed record CniEnvironment
             if (!ValidContainerId(env.ContainerId))
                 throw new CniError(CniError.InvalidEnvironment, "invalid CNI_CONTAINERID",
                     "CNI_CONTAINERID must start with a letter or digit, followed by letters, digits, '_', '.' or '-'");
-            if (!ValidIfName(env.IfName))
+            if (!Mvtap.Control.InterfaceNames.IsValid(env.IfName))
                 throw new CniError(CniError.InvalidEnvironment, "invalid CNI_IFNAME",
-                    $"CNI_IFNAME \"{env.IfName}\" is not a valid interface name (1-15 characters, no '/', ':' or white space, not . or ..)");
+                    $"CNI_IFNAME: {Mvtap.Control.InterfaceNames.Refusal(env.IfName, "ifname")}");
         }
         return env;
     }
 
     public static bool ValidContainerId(string id) =>
         id.Length > 0 && char.IsAsciiLetterOrDigit(id[0]) && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
-
-    /// <summary>The kernel's dev_valid_name: 1-15 bytes, not "." or "..", no '/', ':' or white space.</summary>
-    public static bool ValidIfName(string name) =>
-        name.Length is > 0 and <= 15 && name is not ("." or "..")
-        && name.All(c => c > ' ' && c < 0x7f && c is not ('/' or ':'));
 }

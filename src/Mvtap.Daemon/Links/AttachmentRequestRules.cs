@@ -36,7 +36,7 @@ internal static class AttachmentRequestRules
             VhostUserPlacement.Check(path);
         }
         if (kind != EndpointKind.Macvlan || r.Netns is null || r.Cni is null) return null;
-        RequestValues.Name(r.Cni.IfName);
+        RequestValues.Name(r.Cni.IfName, "ifname");
         return r.Cni.IfName;
     }
 }

@@ -59,7 +59,9 @@ public sealed unsafe class LinkMulticastList : IDisposable
         {
             var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (f.Length < 5 || !int.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out int index) || index != ifIndex) continue;
-            if (f[4].Length != 12 || !ulong.TryParse(f[4], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong mac)) continue;
+            // exactly 12 hex digits: ulong.TryParse alone also takes trailing NULs ("3333\0\0...")
+            if (f[4].Length != 12 || !f[4].All(char.IsAsciiHexDigit)
+                || !ulong.TryParse(f[4], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong mac)) continue;
             into.Add(new MacAddress(mac));
         }
     }
