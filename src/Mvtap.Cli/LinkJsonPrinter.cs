@@ -84,6 +84,14 @@ internal static class LinkJsonPrinter
         if (v.GuestMemory is not null) w.WriteString("guestmem", v.GuestMemory);
         if (v.VhostUserPath is not null) w.WriteString("vhost_user", v.VhostUserPath);
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
+        if (v.Cni is { } cni)
+        {
+            w.WriteStartObject("cni");
+            w.WriteString("container_id", cni.ContainerId);
+            w.WriteString("ifname", cni.IfName);
+            w.WriteString("network", cni.Network);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 

@@ -100,6 +100,13 @@ public class StructSizeTests
         Assert.Equal(4, Offset<IfInfoMsg>(nameof(IfInfoMsg.Index)));
         Assert.Equal(8, Offset<IfInfoMsg>(nameof(IfInfoMsg.Flags)));
         Assert.Equal(12, Offset<IfInfoMsg>(nameof(IfInfoMsg.Change)));
+        // <linux/if_addr.h> struct ifaddrmsg, <linux/rtnetlink.h> struct rtmsg
+        Assert.Equal(8, Unsafe.SizeOf<IfAddrMsg>());
+        Assert.Equal(4, Offset<IfAddrMsg>(nameof(IfAddrMsg.Index)));
+        Assert.Equal(12, Unsafe.SizeOf<RtMsg>());
+        Assert.Equal(4, Offset<RtMsg>(nameof(RtMsg.Table)));
+        Assert.Equal(6, Offset<RtMsg>(nameof(RtMsg.Scope)));
+        Assert.Equal(8, Offset<RtMsg>(nameof(RtMsg.Flags)));
     }
 
     [Fact]

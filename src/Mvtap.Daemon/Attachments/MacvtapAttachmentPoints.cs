@@ -1,6 +1,6 @@
 // The attachment points of one macvtap endpoint on a packet lower (design.md "Words"):
-// <run-dir>/tapN.vhost, a vhost-user socket mvtapd listens on (QEMU and virtio-user connect as
-// clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
+// <run-dir>/tapN.vhost (or a path the client chose, e.g. the CNI plugin's socketDir), a vhost-user
+// socket mvtapd listens on (QEMU and virtio-user connect as clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
 // framing). Both files get the endpoint's owner and group so the user running the VM may
 // connect. A third part is the tap relay: on request (mvtap run) a kernel TAP whose queue
 // descriptor goes to the hypervisor and whose network side the datapath reads. One guest at a
@@ -65,13 +65,13 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     }
 
     public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, int index, string runDir,
-        int uid, int gid, Action<string> log, GuestMemoryPolicy guestMemory = GuestMemoryPolicy.Sealed)
+        int uid, int gid, Action<string> log, GuestMemoryPolicy guestMemory = GuestMemoryPolicy.Sealed, string? vhostUserPath = null)
     {
         Directory.CreateDirectory(runDir);
         var slot = new GuestSlot();
         var backend = new VhostUserNetBackend(QueuePairs, log) { GuestMemory = guestMemory };
         var vhost = new VhostUserAttachment(endpoint, backend);
-        var vhostEndpoint = new VhostUserEndpoint(backend, ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
+        var vhostEndpoint = new VhostUserEndpoint(backend, vhostUserPath ?? ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
         {
             OwnerUid = uid,
             OwnerGid = gid,

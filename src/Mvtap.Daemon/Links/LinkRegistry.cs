@@ -120,6 +120,7 @@ public sealed partial class LinkRegistry : IDisposable
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
         var guestMemory = r.GuestMemory is null ? GuestMemoryPolicy.Sealed : RequestValues.GuestMemory(r.GuestMemory, kind, name);
+        var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
@@ -138,7 +139,7 @@ public sealed partial class LinkRegistry : IDisposable
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck ?? true,
         };
-        var ep = lower.AddEndpoint(settings, kind, r.Netns);
+        var ep = lower.AddEndpoint(settings, kind, r.Netns, innerName);
         var record = new EndpointRecord(index ?? _nextIndex, kind, lower, ep)
         {
             TxQueueLen = r.TxQueueLen ?? 500,
@@ -146,10 +147,12 @@ public sealed partial class LinkRegistry : IDisposable
             Group = r.Group,
             Netns = r.Netns,
             GuestMemory = guestMemory,
+            VhostUserPath = r.VhostUserPath,
+            Cni = r.Cni,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory);
+            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);
@@ -195,6 +198,8 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ControlResponse Delete(LinkDelRequest r)
     {
+        // an endpoint that could not be restored (its namespace or lower gone) is still deletable
+        if (FindRecord(r.Name) is null && _unrestored.RemoveAll(e => e.Name == r.Name) > 0) return ControlResponse.Success();
         var record = Require(r.Name);
         // Saved first: a deleted interface (a container's NIC and its addresses) cannot be brought back
         try

@@ -17,7 +17,7 @@ internal static class LinkViews
         if (record.Kind == EndpointKind.Macvtap)
         {
             // attachment points exist only once mvtapd has created them
-            var v = ControlPaths.VhostUserPath(runDir, record.Index);
+            var v = record.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, record.Index);
             var s = ControlPaths.StreamPath(runDir, record.Index);
             vhost = File.Exists(v) ? v : null;
             stream = File.Exists(s) ? s : null;
@@ -47,7 +47,9 @@ internal static class LinkViews
             Netns = record.Netns,
             GuestMemory = record.Kind == EndpointKind.Macvtap ? record.GuestMemory.Name() : null,
             VhostUserPath = vhost,
+            VhostUserQueuePairs = vhost is null ? 0 : Attachments.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
+            Cni = record.Cni,
             Statistics = new LinkStatistics
             {
                 RxBytes = (ulong)c.RxBytes,

@@ -12,8 +12,9 @@ public interface ILowerHost : IDisposable
     string Kind { get; }
     Port Port { get; }
 
-    /// <summary>Creates the endpoint in the port and whatever carries its frames.</summary>
-    Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns);
+    /// <summary>Creates the endpoint in the port and whatever carries its frames. A macvlan endpoint's
+    /// interface is named <paramref name="innerName"/> (null: the endpoint's name).</summary>
+    Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null);
 
     void RemoveEndpoint(Endpoint endpoint);
 
@@ -35,9 +36,11 @@ public interface ILowerHost : IDisposable
 
     /// <summary>Creates a macvtap endpoint's attachment points under <paramref name="runDir"/> (tapN.vhost,
     /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, whose vhost-user frontend
-    /// may share <paramref name="guestMemory"/>, or gives existing ones that owner and policy. A lower
-    /// that cannot carry guests' frames has none.</summary>
-    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, GuestMemoryPolicy guestMemory);
+    /// may share <paramref name="guestMemory"/>, or gives existing ones that owner and policy.
+    /// <paramref name="vhostUserPath"/> places the vhost-user socket elsewhere (checked by the caller).
+    /// A lower that cannot carry guests' frames has none.</summary>
+    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, GuestMemoryPolicy guestMemory,
+        string? vhostUserPath = null);
 
     /// <summary>Creates a kernel TAP relayed into a macvtap endpoint (mvtap run); the caller hands its
     /// queue descriptor over and closes the TapDevice.</summary>

@@ -53,7 +53,7 @@ public sealed class PacketLowerHost : ILowerHost
         return new PacketLowerHost(sw, sw.OpenLower(name));
     }
 
-    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
+    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null)
     {
         if (kind == EndpointKind.Macvtap)
         {
@@ -63,7 +63,7 @@ public sealed class PacketLowerHost : ILowerHost
         }
         // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
         // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
-        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, settings.Name, up: false, adopt: true);
+        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, innerName ?? settings.Name, up: false, adopt: true);
         lock (_macvlans) _macvlans.Add(ep);
         return ep;
     }
@@ -81,7 +81,7 @@ public sealed class PacketLowerHost : ILowerHost
     }
 
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
-        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory)
+        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
     {
         int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
         if (_macvtaps.TryGetValue(endpoint, out var existing))
@@ -91,7 +91,7 @@ public sealed class PacketLowerHost : ILowerHost
             return;
         }
         _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
-            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), guestMemory);
+            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), guestMemory, vhostUserPath);
     }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>

@@ -38,6 +38,9 @@ public sealed record EndpointState
     public string? Netns { get; set; }
     /// <summary>A macvtap's `guestmem` ("sealed" or "any"); absent = sealed.</summary>
     public string? GuestMemory { get; set; }
+    public string? VhostUserPath { get; set; }
+    /// <summary>The CNI attachment that made the endpoint (container id, ifname, network).</summary>
+    public Mvtap.Control.CniAttachment? Cni { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

@@ -34,6 +34,32 @@ public struct IfInfoMsg
     public uint Change;
 }
 
+/// <summary>struct ifaddrmsg (8 bytes), <linux/if_addr.h>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct IfAddrMsg
+{
+    public byte Family;
+    public byte PrefixLength;
+    public byte Flags;
+    public byte Scope;
+    public int Index;
+}
+
+/// <summary>struct rtmsg (12 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct RtMsg
+{
+    public byte Family;
+    public byte DstLength;
+    public byte SrcLength;
+    public byte Tos;
+    public byte Table;
+    public byte Protocol;
+    public byte Scope;
+    public byte Type;
+    public uint Flags;
+}
+
 /// <summary>struct sockaddr_nl (12 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct SockaddrNl
@@ -105,6 +131,17 @@ public static class Rtnl
     public const ushort IFLA_TARGET_NETNSID = 46;
     /// <summary>IPv4/IPv6 group joins and leaves (struct ifaddrmsg; Linux 6.13+).</summary>
     public const ushort RTM_NEWMULTICAST = 56, RTM_DELMULTICAST = 57;
+    public const ushort RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_GETADDR = 22;
+    public const ushort RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTM_GETROUTE = 26;
+
+    public const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4, IFA_FLAGS = 8;
+    public const uint IFA_F_DADFAILED = 0x08, IFA_F_TENTATIVE = 0x40;
+
+    public const ushort RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_METRICS = 8, RTA_TABLE = 15;
+    public const ushort RTAX_MTU = 2, RTAX_ADVMSS = 8;
+    public const byte RT_TABLE_UNSPEC = 0, RT_TABLE_MAIN = 254, RTPROT_BOOT = 3, RTN_UNICAST = 1;
+    public const byte RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
+    public const byte AF_INET = 2, AF_INET6 = 10;
 
     public const uint IFF_UP = 0x1, IFF_BROADCAST = 0x2, IFF_LOOPBACK = 0x8, IFF_POINTOPOINT = 0x10;
     public const uint IFF_RUNNING = 0x40, IFF_NOARP = 0x80, IFF_PROMISC = 0x100, IFF_ALLMULTI = 0x200;
