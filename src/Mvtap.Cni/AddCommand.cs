@@ -39,7 +39,7 @@ internal static class AddCommand
             EndpointType.Macvlan => request with { Type = "macvlan", Netns = netns, Up = false },
             EndpointType.VhostUser => request with
             {
-                Type = "macvtap", Owner = conf.Owner, Group = conf.Group, Up = true,
+                Type = "macvtap", Owner = conf.Owner, Group = conf.Group, Up = true, GuestMemory = conf.GuestMemory,
                 VhostUserPath = socketPath = PrepareSocket(conf, env),
             },
             _ => request with { Type = "macvtap", Netns = netns, TapName = env.IfName, Owner = conf.Owner, Group = conf.Group, Up = true },
