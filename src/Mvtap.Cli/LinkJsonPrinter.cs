@@ -1,7 +1,8 @@
 // `mvtap -j link show` output: the field names and order of `ip -j link show` (ifindex, link,
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
 // linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d) and
-// drops by reason under stats64.drops_by_reason (-s), the lower's under lower_drops_by_reason. -p indents it.
+// drops by reason under stats64.drops_by_reason (-s), the lower's under lower_drops_by_reason and
+// the frames mvtap took from and sent to the lower under stats64.lower. -p indents it.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -140,6 +141,10 @@ internal static class LinkJsonPrinter
                 w.WriteNumber(reason, count);
             w.WriteEndObject();
         }
+        w.WriteStartObject("lower");
+        w.WriteNumber("rx_packets", s.LowerRxPackets);
+        w.WriteNumber("tx_packets", s.LowerTxPackets);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 }

@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# Soak of mvtapd (issue 10 point 5): MINUTES of traffic, churn and faults, then every frame accounted
+# for, counted outside mvtap as well as inside (bench/soak/reckon.py says how), resources flat, and
+# the configuration equal to what was acknowledged. Prints tables and a verdict line; exit 1 when a
+# check fails. Usage (root): bench/soak/run.sh [minutes (1)]
+#
+#   namespace H: mvtapd's lowers low0, low1 (veth pairs; IPv6 off, so nothing but mvtap sends there)
+#   X0, X1: the external hosts ext0, ext1 (the lowers' peers): a peer.py, an iperf3 server
+#   per lower i, eight endpoints in all, two of each kind:
+#     mi  macvlan, its NIC eth0 in namespace Mi: a peer.py and an iperf3 TCP client to exti
+#     vi  macvtap, vhost-user: port i of one dpdk-testpmd (flowgen: a 64-byte flood to the wire, and
+#         it receives everything), guestmem any (testpmd's memory cannot be sealed), spoofchk off
+#         (flowgen's frames carry a source MAC of its own)
+#     si  macvtap, a peer.py as its -netdev stream client
+#     ti  macvtap, a peer.py on its TAP (`mvtap run ti -- peer.py tap`)
+#   peers send 64-byte frames: unicast to the external host and to another endpoint, broadcast,
+#   multicast (joined on the NICs)
+#   churn every 3 s: churn endpoints (macvlan in namespace C, macvtap without a guest) added and
+#   deleted, any endpoint set up/down or to another mode
+#   every minute (the first at a quarter of the run, at most 40 s in): a lower deleted (its external
+#   end with it), re-created 2 s later
+#   once, at a third of the run (at least 30 s in): mvtapd SIGKILLed, restarted; testpmd and the TAP peers started
+#   again (a virtio-user port and a TAP do not outlive their backend), the stream peers reconnect
+# Knobs (environment): SOAK_PPS (unicast frames per second per peer and class, 500; broadcast and
+# multicast a tenth), SOAK_TCP (iperf3 -b, 20M), SOAK_SEED, MVTAPD_DLL/MVTAP_DLL (built ones to
+# use; default: a Release build into .build/soak), KEEP=1 (keep the work directory).
+set -euo pipefail
+minutes="${1:-1}"
+[[ "$minutes" =~ ^[0-9]+$ && "$minutes" -ge 1 ]] || { echo "usage: $0 [minutes]" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "$0: needs root" >&2; exit 2; }
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+secs=$((minutes * 60))
+pps="${SOAK_PPS:-500}"
+tcp="${SOAK_TCP:-20M}"
+seed="${SOAK_SEED:-$$}"
+tag="mvs$$"
+H="${tag}h" C="${tag}c"
+work="$(mktemp -d /tmp/mvtap-soak.XXXXXX)"
+mvtapd_pid="" testpmd_pid="" sampler_pid=""
+pids=()          # every other process this script started (peers, iperf3, loops); ended by pid
+namespaces=()
+
+cleanup() {
+  set +e
+  [[ -n "$sampler_pid" ]] && kill "$sampler_pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  [[ -n "$testpmd_pid" ]] && kill -INT "$testpmd_pid" 2>/dev/null
+  [[ -n "$mvtapd_pid" ]] && kill -KILL "$mvtapd_pid" 2>/dev/null
+  for p in "${pids[@]}" $testpmd_pid $mvtapd_pid; do wait "$p" 2>/dev/null; done
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf /var/run/dpdk/"$tag"*
+  if [[ -n "${KEEP:-}" ]]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+log() { echo "[$(date +%T)] $*" >&2; }
+note() { echo "$*" >>"$work/notes.txt"; log "$*"; }
+
+# ---- binaries ----
+if [[ -n "${MVTAPD_DLL:-}" && -n "${MVTAP_DLL:-}" ]]; then
+  mvtapd_dll="$MVTAPD_DLL" mvtap_dll="$MVTAP_DLL"
+else
+  log "building mvtapd and mvtap (Release) into .build/soak"
+  for p in src/Mvtap.Daemon/Mvtap.Daemon.csproj src/Mvtap.Cli/Mvtap.Cli.csproj; do
+    dotnet build -c Release -nologo -v q "$root/$p" -o "$root/.build/soak/bin" >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+  done
+  mvtapd_dll="$root/.build/soak/bin/mvtapd.dll" mvtap_dll="$root/.build/soak/bin/mvtap.dll"
+fi
+for t in dpdk-testpmd iperf3 python3; do command -v "$t" >/dev/null || { echo "$0: $t is needed" >&2; exit 2; }; done
+cli() { dotnet "$mvtap_dll" --run-dir "$work/run" "$@"; }
+acct() { python3 "$here/account.py" "$work" "$@"; }
+
+# `ack link ...`: a command whose effect the configuration check expects when mvtapd acknowledged it
+ack() {
+  local rc=0
+  cli "$@" >>"$work/cli.out" 2>&1 || rc=$?
+  if [[ $rc == 0 ]]; then echo "ok $*" >>"$work/commands.log"; echo "$*" >>"$work/acked.log"
+  else echo "refused($rc) $*" >>"$work/commands.log"; fi
+  return $rc
+}
+mark_acked() { python3 - "$work/acked-marks.json" "$1" "$(wc -l <"$work/acked.log")" <<'PY'
+import json, sys
+p, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try: d = json.load(open(p))
+except OSError: d = {}
+d[name] = n; json.dump(d, open(p, "w"))
+PY
+}
+
+# ---- topology ----
+newns() {
+  ip netns add "$1"; namespaces+=("$1")
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$1" link set lo up
+}
+extmac() { echo "02:5a:0$1:00:00:01"; }
+epmac() { echo "02:5a:0$1:00:00:0$2"; }   # lower i, endpoint kind 2 m, 3 v, 4 s, 5 t
+make_lower() {   # make_lower i: lowi in H, exti in Xi, both up
+  local i=$1
+  ip -n "$H" link add "low$i" type veth peer name "ext$i" netns "${tag}x$i"
+  ip -n "${tag}x$i" link set "ext$i" address "$(extmac "$i")"
+  ip -n "${tag}x$i" addr add "10.77.$i.1/24" dev "ext$i"
+  ip -n "${tag}x$i" link set "ext$i" up
+  ip -n "$H" link set "low$i" up
+}
+newns "$H"; newns "$C"
+for i in 0 1; do newns "${tag}x$i"; newns "${tag}m$i"; make_lower "$i"; done
+mkdir -p "$work/run" "$work/state"
+: >"$work/commands.log"; : >"$work/acked.log"; : >"$work/windows.txt"; : >"$work/notes.txt"
+
+lower_gone_option=""
+dotnet "$mvtapd_dll" --help 2>/dev/null | grep -q -- "--lower-gone" && lower_gone_option=yes
+start_mvtapd() {
+  dotnet "$mvtapd_dll" --run-dir "$work/run" --state-dir "$work/state" --netns "$H" >>"$work/mvtapd.log" 2>&1 &
+  mvtapd_pid=$!
+  echo "$mvtapd_pid" >"$work/mvtapd.pid"
+  for _ in $(seq 1 600); do
+    [[ -S "$work/run/mvtapd.sock" ]] && cli link show >/dev/null 2>&1 && return 0
+    kill -0 "$mvtapd_pid" 2>/dev/null || { tail -20 "$work/mvtapd.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "mvtapd did not come up" >&2; return 1
+}
+log "work directory $work, seed $seed; mvtapd $( [[ -n $lower_gone_option ]] && echo "with" || echo "without") --lower-gone"
+start_mvtapd
+
+# the eight endpoints
+for i in 0 1; do
+  ack link add link "low$i" name "m$i" type macvlan mode bridge address "$(epmac "$i" 2)" netns "${tag}m$i" up
+  # testpmd's flowgen sends from a MAC of its own (00:01:02:03:04:05), whatever the port's: spoofchk off
+  ack link add link "low$i" name "v$i" type macvtap mode bridge address "$(epmac "$i" 3)" guestmem any spoofchk off up
+  ack link add link "low$i" name "s$i" type macvtap mode bridge address "$(epmac "$i" 4)" up
+  ack link add link "low$i" name "t$i" type macvtap mode bridge address "$(epmac "$i" 5)" up
+done
+index() { cli -j link show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])'; }
+edges="["
+for i in 0 1; do
+  ip -n "${tag}m$i" addr add "10.77.$i.2/24" dev "m$i"
+  peer_index=$(ip -n "${tag}m$i" -j link show "m$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["link_index"])')
+  outer=$(ip -n "$H" -j link show | python3 -c "import json,sys; print(next(l['ifname'] for l in json.load(sys.stdin) if l['ifindex'] == $peer_index))")
+  edges+="{\"name\":\"m$i\",\"kind\":\"macvlan\",\"ns\":\"${tag}m$i\",\"dev\":\"m$i\",\"hns\":\"$H\",\"outer\":\"$outer\"},"
+  edges+="{\"name\":\"v$i\",\"kind\":\"vhost\",\"port\":$i},{\"name\":\"s$i\",\"kind\":\"stream\"},{\"name\":\"t$i\",\"kind\":\"tap\",\"hns\":\"$H\"},"
+  edges+="{\"name\":\"low$i\",\"kind\":\"lower\",\"ns\":\"${tag}x$i\",\"dev\":\"ext$i\",\"hns\":\"$H\",\"lowdev\":\"low$i\"},"
+done
+echo "${edges%,}]" >"$work/edges.json"
+
+# ---- traffic ----
+group="01:00:5e:7f:00:01"
+classes() {   # classes LOWER OTHER-DST: unicast to the external host and to OTHER-DST, broadcast, multicast
+  echo "--send uni,$(extmac "$1"),$pps --send uni2,$2,$pps --send bc,ff:ff:ff:ff:ff:ff,$((pps / 10)) --send mc,$group,$((pps / 10))"
+}
+declare -A peer_instance
+start_peer() {   # start_peer NAME [ns NS] MODE TARGET ARGS...: instance N writes peer-NAME.N.json
+  local name=$1; shift
+  local n=$(( ${peer_instance[$name]:-0} + 1 )); peer_instance[$name]=$n
+  "$@" --out "$work/peer-$name.$n.json" >>"$work/peers.log" 2>&1 &
+  pids+=("$!"); eval "peer_pid_$name=$!"
+}
+start_tap_peer() {   # start_tap_peer i: a TAP peer on ti, its TAP recorded for the ring drops
+  local i=$1
+  start_peer "t$i" dotnet "$mvtap_dll" --run-dir "$work/run" run "t$i" -- python3 "$here/peer.py" tap --mac "$(epmac "$i" 5)" --id $((50 + i)) $(classes "$i" "$(epmac "$i" 3)")
+  local f="$work/peer-t$i.${peer_instance[t$i]}.json"
+  for _ in $(seq 1 200); do [[ -s "$f" ]] && break; sleep 0.1; done
+  local tap; tap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ifname"])' "$f")
+  echo "$tap#$(ip netns exec "$H" cat "/sys/class/net/$tap/ifindex")" >>"$work/taps-t$i"
+}
+testpmd_instance=0
+start_testpmd() {
+  testpmd_instance=$((testpmd_instance + 1))
+  local ia ib
+  ia=$(index v0); ib=$(index v1)
+  # SCHED_IDLE: the flood takes what the machine leaves over (it is shared), and a core polling
+  chrt --idle 0 stdbuf -oL dpdk-testpmd --lcores 0@0,1@0 --no-huge -m 256 --no-pci --file-prefix="$tag$testpmd_instance" \
+    --vdev "net_virtio_user0,path=$work/run/tap$ia.vhost,queues=1,queue_size=256,mac=$(epmac 0 3)" \
+    --vdev "net_virtio_user1,path=$work/run/tap$ib.vhost,queues=1,queue_size=256,mac=$(epmac 1 3)" \
+    -- --forward-mode=flowgen --txpkts=64 --burst=32 --nb-cores=1 --total-num-mbufs=4096 --stats-period=1 \
+       --eth-peer=0,"$(extmac 0)" --eth-peer=1,"$(extmac 1)" \
+    >"$work/testpmd.$testpmd_instance.log" 2>&1 &
+  testpmd_pid=$!
+}
+stop_testpmd() {
+  [[ -n "$testpmd_pid" ]] || return 0
+  kill -INT "$testpmd_pid" 2>/dev/null || true; wait "$testpmd_pid" 2>/dev/null || true; testpmd_pid=""
+}
+for i in 0 1; do
+  start_peer "x$i" ip netns exec "${tag}x$i" python3 "$here/peer.py" packet "ext$i" --mac "$(extmac "$i")" --id $((10 + i)) --join "$group" \
+    --send "uni,$(epmac "$i" 2),$pps" --send "uni2,$(epmac "$i" 4),$pps" --send "bc,ff:ff:ff:ff:ff:ff,$((pps / 10))" --send "mc,$group,$((pps / 10))"
+  start_peer "m$i" ip netns exec "${tag}m$i" python3 "$here/peer.py" packet "m$i" --mac "$(epmac "$i" 2)" --id $((20 + i)) --join "$group" $(classes "$i" "$(epmac "$i" 5)")
+  start_peer "s$i" python3 "$here/peer.py" stream "$work/run/tap$(index "s$i").stream" --mac "$(epmac "$i" 4)" --id $((40 + i)) $(classes "$i" "$(epmac "$i" 2)")
+  start_tap_peer "$i"
+  ip netns exec "${tag}x$i" iperf3 -s -p 5201 >/dev/null 2>&1 &
+  pids+=("$!")
+  # TCP from the macvlan endpoint to its external host; started again if a fault ends it
+  ( c=""; trap '[[ -n $c ]] && kill -INT $c 2>/dev/null; wait $c 2>/dev/null; exit 0' TERM
+    while :; do ip netns exec "${tag}m$i" iperf3 -c "10.77.$i.1" -p 5201 -t 86400 -b "$tcp" -J >>"$work/iperf-m$i.json" 2>/dev/null & c=$!; wait $c || sleep 1; done ) &
+  pids+=("$!")
+done
+start_testpmd
+
+# ---- samplers: mvtapd's RSS and fds; ring drops of its packet sockets ----
+churn_live=()
+(
+  while :; do
+    p=$(cat "$work/mvtapd.pid" 2>/dev/null || true)
+    if [[ -n "$p" && -d /proc/$p ]]; then
+      rss=$(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+      fds=$(ls "/proc/$p/fd" 2>/dev/null | wc -l)
+      echo "$(date +%s.%N) $p $rss $fds $(cat "$work/endpoints" 2>/dev/null || echo 8)" >>"$work/samples.txt"
+      ip netns exec "$H" python3 "$here/account.py" "$work" rings "$p" 2>>"$work/rings.err" || true
+    fi
+    sleep 2
+  done
+) &
+sampler_pid=$!
+echo 8 >"$work/endpoints"
+
+# ---- churn ----
+RANDOM=$seed
+churn_n=0
+stable=(m0 v0 s0 t0 m1 v1 s1 t1)
+declare -A up_state
+for e in "${stable[@]}"; do up_state[$e]=1; done
+churn_step() {
+  local all=("${stable[@]}" "${churn_live[@]}") r=$((RANDOM % 10)) e
+  if (( r < 2 && ${#churn_live[@]} < 4 )); then
+    churn_n=$((churn_n + 1))
+    local i=$((RANDOM % 2)) modes=(bridge vepa private source) m
+    m=${modes[$((RANDOM % 4))]}
+    if (( RANDOM % 2 )); then
+      e="cm$churn_n"; ack link add link "low$i" name "$e" type macvlan mode "$m" address "02:5a:1$i:00:$(printf %02x $((churn_n % 256))):02" netns "$C" up || return 0
+    else
+      e="cq$churn_n"; ack link add link "low$i" name "$e" type macvtap mode "$m" address "02:5a:1$i:00:$(printf %02x $((churn_n % 256))):03" up || return 0
+    fi
+    churn_live+=("$e"); up_state[$e]=1
+  elif (( r < 4 && ${#churn_live[@]} > 0 )); then
+    local k=$((RANDOM % ${#churn_live[@]}))
+    e=${churn_live[$k]}
+    # its counters die with it: keep them
+    cli -s -j link show "$e" >"$work/mvtap-gone-$e.json" 2>/dev/null || rm -f "$work/mvtap-gone-$e.json"
+    ack link del "$e" || return 0
+    churn_live=("${churn_live[@]:0:$k}" "${churn_live[@]:$((k + 1))}")
+  elif (( r < 7 )); then
+    e=${all[$((RANDOM % ${#all[@]}))]}
+    if [[ ${up_state[$e]} == 1 ]]; then ack link set "$e" down && up_state[$e]=0 || true
+    else ack link set "$e" up && up_state[$e]=1 || true; fi
+  else
+    local modes=(bridge vepa private)
+    e=${all[$((RANDOM % ${#all[@]}))]}
+    ack link set "$e" mode "${modes[$((RANDOM % 3))]}" || true
+  fi
+  echo $((8 + ${#churn_live[@]})) >"$work/endpoints"
+}
+
+window_n=0
+window_start() { window_n=$((window_n + 1)); acct snapshot "w$window_n-start"; }
+window_end() { acct snapshot "w$window_n-end"; echo "$1 w$window_n-start w$window_n-end" >>"$work/windows.txt"; }
+
+lower_cycle() {   # lower_cycle i: delete lowi (and exti with it), re-create it 2 s later
+  local i=$1
+  window_start
+  acct retire "low$i" "${tag}x$i" "ext$i"
+  acct retire "low$i/lower" "$H" "low$i"
+  ip -n "$H" link del "low$i"
+  log "lower low$i deleted"
+  sleep 2
+  make_lower "$i"
+  log "lower low$i re-created"
+  sleep 3
+  window_end "lower-low$i"
+  # did mvtap reopen it? frames reach the external host again
+  local got0 got1
+  got0=$(ip -n "${tag}x$i" -s -j link show "ext$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])')
+  sleep 2
+  got1=$(ip -n "${tag}x$i" -s -j link show "ext$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])')
+  if (( got1 > got0 )); then note "lower low$i re-created at $(date +%T): reopened by mvtapd (ext$i got $((got1 - got0)) frames in 2 s)"
+  elif [[ -n $lower_gone_option ]]; then note "FAIL lower low$i re-created at $(date +%T): not reopened (ext$i got nothing in 2 s)"
+  else note "lower low$i re-created at $(date +%T): not reopened; this mvtapd has no --lower-gone (lowers that come back are reopened from the lifecycle work on)"; fi
+}
+
+kill_restart() {
+  window_start
+  cli -s -j link show >"$work/mvtap-0-prekill.json"
+  kill -KILL "$mvtapd_pid"; wait "$mvtapd_pid" 2>/dev/null || true
+  log "mvtapd SIGKILLed"
+  stop_testpmd
+  for i in 0 1; do
+    local pv="peer_pid_t$i"
+    acct retire "t$i" "$H" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ifname"])' "$work/peer-t$i.${peer_instance[t$i]}.json")"
+    kill "${!pv}" 2>/dev/null || true; wait "${!pv}" 2>/dev/null || true
+  done
+  start_mvtapd
+  log "mvtapd restarted"
+  cli -d -j link show >"$work/show-restart.json"; mark_acked show-restart.json
+  start_testpmd
+  for i in 0 1; do start_tap_peer "$i"; done
+  sleep 3
+  window_end kill
+}
+
+# ---- the run ----
+t0=$(date +%s)
+kill_at=$((secs / 3 > 30 ? t0 + secs / 3 : t0 + 30))
+next_lower=$((secs / 4 < 40 ? t0 + secs / 4 : t0 + 40)) lower_k=0 next_churn=$((t0 + 3)) killed=""
+log "running for $minutes minute(s)"
+while (( $(date +%s) < t0 + secs )); do
+  now=$(date +%s)
+  if [[ -z $killed ]] && (( now >= kill_at )); then kill_restart; killed=1; continue; fi
+  if (( now >= next_lower )); then lower_cycle $((lower_k % 2)); lower_k=$((lower_k + 1)); next_lower=$((next_lower + 60)); continue; fi
+  if (( now >= next_churn )); then churn_step; next_churn=$((now + 3)); fi
+  sleep 0.5
+done
+# a short run on a slow machine still has its kill and a lower's deletion
+[[ -n $killed ]] || kill_restart
+(( lower_k > 0 )) || lower_cycle 0
+
+# ---- the end: senders stop, what is in flight drains, counters are read ----
+log "stopping traffic"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+pids=()
+sleep 2
+stop_testpmd
+sleep 2
+kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=""
+ip netns exec "$H" python3 "$here/account.py" "$work" rings "$mvtapd_pid" || true
+cli -s -j link show >"$work/mvtap-9-final.json"
+cli -d -j link show >"$work/show-final.json"; mark_acked show-final.json
+for i in 0 1; do
+  python3 - "$work/iperf-m$i.json" >>"$work/iperf-runs.txt" <<'PY' || true
+import json, re, sys
+text = open(sys.argv[1]).read()
+for m in re.finditer(r'"sum_sent":\s*\{[^}]*"bytes":\s*(\d+)', text): print(m.group(1))
+PY
+done
+python3 -c 'import json,sys; b=[int(l) for l in open(sys.argv[1]) if l.strip()]; json.dump({"bytes": sum(b), "runs": len(b)}, open(sys.argv[2], "w"))' \
+  "$work/iperf-runs.txt" "$work/iperf-bytes.json" || true
+read -r l1 l5 _ </proc/loadavg
+echo "Soak of $minutes minute(s), seed $seed, load average $l1 (1 min) $l5 (5 min) at the end; $(nproc) CPUs, Linux $(uname -r)."
+rc=0
+(cd "$here" && python3 account.py "$work" final) || rc=$?
+exit $rc
