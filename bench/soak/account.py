@@ -58,18 +58,19 @@ def peers(name):
 
 
 def testpmd(port):
-    """Frames testpmd's PORT sent and received, summed over its instances: the final forward
-    statistics of an instance that ended, else the last periodic NIC statistics."""
+    """Frames testpmd's PORT sent and received, summed over its instances. Received: the port's own
+    (NIC) counter in the last block the instance printed (every second; it also counts the frames
+    testpmd discards unread when forwarding starts; nothing arrives in the seconds before an
+    instance ends). Sent: the forwarding engine's final count when the instance ended (the same
+    as the NIC's, and exact: it keeps sending to the end), else the NIC's last block."""
     sent = got = 0
     for path in sorted(glob.glob(f"{WORK}/testpmd.*.log")):
         text = open(path, errors="replace").read()
-        final = re.search(rf"Forward statistics for port {port}\s*-+\s*RX-packets: (\d+).*?TX-packets: (\d+)", text, re.S)
-        if final:
-            got += int(final.group(1)); sent += int(final.group(2))
-            continue
         blocks = re.findall(rf"NIC statistics for port {port}\s*#+\s*RX-packets: (\d+).*?TX-packets: (\d+)", text, re.S)
-        if blocks:
-            got += int(blocks[-1][0]); sent += int(blocks[-1][1])
+        final = re.search(rf"Forward statistics for port {port}\s*-+\s*RX-packets: \d+.*?TX-packets: (\d+)", text, re.S)
+        if blocks: got += int(blocks[-1][0])
+        if final: sent += int(final.group(1))
+        elif blocks: sent += int(blocks[-1][1])
     return sent, got
 
 

@@ -9,6 +9,7 @@ rates, receives everything that arrives, and counts both, outside mvtap:
                              connects again when mvtapd closes it or restarts
   peer.py tap ...            fd 3, a TAP queue with a virtio-net header (`mvtap run NAME -- peer.py tap`)
 
+SIGUSR1 stops its sending (it goes on receiving and counting); SIGTERM ends it.
 Options: --mac MAC (the frames' source), --id N (0-255, in each frame), --out FILE (JSON counts,
 rewritten every 0.5 s and at SIGTERM), --send CLASS,DSTMAC,PPS (repeatable), --join MAC (packet:
 a link-layer multicast membership on IFACE).
@@ -175,6 +176,7 @@ class Peer:
     def run(self):
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stop", True))
+        signal.signal(signal.SIGUSR1, lambda *_: setattr(self, "sends", []))   # stop sending, keep receiving
         start, last_save = time.monotonic(), 0.0
         while not self.stop:
             now = time.monotonic()

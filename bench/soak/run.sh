@@ -18,13 +18,15 @@
 #   churn every 3 s: churn endpoints (macvlan in namespace C, macvtap without a guest) added and
 #   deleted, any endpoint set up/down or to another mode
 #   every minute (the first at a quarter of the run, at most 40 s in): a lower deleted (its external
-#   end with it), re-created 2 s later
+#   end with it; both ends set down a second before), re-created 2 s later
 #   once, at a third of the run (at least 30 s in): mvtapd SIGKILLed, restarted; testpmd and the TAP peers started
 #   again (a virtio-user port and a TAP do not outlive their backend), the stream peers reconnect
 # Knobs (environment): SOAK_PPS (unicast frames per second per peer and class, 500; broadcast and
-# multicast a tenth), SOAK_TCP (iperf3 -b, 20M), SOAK_SEED, MVTAPD_DLL/MVTAP_DLL (built ones to
+# multicast a tenth), SOAK_TCP (iperf3 -b, 20M), SOAK_SEED, SOAK_KILL=0 / SOAK_LOWER=0 (no SIGKILL /
+# no lower deleted: to look at one fault alone), MVTAPD_DLL/MVTAP_DLL (built ones to
 # use; default: a Release build into .build/soak), KEEP=1 (keep the work directory).
 set -euo pipefail
+{ # the whole script is read before it runs: editing it meanwhile cannot change a run
 minutes="${1:-1}"
 [[ "$minutes" =~ ^[0-9]+$ && "$minutes" -ge 1 ]] || { echo "usage: $0 [minutes]" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "$0: needs root" >&2; exit 2; }
@@ -68,6 +70,9 @@ else
   done
   mvtapd_dll="$root/.build/soak/bin/mvtapd.dll" mvtap_dll="$root/.build/soak/bin/mvtap.dll"
 fi
+# the system's python3 (a version manager's shim costs a shell or two at every start on a loaded machine)
+py=python3; [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
+python3() { "$py" "$@"; }
 for t in dpdk-testpmd iperf3 python3; do command -v "$t" >/dev/null || { echo "$0: $t is needed" >&2; exit 2; }; done
 cli() { dotnet "$mvtap_dll" --run-dir "$work/run" "$@"; }
 acct() { python3 "$here/account.py" "$work" "$@"; }
@@ -152,15 +157,16 @@ classes() {   # classes LOWER OTHER-DST: unicast to the external host and to OTH
   echo "--send uni,$(extmac "$1"),$pps --send uni2,$2,$pps --send bc,ff:ff:ff:ff:ff:ff,$((pps / 10)) --send mc,$group,$((pps / 10))"
 }
 declare -A peer_instance
+peer_pids=()
 start_peer() {   # start_peer NAME [ns NS] MODE TARGET ARGS...: instance N writes peer-NAME.N.json
   local name=$1; shift
   local n=$(( ${peer_instance[$name]:-0} + 1 )); peer_instance[$name]=$n
   "$@" --out "$work/peer-$name.$n.json" >>"$work/peers.log" 2>&1 &
-  pids+=("$!"); eval "peer_pid_$name=$!"
+  pids+=("$!"); peer_pids+=("$!"); eval "peer_pid_$name=$!"
 }
 start_tap_peer() {   # start_tap_peer i: a TAP peer on ti, its TAP recorded for the ring drops
   local i=$1
-  start_peer "t$i" dotnet "$mvtap_dll" --run-dir "$work/run" run "t$i" -- python3 "$here/peer.py" tap --mac "$(epmac "$i" 5)" --id $((50 + i)) $(classes "$i" "$(epmac "$i" 3)")
+  start_peer "t$i" dotnet "$mvtap_dll" --run-dir "$work/run" run "t$i" -- "$py" "$here/peer.py" tap --mac "$(epmac "$i" 5)" --id $((50 + i)) $(classes "$i" "$(epmac "$i" 3)")
   local f="$work/peer-t$i.${peer_instance[t$i]}.json"
   for _ in $(seq 1 200); do [[ -s "$f" ]] && break; sleep 0.1; done
   local tap; tap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ifname"])' "$f")
@@ -171,8 +177,8 @@ start_testpmd() {
   testpmd_instance=$((testpmd_instance + 1))
   local ia ib
   ia=$(index v0); ib=$(index v1)
-  # SCHED_IDLE: the flood takes what the machine leaves over (it is shared), and a core polling
-  chrt --idle 0 stdbuf -oL dpdk-testpmd --lcores 0@0,1@0 --no-huge -m 256 --no-pci --file-prefix="$tag$testpmd_instance" \
+  # nice 19: the flood (a core polling) takes little from the others on a shared machine
+  nice -n 19 stdbuf -oL dpdk-testpmd --lcores 0@0,1@0 --no-huge -m 256 --no-pci --file-prefix="$tag$testpmd_instance" \
     --vdev "net_virtio_user0,path=$work/run/tap$ia.vhost,queues=1,queue_size=256,mac=$(epmac 0 3)" \
     --vdev "net_virtio_user1,path=$work/run/tap$ib.vhost,queues=1,queue_size=256,mac=$(epmac 1 3)" \
     -- --forward-mode=flowgen --txpkts=64 --burst=32 --nb-cores=1 --total-num-mbufs=4096 --stats-period=1 \
@@ -180,15 +186,18 @@ start_testpmd() {
     >"$work/testpmd.$testpmd_instance.log" 2>&1 &
   testpmd_pid=$!
 }
-stop_testpmd() {
+stop_testpmd() {   # once it printed its counters twice more after nothing came in: its last are its final ones
   [[ -n "$testpmd_pid" ]] || return 0
+  local log="$work/testpmd.$testpmd_instance.log" n0
+  n0=$(grep -c "NIC statistics" "$log" || true)
+  for _ in $(seq 1 120); do (( $(grep -c "NIC statistics" "$log" || true) >= n0 + 4 )) && break; sleep 0.5; done
   kill -INT "$testpmd_pid" 2>/dev/null || true; wait "$testpmd_pid" 2>/dev/null || true; testpmd_pid=""
 }
 for i in 0 1; do
-  start_peer "x$i" ip netns exec "${tag}x$i" python3 "$here/peer.py" packet "ext$i" --mac "$(extmac "$i")" --id $((10 + i)) --join "$group" \
+  start_peer "x$i" ip netns exec "${tag}x$i" "$py" "$here/peer.py" packet "ext$i" --mac "$(extmac "$i")" --id $((10 + i)) --join "$group" \
     --send "uni,$(epmac "$i" 2),$pps" --send "uni2,$(epmac "$i" 4),$pps" --send "bc,ff:ff:ff:ff:ff:ff,$((pps / 10))" --send "mc,$group,$((pps / 10))"
-  start_peer "m$i" ip netns exec "${tag}m$i" python3 "$here/peer.py" packet "m$i" --mac "$(epmac "$i" 2)" --id $((20 + i)) --join "$group" $(classes "$i" "$(epmac "$i" 5)")
-  start_peer "s$i" python3 "$here/peer.py" stream "$work/run/tap$(index "s$i").stream" --mac "$(epmac "$i" 4)" --id $((40 + i)) $(classes "$i" "$(epmac "$i" 2)")
+  start_peer "m$i" ip netns exec "${tag}m$i" "$py" "$here/peer.py" packet "m$i" --mac "$(epmac "$i" 2)" --id $((20 + i)) --join "$group" $(classes "$i" "$(epmac "$i" 5)")
+  start_peer "s$i" "$py" "$here/peer.py" stream "$work/run/tap$(index "s$i").stream" --mac "$(epmac "$i" 4)" --id $((40 + i)) $(classes "$i" "$(epmac "$i" 2)")
   start_tap_peer "$i"
   ip netns exec "${tag}x$i" iperf3 -s -p 5201 >/dev/null 2>&1 &
   pids+=("$!")
@@ -208,7 +217,7 @@ churn_live=()
       rss=$(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
       fds=$(ls "/proc/$p/fd" 2>/dev/null | wc -l)
       echo "$(date +%s.%N) $p $rss $fds $(cat "$work/endpoints" 2>/dev/null || echo 8)" >>"$work/samples.txt"
-      ip netns exec "$H" python3 "$here/account.py" "$work" rings "$p" 2>>"$work/rings.err" || true
+      ip netns exec "$H" "$py" "$here/account.py" "$work" rings "$p" 2>>"$work/rings.err" || true
     fi
     sleep 2
   done
@@ -260,6 +269,12 @@ window_end() { acct snapshot "w$window_n-end"; echo "$1 w$window_n-start w$windo
 lower_cycle() {   # lower_cycle i: delete lowi (and exti with it), re-create it 2 s later
   local i=$1
   window_start
+  # Both ends go down first (the kernel closes a device before it unregisters it, too): frames for
+  # the wire are then refused and counted by mvtap, nothing crosses the pair, and the kernel's
+  # counters of both ends are read at rest before they vanish with it.
+  ip -n "${tag}x$i" link set "ext$i" down
+  ip -n "$H" link set "low$i" down
+  sleep 1
   acct retire "low$i" "${tag}x$i" "ext$i"
   acct retire "low$i/lower" "$H" "low$i"
   ip -n "$H" link del "low$i"
@@ -306,25 +321,32 @@ next_lower=$((secs / 4 < 40 ? t0 + secs / 4 : t0 + 40)) lower_k=0 next_churn=$((
 log "running for $minutes minute(s)"
 while (( $(date +%s) < t0 + secs )); do
   now=$(date +%s)
-  if [[ -z $killed ]] && (( now >= kill_at )); then kill_restart; killed=1; continue; fi
-  if (( now >= next_lower )); then lower_cycle $((lower_k % 2)); lower_k=$((lower_k + 1)); next_lower=$((next_lower + 60)); continue; fi
+  if [[ -z $killed && ${SOAK_KILL:-1} != 0 ]] && (( now >= kill_at )); then kill_restart; killed=1; continue; fi
+  if (( now >= next_lower && ${SOAK_LOWER:-1} != 0 )); then lower_cycle $((lower_k % 2)); lower_k=$((lower_k + 1)); next_lower=$((next_lower + 60)); continue; fi
   if (( now >= next_churn )); then churn_step; next_churn=$((now + 3)); fi
   sleep 0.5
 done
 # a short run on a slow machine still has its kill and a lower's deletion
-[[ -n $killed ]] || kill_restart
-(( lower_k > 0 )) || lower_cycle 0
+[[ -n $killed || ${SOAK_KILL:-1} == 0 ]] || kill_restart
+(( lower_k > 0 || ${SOAK_LOWER:-1} == 0 )) || lower_cycle 0
 
 # ---- the end: senders stop, what is in flight drains, counters are read ----
 log "stopping traffic"
+for p in "${peer_pids[@]}"; do kill -USR1 "$p" 2>/dev/null || true; done   # stop sending, go on receiving
+for p in "${pids[@]}"; do [[ " ${peer_pids[*]} " == *" $p "* ]] || kill "$p" 2>/dev/null || true; done
+# bounded wait until every receiver has taken what was in flight: the peers' and testpmd's
+# counts (and the interfaces') stop moving
+# (the external hosts' peers are left out: they also count testpmd's flood, which goes on until it ends)
+settled() { ( python3 -c 'import glob, json; print([json.load(open(p))["got_total"] for p in sorted(glob.glob("'"$work"'/peer-[mst]*.json"))])'
+  grep -a "RX-packets" "$work/testpmd.$testpmd_instance.log" | tail -2 ) 2>/dev/null | md5sum; }
+prev="" 
+for _ in $(seq 1 30); do sleep 2; cur=$(settled); [[ "$cur" == "$prev" ]] && break; prev=$cur; done
+stop_testpmd
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
-sleep 2
-stop_testpmd
-sleep 2
 kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=""
-ip netns exec "$H" python3 "$here/account.py" "$work" rings "$mvtapd_pid" || true
+ip netns exec "$H" "$py" "$here/account.py" "$work" rings "$mvtapd_pid" || true
 cli -s -j link show >"$work/mvtap-9-final.json"
 cli -d -j link show >"$work/show-final.json"; mark_acked show-final.json
 for i in 0 1; do
@@ -341,3 +363,4 @@ echo "Soak of $minutes minute(s), seed $seed, load average $l1 (1 min) $l5 (5 mi
 rc=0
 (cd "$here" && python3 account.py "$work" final) || rc=$?
 exit $rc
+}

@@ -4,6 +4,7 @@
 // configuration is the acknowledged one. The script uses this build's mvtapd and mvtap.
 using System.Diagnostics;
 using System.Text;
+using Mvtap.Cli.Demo;
 
 namespace Mvtap.Daemon.Tests;
 
