@@ -178,6 +178,7 @@ class Peer:
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stop", True))
         signal.signal(signal.SIGUSR1, lambda *_: setattr(self, "sends", []))   # stop sending, keep receiving
         start, last_save = time.monotonic(), 0.0
+        if self.mode == "tap": self.open()   # its TAP's name is in the first counts written
         while not self.stop:
             now = time.monotonic()
             if now - last_save >= 0.5: self.save(); last_save = now

@@ -168,8 +168,12 @@ start_tap_peer() {   # start_tap_peer i: a TAP peer on ti, its TAP recorded for 
   local i=$1
   start_peer "t$i" dotnet "$mvtap_dll" --run-dir "$work/run" run "t$i" -- "$py" "$here/peer.py" tap --mac "$(epmac "$i" 5)" --id $((50 + i)) $(classes "$i" "$(epmac "$i" 3)")
   local f="$work/peer-t$i.${peer_instance[t$i]}.json"
-  for _ in $(seq 1 200); do [[ -s "$f" ]] && break; sleep 0.1; done
-  local tap; tap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ifname"])' "$f")
+  local tap=""
+  for _ in $(seq 1 600); do
+    tap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ifname"] or "")' "$f" 2>/dev/null || true)
+    [[ -n "$tap" ]] && break; sleep 0.1
+  done
+  [[ -n "$tap" ]] || { echo "the TAP peer of t$i did not start" >&2; tail -5 "$work/peers.log" >&2; return 1; }
   echo "$tap#$(ip netns exec "$H" cat "/sys/class/net/$tap/ifindex")" >>"$work/taps-t$i"
 }
 testpmd_instance=0
