@@ -110,14 +110,18 @@ def config_diff(expected, shown):
 
 
 def resources(work):
-    """RSS and open fds of the last mvtapd, after the first 30 % of its life (warm-up): the later half
-    of the samples against the earlier half, fds compared at equal numbers of endpoints."""
+    """RSS and open fds of the last mvtapd, after its warm-up (the first 30 % of its life, at least a
+    minute): the later half of the samples against the earlier half, fds compared at equal numbers
+    of endpoints. Judged only over at least 5 minutes of samples: a young .NET process's heap is
+    still growing, which says nothing about a leak."""
     rows = [l.split() for l in open(f"{work}/samples.txt") if len(l.split()) == 5]
     if not rows: return None, "no samples"
     last = rows[-1][1]
     seg = [(float(t), int(r), int(f), int(n)) for t, p, r, f, n in rows if p == last]
-    seg = seg[int(len(seg) * 0.3):]
-    if len(seg) < 8: return None, f"{len(seg)} samples after warm-up: too few to judge (a longer run judges)"
+    warm = max(seg[0][0] + 60, seg[0][0] + 0.3 * (seg[-1][0] - seg[0][0]))
+    seg = [x for x in seg if x[0] >= warm]
+    if not seg or seg[-1][0] - seg[0][0] < 300:
+        return None, f"{len(seg)} samples after warm-up, too short a time to judge (runs of 10 minutes and more judge)"
     a, b = seg[:len(seg) // 2], seg[len(seg) // 2:]
     ra, rb = statistics.median(x[1] for x in a), statistics.median(x[1] for x in b)
     grow = rb - ra

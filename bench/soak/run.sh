@@ -56,6 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+trap 'echo "$0: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 
 log() { echo "[$(date +%T)] $*" >&2; }
 note() { echo "$*" >>"$work/notes.txt"; log "$*"; }

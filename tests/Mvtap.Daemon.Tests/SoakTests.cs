@@ -48,7 +48,7 @@ public class SoakTests
         string text;
         lock (output) text = output.ToString();
         var verdict = text.Split('\n').LastOrDefault(l => l.StartsWith("verdict:", StringComparison.Ordinal));
-        Assert.True(verdict is not null, $"no verdict line:\n{text}");
+        Assert.True(verdict is not null, $"no verdict line (exit {p.ExitCode}):\n{text}");
         Assert.True(verdict!.StartsWith("verdict: PASS", StringComparison.Ordinal) && p.ExitCode == 0, $"exit {p.ExitCode}, {verdict}\n{text}");
     }
 }
