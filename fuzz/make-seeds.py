@@ -133,6 +133,18 @@ put("control-requests", "source-mode", cf({"op": "link-add", "lower": "sim0", "t
 put("control-requests", "passthru-and-tap", cf({"op": "link-add", "lower": "sim1", "name": "p0", "type": "macvtap", "mode": "passthru", "owner": "root", "netns": "x"})
     + cf({"op": "link-add", "lower": "p0", "type": "macvtap"}) + cf({"op": "tap-fd", "name": "p0"}) + cf({"op": "link-set", "name": "p0", "new_name": "p1", "up": False}))
 put("control-requests", "broken", cf({"op": "nope"}) + b"\x00\x00\x00\x05{\"op\"")
+# every required field left out or null, then every optional one null: refused in ip's words / defaults
+put("control-requests", "required-missing-or-null", cf({"op": "link-add", "lower": "sim0", "name": "mv0", "type": "macvtap"})
+    + cf({"op": "link-add", "lower": None, "type": "macvtap"}) + cf({"op": "link-add", "lower": "sim0"})
+    + cf({"op": "link-add", "lower": "sim0", "type": "macvtap", "cni": {"container_id": None, "if_name": "eth0"}})
+    + cf({"op": "link-add", "lower": "sim0", "type": "macvlan", "flags": [None], "macaddrs": [None], "macaddr_operation": "set"})
+    + cf({"op": "link-set", "name": None, "up": True}) + cf({"op": "link-del"}) + cf({"op": "tap-fd", "name": None})
+    + cf({"op": "link-show", "name": None}))
+put("control-requests", "optional-null", cf({"op": "link-add", "lower": "sim0", "name": "mv0", "type": "macvtap", **{k: None for k in (
+    "mode", "flags", "address", "bc_queue_len", "bc_cutoff", "macaddr_operation", "macaddrs", "owner", "group", "spoof_check", "mtu",
+    "tx_queue_len", "netns", "guest_memory", "up", "cni", "vhost_user_path", "tap_name")}})
+    + cf({"op": "link-set", "name": "mv0", **{k: None for k in ("new_name", "up", "address", "mode", "flags", "bc_queue_len", "bc_cutoff",
+    "netns", "macaddr_operation", "macaddrs", "owner", "group", "spoof_check", "mtu", "tx_queue_len", "guest_memory")}}))
 put("control-requests", "real-lower", cf({"op": "link-add", "lower": "eth0", "type": "macvlan"}) + cf({"op": "link-show", "name": "eth0"}))
 
 # ---- state-file: state.json as mvtapd writes it
