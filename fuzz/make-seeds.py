@@ -172,6 +172,15 @@ put("netlink-replies", "dump", b"\x01" + struct.pack("<I", 1) + nlmsg(16, link, 
 put("netlink-replies", "get-ack", b"\x00" + struct.pack("<I", 1) + nlmsg(16, link) + nlmsg(2, struct.pack("<i", 0) + bytes(16)))
 put("netlink-replies", "error-extack", b"\x00" + struct.pack("<I", 1) + nlmsg(2, struct.pack("<i", -22) + struct.pack("<IHHII", 32, 16, 5, 1, 0) + nla(1, b"Invalid MAC address\0"), flags=0x300))
 put("netlink-replies", "stale-and-intr", b"\x01" + struct.pack("<I", 1) + nlmsg(16, link, seq=9) + nlmsg(16, link, flags=0x10) + nlmsg(3, struct.pack("<i", -16)))
+# notifications as the inner-NIC follower reads them (control byte 0x7e: room for 64), and RTM_NEWNSID
+ifinfo9 = struct.pack("<BBHiII", 0, 0, 1, 9, 0x1003, 0)
+moved = ifinfo9 + nla(3, b"eth0\0") + nla(45, struct.pack("<i", 3)) + nla(49, struct.pack("<i", 2))
+ifaddr = struct.pack("<BBBBi", 2, 32, 0, 0, 9) + nla(7, b"\xe0\0\0\xfb")
+put("netlink-replies", "notify-moved-away", b"\x7e" + struct.pack("<I", 0) + nlmsg(16, link, seq=0) + nlmsg(17, moved, seq=0)
+    + nlmsg(56, ifaddr, seq=0) + nlmsg(57, ifaddr, seq=0) + nlmsg(17, ifinfo9 + nla(3, b"eth0\0"), seq=0))
+put("netlink-replies", "notify-bad-new-netnsid", b"\x7e" + struct.pack("<I", 0) + nlmsg(16, link, seq=0)
+    + nlmsg(17, ifinfo9 + nla(45, struct.pack("<h", 3)), seq=0) + nlmsg(16, link, seq=0))
+put("netlink-replies", "newnsid", b"\x00" + struct.pack("<I", 1) + nlmsg(88, struct.pack("<I", 0) + nla(1, struct.pack("<i", 5))) + nlmsg(2, struct.pack("<i", 0) + bytes(16)))
 
 # ---- dev-mcast: ifindex byte, file text
 put("dev-mcast", "lines", b"\x02" + b"1    lo              1     0     01005e000001\n2    eth0            1     0     333300000001\n2    eth0            1     0     01005e0000fb\n2    eth0            2     0     3333ff000001\n")
