@@ -30,7 +30,17 @@ internal static class RunCommand
         string name = ArgumentValues.ParseInterfaceName(args[0], "dev", naming: false);
         var command = args.Skip(separator + 1).ToList();
 
-        using var tap = RequestTap(ControlPaths.SocketPath(runDir), name, stderr);
+        FileDescriptor? requested;
+        try
+        {
+            requested = RequestTap(ControlPaths.SocketPath(runDir), name, stderr);
+        }
+        catch (SystemCallException e)
+        {
+            // the connection failed under us (reset, broken pipe): said as the CLI says it for other requests
+            throw new ControlProtocolException($"the control connection to mvtapd failed: {e.Message}");
+        }
+        using var tap = requested;
         if (tap is null) return LinkOperationException.ExitStatus;
         stderr.Flush();
         Console.Out.Flush();
