@@ -1,10 +1,10 @@
 // The requests mvtap sends to mvtapd over the control socket. One JSON object per frame; the
 // "op" property says which request it is (System.Text.Json polymorphism, source generated).
 // Any client of the socket may send them, so a field may be missing or JSON null: setters, not
-// init (the source-generated reader then leaves a missing field at its default here; with init it
-// would be null), and a required string takes null as not given (""), which mvtapd refuses in
-// ip's words ("Not enough information: "dev" argument is required"). Null means "not given" for
-// every other field too.
+// init (the source-generated reader then leaves a missing field at its default, as for
+// DaemonState, where init lost it), and a required string takes null as not given (""), which
+// mvtapd refuses in ip's words ("Not enough information: "dev" argument is required"). Null
+// means "not given" for every other field too.
 using System.Text.Json.Serialization;
 
 namespace Mvtap.Control;
