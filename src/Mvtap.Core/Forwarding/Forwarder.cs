@@ -1,7 +1,8 @@
 // The forwarding rules of the kernel's macvlan driver (spec 2 and 3): for a frame sent by an
 // endpoint and for a frame received from the lower, exactly which endpoints get a copy,
 // whether it goes to the wire and whether the lower's own stack gets it. No system calls,
-// no allocation: decisions go straight to the sink.
+// no allocation: decisions go straight to the sink. A test may make a port get one rule wrong
+// on purpose (Port.Fault, ForwardingFault) to prove its differential harness notices.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 
@@ -53,6 +54,12 @@ public static class Forwarder
                 HandleFrame(table, packet, ref sink);
                 return;
             }
+        }
+        else if (table.Port.Fault == ForwardingFault.VepaShortCircuits && src.Mode == EndpointMode.Vepa
+                 && !packet.Destination.IsMulticast && table.ByMac.Find(packet.Destination) is { Mode: EndpointMode.Vepa })
+        {
+            HandleFrame(table, packet, ref sink);
+            return;
         }
         table.Port.Counters.CountTx(packet.Length);
         sink.ToWire(packet);
@@ -167,6 +174,7 @@ public static class Forwarder
     {
         if (src is null) Flood(table, packet, null, FromExternal, local: false, ref sink);
         else if (src.Mode == EndpointMode.Vepa) Flood(table, packet, src, FromVepa, local: false, ref sink);
+        else if (table.Port.Fault == ForwardingFault.BridgeReflectionReachesBridges) Flood(table, packet, src, FromVepa, local: false, ref sink);
         else Flood(table, packet, src, FromBridge, local: false, ref sink);
     }
 
