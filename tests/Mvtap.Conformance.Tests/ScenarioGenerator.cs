@@ -16,20 +16,24 @@ internal static class ScenarioGenerator
 {
     private static readonly EndpointMode[] Modes = [EndpointMode.Vepa, EndpointMode.Bridge, EndpointMode.Private, EndpointMode.Source];
 
-    public static Scenario Generate(int seed)
+    /// <param name="runtimeMoves">some endpoints are moved as a container runtime moves a NIC (`ip link set
+    /// NAME netns NS`); without, every move goes through the switch, and the scenario is otherwise the same.</param>
+    public static Scenario Generate(int seed, bool runtimeMoves = true)
     {
         var rng = new Random(seed);
         var steps = new List<Step>();
         var state = new Dictionary<string, EndpointState>();
         bool relay = rng.Next(2) == 0;
-        bool passthru = rng.Next(6) == 0;
+        bool passthru = rng.Next(8) == 0;
         int count = passthru ? 1 : rng.Next(3, 6);
         var groups = Groups.OrderBy(_ => rng.Next()).Take(rng.Next(3, 5)).ToArray();
+        // two modes the scenario favours, so endpoints often share a mode (the rules differ most between peers)
+        EndpointMode[] favoured = [Pick(rng, Modes), Pick(rng, Modes)];
 
         for (int i = 0; i < count; i++)
         {
             string name = $"e{i}";
-            var mode = passthru ? EndpointMode.Passthru : Pick(rng, Modes);
+            var mode = passthru ? EndpointMode.Passthru : Pick(rng, rng.Next(10) < 7 ? favoured : Modes);
             var flags = rng.Next(mode == EndpointMode.Source ? 2 : 10) == 0 ? EndpointFlags.NoDst : EndpointFlags.None;
             var mac = passthru ? Lower : OfEndpoint(i);
             steps.Add(new CreateStep(name, mode, passthru ? null : mac, flags));
@@ -47,7 +51,7 @@ internal static class ScenarioGenerator
             }
             // the source list before or after the move; joins and flags before or after the up
             if (setup.FirstOrDefault() is SourcesStep s && rng.Next(2) == 0) { Apply(state, s); steps.Add(s); setup.RemoveAt(0); }
-            steps.Add(new MoveStep(name, ByRuntime: rng.Next(5) < 2));
+            steps.Add(new MoveStep(name, ByRuntime: rng.Next(5) < 2 && runtimeMoves));
             state[name] = state[name] with { Moved = true };
             foreach (var step in setup.OrderBy(_ => rng.Next(3)))
             {

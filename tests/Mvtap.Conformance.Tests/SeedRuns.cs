@@ -1,6 +1,8 @@
 // Which seeds run and what one seed's run reports. CI runs a fixed set; `SEEDS=N START=S` (environment)
 // runs seeds S..S+N-1 instead (`SEEDS=1 START=S` replays one alone). `DIFFTEST_QUIET_MS` sets how long
-// a batch must be quiet before it counts as settled (default 300); `DIFFTEST_REPORT=FILE` appends every
+// a batch must be quiet before it counts as settled (default 300); `DIFFTEST_FOLLOW_MS` how long mvtap
+// is given to follow a change made inside a container (default 5000, StepRunner);
+// `DIFFTEST_RUNTIME_MOVES=0` moves every endpoint through the switch; `DIFFTEST_REPORT=FILE` appends every
 // seed's report to FILE. A seed whose reported difference involves a frame that arrived after its
 // batch had settled is run once more with four times the quiet period before it counts.
 using System.Text;
@@ -25,9 +27,12 @@ internal static class SeedRuns
     private static TimeSpan Quiet =>
         TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable("DIFFTEST_QUIET_MS"), out int ms) && ms > 0 ? ms : 300);
 
-    public static SeedResult Run(int seed, Flavor a, Flavor b, ForwardingFault fault = ForwardingFault.None)
+    /// <summary>`DIFFTEST_RUNTIME_MOVES=0`: every endpoint is moved through the switch, none as a runtime moves a NIC.</summary>
+    private static bool RuntimeMoves => Environment.GetEnvironmentVariable("DIFFTEST_RUNTIME_MOVES") != "0";
+
+    public static SeedResult Run(int seed, Flavor a, Flavor b, ForwardingFault fault = ForwardingFault.None, bool? runtimeMoves = null)
     {
-        var sc = ScenarioGenerator.Generate(seed);
+        var sc = ScenarioGenerator.Generate(seed, runtimeMoves ?? RuntimeMoves);
         var quiet = Quiet;
         for (int attempt = 0; ; attempt++)
         {
