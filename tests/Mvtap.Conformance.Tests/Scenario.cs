@@ -36,11 +36,13 @@ internal sealed record NoDstStep(string Name) : Step;
 /// <summary>`link set NAME type macvlan macaddr add|del|set|flush ...` (refused by both outside source mode).</summary>
 internal sealed record SourcesStep(string Name, MacaddrOperation Op, IReadOnlyList<MacAddress> Macs) : Step;
 
-/// <summary>Inside the container: `ip maddr add GROUP dev NAME` (a link-layer join).</summary>
-internal sealed record JoinStep(string Name, MacAddress Group) : Step;
+/// <summary>Inside the container, a link-layer join: `ip maddr add GROUP dev NAME`, or <paramref name="BySocket"/> a
+/// packet socket's PACKET_ADD_MEMBERSHIP (PACKET_MR_MULTICAST), held for the rest of the scenario.</summary>
+internal sealed record JoinStep(string Name, MacAddress Group, bool BySocket = false) : Step;
 
-/// <summary>Inside the container: `ip link set NAME allmulticast on` or `promisc on`.</summary>
-internal sealed record FlagStep(string Name, bool Promisc) : Step;
+/// <summary>Inside the container: `ip link set NAME allmulticast on` or `promisc on`, or <paramref name="BySocket"/> a
+/// packet socket's PACKET_MR_ALLMULTI or PACKET_MR_PROMISC membership.</summary>
+internal sealed record FlagStep(string Name, bool Promisc, bool BySocket = false) : Step;
 
 /// <summary>A batch of frames sent one after the other, then observed until they settle.</summary>
 internal sealed record FramesStep(int Batch, IReadOnlyList<FrameSpec> Frames, ImmutableDictionary<string, EndpointState> States) : Step;

@@ -2,7 +2,8 @@
 // endpoint, or 3-5 endpoints in vepa/bridge/private/source mode with `nodst` and source lists, each
 // created, moved into a container of its own and (unless it starts down) brought up there or on the
 // switch; per endpoint a multicast state made inside its container (link-layer joins of several
-// groups, ALLMULTI, PROMISC, or none); a reflective relay or none; 20-50 frames in batches, with
+// groups, ALLMULTI, PROMISC, or none; by `ip` or by a packet socket's membership); a reflective
+// relay or none; 20-50 frames in batches, with
 // events in between (up/down, mode changes, nodst, source-list edits, a few of them invalid so both
 // must refuse them alike). The expected state of every endpoint is tracked as the steps are drawn.
 using System.Collections.Immutable;
@@ -45,9 +46,9 @@ internal static class ScenarioGenerator
             {
                 case < 4: break;
                 case < 7: setup.AddRange(Joins(rng, name, groups)); break;
-                case 7: setup.AddRange(Joins(rng, name, groups)); setup.Add(new FlagStep(name, Promisc: false)); break;
-                case 8: setup.Add(new FlagStep(name, Promisc: false)); break;
-                default: setup.Add(new FlagStep(name, Promisc: true)); break;
+                case 7: setup.AddRange(Joins(rng, name, groups)); setup.Add(new FlagStep(name, Promisc: false, BySocket: rng.Next(3) == 0)); break;
+                case 8: setup.Add(new FlagStep(name, Promisc: false, BySocket: rng.Next(3) == 0)); break;
+                default: setup.Add(new FlagStep(name, Promisc: true, BySocket: rng.Next(3) == 0)); break;
             }
             // the source list before or after the move; joins and flags before or after the up
             if (setup.FirstOrDefault() is SourcesStep s && rng.Next(2) == 0) { Apply(state, s); steps.Add(s); setup.RemoveAt(0); }
@@ -93,7 +94,7 @@ internal static class ScenarioGenerator
     }
 
     private static IEnumerable<Step> Joins(Random rng, string name, MacAddress[] groups) =>
-        groups.Where(g => g != AllHosts).OrderBy(_ => rng.Next()).Take(rng.Next(1, 4)).Select(g => new JoinStep(name, g));
+        groups.Where(g => g != AllHosts).OrderBy(_ => rng.Next()).Take(rng.Next(1, 4)).Select(g => new JoinStep(name, g, BySocket: rng.Next(3) == 0));
 
     private static Step Event(Random rng, Dictionary<string, EndpointState> state, bool passthru)
     {

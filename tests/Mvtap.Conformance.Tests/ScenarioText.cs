@@ -43,7 +43,9 @@ internal static class ScenarioText
         NoDstStep n => $"switch: link set {n.Name} type macvlan nodst",
         SourcesStep s => $"switch: link set {s.Name} type macvlan macaddr {OpName(s.Op)}{string.Concat(s.Macs.Select(x => " " + x))}"
             + (s.Macs.Count > 0 ? $"   # {string.Join(' ', s.Macs.Select(Name))}" : ""),
+        JoinStep { BySocket: true } j => $"c-{j.Name}: packet socket on {j.Name}: PACKET_ADD_MEMBERSHIP PACKET_MR_MULTICAST {j.Group}",
         JoinStep j => $"c-{j.Name}: ip maddr add {j.Group} dev {j.Name}",
+        FlagStep { BySocket: true } f => $"c-{f.Name}: packet socket on {f.Name}: PACKET_ADD_MEMBERSHIP PACKET_MR_{(f.Promisc ? "PROMISC" : "ALLMULTI")}",
         FlagStep f => $"c-{f.Name}: ip link set {f.Name} {(f.Promisc ? "promisc" : "allmulticast")} on",
         _ => step.ToString(),
     };

@@ -29,10 +29,11 @@ internal static class StepRunner
                 ModeStep m => t.SetModeOf(m.Name, m.Mode),
                 NoDstStep n => t.SetNoDst(n.Name),
                 SourcesStep s => t.EditSources(s.Name, s.Op, s.Macs),
-                JoinStep j => Followed(t, record, index, j.Name, t.Inside(j.Name, "maddr", "add", j.Group.ToString(), "dev", j.Name),
+                JoinStep j => Followed(t, record, index, j.Name,
+                    j.BySocket ? t.SocketMembership(j.Name, j.Group) : t.Inside(j.Name, "maddr", "add", j.Group.ToString(), "dev", j.Name),
                     (_, s) => s.AcceptsGroup(j.Group), $"the join of {j.Group}"),
                 FlagStep f => Followed(t, record, index, f.Name,
-                    t.Inside(f.Name, "link", "set", f.Name, f.Promisc ? "promisc" : "allmulticast", "on"),
+                    f.BySocket ? t.SocketMembership(f.Name, null, f.Promisc) : t.Inside(f.Name, "link", "set", f.Name, f.Promisc ? "promisc" : "allmulticast", "on"),
                     (ep, s) => (f.Promisc ? ep.Promisc : ep.AllMulti) && s.AcceptsGroup(NeverJoined), f.Promisc ? "promisc on" : "allmulticast on"),
                 _ => throw new ArgumentOutOfRangeException(nameof(step), step, "not a command"),
             };

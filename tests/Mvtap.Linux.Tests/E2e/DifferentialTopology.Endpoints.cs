@@ -3,8 +3,9 @@
 //   - on the switch: `link add`, `link set NAME netns NS`, `up|down`, `type macvlan mode M`, flags,
 //     `macaddr add|del|set|flush`: the kernel's `ip` on one side, mvtap's Port/LinuxSwitch (what
 //     `mvtap link ...` calls in mvtapd) on the other; a refusal comes back as the errno's text;
-//   - inside the container: any `ip -n NS ...` command, the same on both sides (the kernel's
-//     macvlan device, mvtap's inner veth end, which mvtap follows: InnerLinkMonitor);
+//   - inside the container: any `ip -n NS ...` command, or a packet socket's membership (a group,
+//     ALLMULTI, PROMISC), the same on both sides (the kernel's macvlan device, mvtap's inner veth
+//     end, which mvtap follows: InnerLinkMonitor);
 //   - frames sent from the wire, from an endpoint's interface or from the lower's own stack.
 using Mvtap.Core.Forwarding;
 using Mvtap.Core.Frames;
@@ -121,6 +122,22 @@ internal sealed partial class DifferentialTopology
             return null;
         }
         catch (InvalidOperationException e) { return IpError(e.Message); }
+    }
+
+    /// <summary>Inside the container, through the endpoint's own packet socket (kept open for the topology's
+    /// life): PACKET_ADD_MEMBERSHIP with PACKET_MR_MULTICAST for <paramref name="group"/>, or PACKET_MR_ALLMULTI /
+    /// PACKET_MR_PROMISC when it is null. Null when accepted, else the error.</summary>
+    public string? SocketMembership(string name, MacAddress? group, bool promisc = false)
+    {
+        var socket = _members[name].Injector ?? throw new InvalidOperationException($"{name} is not in a namespace of its own");
+        try
+        {
+            if (group is { } g) socket.AddMulticast(g);
+            else if (promisc) socket.SetPromiscuous(true);
+            else socket.SetAllmulti(true);
+            return null;
+        }
+        catch (SystemCallException e) { return e.Message; }
     }
 
     // "ip ...: exit 2: RTNETLINK answers: Invalid argument\n" -> "Invalid argument"
