@@ -179,11 +179,14 @@ public static class Forwarder
     }
 
     /// <summary>macvlan_broadcast: one copy to each up endpoint in the mode mask that passes
-    /// its multicast filter, except <paramref name="exclude"/>; PAUSE is never flooded.</summary>
+    /// its multicast filter, except <paramref name="exclude"/>; PAUSE is never flooded. PAUSE by
+    /// skb->protocol: on receive the ethertype behind a VLAN tag (the kernel untags before macvlan
+    /// sees the frame), on an endpoint's transmit (local) the outer one, as a raw sender's skb has it.</summary>
     private static void Flood<TSink>(ForwardingTable table, in Packet packet, EndpointSnapshot? exclude, EndpointMode mask, bool local, ref TSink sink)
         where TSink : IDeliverySink
     {
-        if (packet.EtherType == EthernetFrame.EtherTypePause) return;
+        ushort protocol = local ? packet.EtherType : EthernetFrame.ReceivedProtocol(packet.Frame);
+        if (protocol == EthernetFrame.EtherTypePause) return;
         var dst = packet.Destination;
         var kind = KindOf(dst);
         foreach (var ep in table.UpEndpoints)

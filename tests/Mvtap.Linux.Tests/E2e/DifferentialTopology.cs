@@ -255,10 +255,11 @@ internal sealed partial class DifferentialTopology : IDisposable
 
     /// <summary>Transmits a crafted frame from an endpoint's interface (source = the endpoint's MAC unless given).</summary>
     /// <param name="mayBeRefused">the kernel may refuse the send itself (ENOBUFS from a macvlan without carrier).</param>
-    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null, bool mayBeRefused = false)
+    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null, bool mayBeRefused = false,
+        ushort etherType = FrameObserver.TestEtherType, ushort? vlan = null)
     {
         var m = _members[role];
-        if (!m.Injector!.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label))) && !mayBeRefused)
+        if (!m.Injector!.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label), etherType, vlan)) && !mayBeRefused)
             throw new InvalidOperationException($"{role}'s injector's buffer is full");
     }
 
