@@ -1,7 +1,7 @@
 // `mvtap -j link show` output: the field names and order of `ip -j link show` (ifindex, link,
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
 // linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d) and
-// drops by reason under stats64.drops_by_reason (-s). -p indents it.
+// drops by reason under stats64.drops_by_reason (-s), the lower's under lower_drops_by_reason. -p indents it.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -124,6 +124,13 @@ internal static class LinkJsonPrinter
         foreach (var (reason, count) in s.DropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             w.WriteNumber(reason, count);
         w.WriteEndObject();
+        if (s.LowerDropsByReason.Count > 0)
+        {
+            w.WriteStartObject("lower_drops_by_reason");
+            foreach (var (reason, count) in s.LowerDropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                w.WriteNumber(reason, count);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 }

@@ -1,7 +1,7 @@
 // `mvtap link show` text output in ip's layout: the index line, the link/ether line, with -d the
 // promiscuity/mtu details and the macvlan line ("macvtap mode vepa bcqueuelen 1000 usedbcqueuelen
 // 1000"), then mvtap's own settings; with -s ip's RX/TX table (and -s -s the error rows), then
-// mvtap's drops by reason. Trailing spaces are kept where ip prints them.
+// mvtap's drops by reason and its lower's. Trailing spaces are kept where ip prints them.
 using System.Text;
 using Mvtap.Control;
 
@@ -87,6 +87,13 @@ internal static class LinkTextPrinter
         {
             sb.Append("    drops:");
             foreach (var (reason, count) in s.DropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                sb.Append($" {reason} {count}");
+            sb.Append('\n');
+        }
+        if (s.LowerDropsByReason.Count > 0)
+        {
+            sb.Append("    lower drops:");
+            foreach (var (reason, count) in s.LowerDropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 sb.Append($" {reason} {count}");
             sb.Append('\n');
         }

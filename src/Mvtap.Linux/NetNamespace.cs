@@ -53,6 +53,25 @@ public static class NetNamespace
         GC.KeepAlive(target);
     }
 
+    /// <summary>The name under /run/netns of the namespace <paramref name="ns"/> refers to, or null
+    /// when it has none.</summary>
+    public static string? NameOf(FileDescriptor ns)
+    {
+        if (!System.IO.Directory.Exists(RunDirectory)) return null;
+        var identity = FileIdentity.Of(ns);
+        foreach (var path in System.IO.Directory.GetFiles(RunDirectory))
+        {
+            var name = Path.GetFileName(path);
+            try
+            {
+                using var fd = Open(name);
+                if (FileIdentity.Of(fd) == identity) return name;
+            }
+            catch (Exception e) when (e is SystemCallException or ArgumentException) { /* gone meanwhile, or not ours to open: skip */ }
+        }
+        return null;
+    }
+
     /// <summary>The calling thread's namespace identity as the kernel prints it, e.g. "net:[4026531840]".</summary>
     public static string CurrentId() =>
         new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? throw new InvalidOperationException("no /proc/thread-self/ns/net");

@@ -57,6 +57,7 @@ internal static class LinkViews
                 TxPackets = (ulong)c.TxPackets,
                 TxDropped = (ulong)c.TxDropped,
                 DropsByReason = c.NonZeroDrops().ToDictionary(kv => kv.Key, kv => (ulong)kv.Value),
+                LowerDropsByReason = port.Counters.NonZeroDrops().ToDictionary(kv => kv.Key, kv => (ulong)kv.Value),
             },
         };
     }

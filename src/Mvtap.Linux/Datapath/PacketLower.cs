@@ -105,7 +105,7 @@ public sealed class PacketLower : IDisposable
         }
     }
 
-    // Raised under the port's lock after every change; memberships are setsockopt calls, which
+    // Raised after every change, outside the port's lock; memberships are setsockopt calls, which
     // the kernel serialises against the datapath thread's reads on the same socket.
     private void OnPortChanged(Port port) => SyncUnicastFilter();
 
