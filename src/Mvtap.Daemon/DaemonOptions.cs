@@ -1,5 +1,6 @@
 // mvtapd's settings: where the control socket and attachment points live, where the state is
-// kept, which group may use the control socket, and what guest memory vhost-user may map.
+// kept, which group may use the control socket, which namespace holds the lower devices. (What
+// guest memory vhost-user maps is each macvtap endpoint's own `guestmem` setting.)
 namespace Mvtap.Daemon;
 
 public sealed record DaemonOptions
@@ -12,7 +13,4 @@ public sealed record DaemonOptions
     public string? SocketGroup { get; init; }
     /// <summary>The named network namespace the lower devices live in; null = mvtapd's own.</summary>
     public string? Netns { get; init; }
-    /// <summary>Refuse vhost-user guest memory not sealed against shrinking (F_SEAL_SHRINK): a
-    /// frontend that truncates unsealed memory under mvtapd would crash it with SIGBUS.</summary>
-    public bool RequireSealedMemory { get; init; }
 }

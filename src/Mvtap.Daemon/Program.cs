@@ -10,17 +10,13 @@ using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
 
+GuestMemoryFaults.EnsureCatchable(); // may restart the process, before anything else runs
+
 var runDir = new Option<string?>("--run-dir") { Description = $"control socket and attachment points (default ${ControlPaths.RunDirEnvironmentVariable} or {ControlPaths.DefaultRunDir})" };
 var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
 var group = new Option<string?>("--socket-group") { Description = "group allowed to use the control socket (mode 0660)" };
 var netns = new Option<string?>("--netns") { Description = "network namespace (a name under /run/netns) the lower devices live in; default: mvtapd's own" };
-var sealedMemory = new Option<bool>("--require-sealed-memory")
-{
-    Description = "refuse a vhost-user frontend whose guest memory is not sealed against shrinking (F_SEAL_SHRINK); " +
-        "unsealed memory a frontend truncates would crash mvtapd (SIGBUS). QEMU's memory-backend-memfd seals by default; " +
-        "memory-backend-file and DPDK virtio-user do not",
-};
-var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, sealedMemory };
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns };
 root.SetAction(parsed =>
 {
     var options = new DaemonOptions
@@ -29,7 +25,6 @@ root.SetAction(parsed =>
         StateDir = parsed.GetValue(stateDir)!,
         SocketGroup = parsed.GetValue(group),
         Netns = parsed.GetValue(netns),
-        RequireSealedMemory = parsed.GetValue(sealedMemory),
     };
     return Mvtapd.Run(options);
 });
@@ -62,7 +57,7 @@ internal static class Mvtapd
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(access);
         using var linuxSwitch = new Mvtap.Linux.Datapath.LinuxSwitch(options.Netns, keepInterfaces: true);
-        builder.Services.AddSingleton<Func<string, ILowerHost?>>(name => PacketLowerHost.Open(linuxSwitch, name, options.RequireSealedMemory));
+        builder.Services.AddSingleton<Func<string, ILowerHost?>>(name => PacketLowerHost.Open(linuxSwitch, name));
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         using var host = builder.Build();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.State;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -43,6 +44,9 @@ public sealed partial class LinkRegistry
             Owner = x.Owner,
             Group = x.Group,
             Netns = x.Netns,
+            GuestMemory = x.Kind == Lowers.EndpointKind.Macvtap ? x.GuestMemory.Name() : null,
+            VhostUserPath = x.VhostUserPath,
+            Cni = x.Cni,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
     };
 
@@ -97,10 +101,12 @@ public sealed partial class LinkRegistry
                         Mtu = e.Mtu == 0 ? null : e.Mtu, TxQueueLen = e.TxQueueLen, BcQueueLen = e.BcQueueLen,
                         BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
                         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
-                        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up,
+                        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
+                        VhostUserPath = e.VhostUserPath, Cni = e.Cni,
                     }, e.Index);
                 }
-                catch (MvtapException ex)
+                // a container's namespace that went while mvtapd was away fails below the core's rules
+                catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)
                 {
                     _unrestored.Add(e);
                     _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file", InterfaceNames.Printable(e.Name), e.Index, e.Lower, ex.Message);

@@ -1,4 +1,4 @@
-// One link as RTM_NEWLINK describes it, parsed into the fields mvtap and `ip -d link` care about.
+// One link as RTM_NEWLINK (or RTM_DELLINK) describes it, parsed into the fields mvtap and `ip -d link` care about.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
@@ -35,6 +35,10 @@ public sealed record LinkInfo
     public uint? NumRxQueues { get; init; }
     public MacAddress? PermanentAddress { get; init; }
     public string? Kind { get; init; }
+    /// <summary>RTM_DELLINK of a link moved to another namespace: that namespace's id as the
+    /// namespace the message came from knows it, and the link's ifindex there.</summary>
+    public int? NewNetNsId { get; init; }
+    public int? NewIfIndex { get; init; }
     /// <summary>Set for kind macvlan/macvtap.</summary>
     public MacvlanInfo? Macvlan { get; init; }
 
@@ -44,8 +48,11 @@ public sealed record LinkInfo
     public static readonly string[] OperStateNames = ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"];
     public string OperStateName => OperState < OperStateNames.Length ? OperStateNames[OperState] : OperState.ToString();
 
+    /// <summary>Parses an RTM_NEWLINK payload; <see cref="InvalidDataException"/> when it is too
+    /// short for its struct ifinfomsg (attributes that do not fit are ignored, as nla_parse does).</summary>
     internal static LinkInfo Parse(ReadOnlyMemory<byte> payload)
     {
+        if (payload.Length < 16) throw new InvalidDataException($"RTM_NEWLINK of {payload.Length} bytes: shorter than struct ifinfomsg");
         var msg = System.Runtime.InteropServices.MemoryMarshal.Read<IfInfoMsg>(payload.Span);
         var a = new NetlinkAttributes(payload[16..]);
         var linkinfo = a.Nested(Rtnl.IFLA_LINKINFO);
@@ -75,6 +82,8 @@ public sealed record LinkInfo
             NumRxQueues = a.U32(Rtnl.IFLA_NUM_RX_QUEUES),
             PermanentAddress = a.Mac(Rtnl.IFLA_PERM_ADDRESS),
             Kind = kind,
+            NewNetNsId = a.S32(Rtnl.IFLA_NEW_NETNSID),
+            NewIfIndex = a.S32(Rtnl.IFLA_NEW_IFINDEX),
             Macvlan = kind is "macvlan" or "macvtap" && data is not null ? MacvlanInfo.Parse(data) : null,
         };
     }

@@ -1,5 +1,6 @@
 // The rtnetlink link client: list, create, change and delete links (macvlan, macvtap, veth...)
-// in the network namespace the client was opened in. Never shells out.
+// in the network namespace the client was opened in. Never shells out. Addresses and routes are
+// in Rtnetlink.Addresses.cs and Rtnetlink.Routes.cs.
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux.Netlink;
@@ -9,7 +10,7 @@ public sealed class RtnetlinkException(int errno, string? kernelMessage, string 
     : NetlinkException(errno, kernelMessage, request);
 
 /// <summary>Not thread-safe: one request at a time per instance.</summary>
-public sealed class Rtnetlink : IDisposable
+public sealed partial class Rtnetlink : IDisposable
 {
     private readonly NetlinkSocket _socket;
 
