@@ -1,10 +1,12 @@
 // The randomized differential tester proves something only if it agrees where the truth agrees and
 // disagrees where it does not: the kernel run against the kernel (two topologies, two sets of
 // devices, the same scenario) must agree on every seed, and an mvtap whose core was told to get one
-// mode rule wrong (ForwardingFault, a test-only setting of the port) must be caught by some seed of
-// the set CI runs: a difference other than the known cause (class a), on a seed where the same
-// mvtap without the fault has none. These runs move every endpoint through the switch, so that the
-// known cause (a NIC moved by a runtime is no longer followed) hides no difference.
+// mode rule wrong (ForwardingFault, a test-only setting of the port) must be caught: a difference
+// other than the known cause (class a), on a seed where the same mvtap without the fault has none.
+// The broken-rule runs take the first seeds whose scenario has a frame the flipped rule decides
+// (FaultExercise), so a generator that stopped drawing such frames fails here rather than passing
+// unnoticed. They move every endpoint through the switch, so that the known cause (a NIC moved by a
+// runtime is no longer followed) hides no difference.
 using Mvtap.Core.Forwarding;
 using Xunit.Abstractions;
 
@@ -38,7 +40,9 @@ public sealed class HarnessProofTests(ITestOutputHelper output)
     public void AnMvtapWithAModeRuleFlippedIsCaught(string rule)
     {
         var fault = Enum.Parse<ForwardingFault>(rule);
-        foreach (int seed in SeedRuns.CiSeeds)
+        var seeds = FaultExercise.FirstSeeds(fault, count: 3);
+        Assert.True(seeds.Count == 3, $"seeds 1-{FaultExercise.Searched} draw only {seeds.Count} scenarios with a frame {rule} decides");
+        foreach (int seed in seeds)
         {
             var r = SeedRuns.Run(seed, Flavor.Kernel, Flavor.Mvtap, fault, runtimeMoves: false);
             output.WriteLine(r.Agreed ? r.Report : string.Join('\n', r.Report.Split('\n').Take(6)));
@@ -48,6 +52,6 @@ public sealed class HarnessProofTests(ITestOutputHelper output)
             output.WriteLine(healthy.Report.Split('\n')[0]);
             if (healthy.Class != "?") return;
         }
-        Assert.Fail($"no seed of {SeedRuns.CiSeeds.Length} caught an mvtap with {rule}");
+        Assert.Fail($"none of seeds {string.Join(' ', seeds)}, whose scenarios have a frame {rule} decides, caught an mvtap with it");
     }
 }
