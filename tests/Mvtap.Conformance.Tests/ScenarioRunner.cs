@@ -37,6 +37,7 @@ internal static class ScenarioRunner
                 Parallel.For(0, 2, i => StepRunner.Do(topo[i], records[i], at, step));
             }
             for (int i = 0; i < 2; i++) Record(topo[i].Collect(), records[i], sc, i, settledAt);
+            for (int i = 0; i < 2; i++) records[i].ObserverDrops = topo[i].ObserverDrops;
             for (int i = 0; i < 2; i++)
                 if (records[i].Flavor == Flavor.Kernel) KernelFilterLeaks.SetAside(topo[i], sc, records[i], options.Quiet);
                 else StepRunner.RecordMulticastAtEnd(topo[i], records[i]);

@@ -4,13 +4,16 @@
 // is given to follow a change made inside a container (default 5000, StepRunner);
 // `DIFFTEST_RUNTIME_MOVES=0` moves every endpoint through the switch; `DIFFTEST_REPORT=FILE` appends every
 // seed's report to FILE. A seed whose reported difference involves a frame that arrived after its
-// batch had settled is run once more with four times the quiet period before it counts.
+// batch had settled is run once more with four times the quiet period before it counts; one whose
+// observation points dropped frames (a ring with no room: the observation has a hole) is run once
+// more, and if they drop again its difference is reported as the harness's (class "dropped").
 using System.Text;
 using Mvtap.Core.Forwarding;
 
 namespace Mvtap.Conformance.Tests;
 
-internal sealed record SeedResult(int Seed, bool Agreed, string Class, string Report, int Leaks, int Frames, IReadOnlyList<TimeSpan> FollowDelays);
+internal sealed record SeedResult(int Seed, bool Agreed, string Class, string Report, int Leaks, int Frames, IReadOnlyList<TimeSpan> FollowDelays,
+    long ObserverDrops = 0);
 
 internal static class SeedRuns
 {
@@ -34,39 +37,44 @@ internal static class SeedRuns
     {
         var sc = ScenarioGenerator.Generate(seed, runtimeMoves ?? RuntimeMoves);
         var quiet = Quiet;
+        string retried = "";
         for (int attempt = 0; ; attempt++)
         {
             var (ra, rb) = ScenarioRunner.Run(sc, a, b, new RunOptions(quiet, fault));
             var verdict = Comparison.Compare(sc, ra, rb);
             bool late = verdict.Reported?.Frame is int f && (ra.Late.Contains(f) || rb.Late.Contains(f));
-            if (late && attempt == 0)
+            bool dropped = verdict.Reported is not null && ra.ObserverDrops + rb.ObserverDrops > 0;
+            if ((late || dropped) && attempt == 0)
             {
-                quiet *= 4;
+                if (late) quiet *= 4;
+                retried = late ? " (run again with a longer quiet period: a frame arrived late)" : " (run again: an observation point's ring had dropped frames)";
                 continue;
             }
-            var result = Report(sc, ra, rb, verdict, late, attempt);
+            var result = Report(sc, ra, rb, verdict, late, dropped, retried);
             Append(result.Report);
             return result;
         }
     }
 
-    private static SeedResult Report(Scenario sc, SideRecord a, SideRecord b, Verdict verdict, bool late, int attempt)
+    private static SeedResult Report(Scenario sc, SideRecord a, SideRecord b, Verdict verdict, bool late, bool dropped, string retried)
     {
         int leaks = a.FilterLeaks.Count + b.FilterLeaks.Count;
+        long drops = a.ObserverDrops + b.ObserverDrops;
         List<TimeSpan> delays = [.. a.FollowDelays, .. b.FollowDelays];
         int frames = sc.Frames.Count();
-        string retried = attempt > 0 ? " (run again with a longer quiet period: a frame arrived late)" : "";
         if (verdict.Reported is not { } diff)
             return new SeedResult(sc.Seed, true, "", $"seed {sc.Seed}: {a.Label} and {b.Label} agree on {frames} frames{retried}"
                 + (leaks > 0 ? $"; {leaks} kernel copies set aside as its multicast hash filter's (Q7)" : "")
-                + (Verbose ? "\n" + ScenarioText.Describe(sc) + Seen(sc, a) : ""), leaks, frames, delays);
+                + (drops > 0 ? $"; {drops} frames dropped by observation points" : "")
+                + (Verbose ? "\n" + ScenarioText.Describe(sc) + Seen(sc, a) : ""), leaks, frames, delays, drops);
 
-        string cls = late ? "late" : verdict.Class;
+        string cls = late ? "late" : dropped ? "dropped" : verdict.Class;
         var text = new StringBuilder();
         text.AppendLine($"seed {sc.Seed}: {a.Label} and {b.Label} DISAGREE (class {cls}){retried}; replay alone: SEEDS=1 START={sc.Seed}");
         text.AppendLine($"{verdict.KnownCause + verdict.Other} frames or commands differ, {verdict.KnownCause} of them for the known cause (a)");
         text.AppendLine((verdict.FirstOther is null ? "first difference: " : "first difference not of class (a): ") + diff.Text);
         if (late) text.AppendLine("    (a copy of this frame arrived after its batch had settled, twice: a timing problem of the harness or of a side)");
+        if (dropped) text.AppendLine($"    (the observation points' rings dropped frames, twice: {a.Label} {a.ObserverDrops}, {b.Label} {b.ObserverDrops}; the observation has holes)");
         if (diff.Hint.Length > 0) text.AppendLine("hint: " + diff.Hint);
         text.Append(ScenarioText.Describe(sc));
         foreach (var side in new[] { a, b })
@@ -76,7 +84,7 @@ internal static class SeedRuns
             foreach (var leak in side.FilterLeaks) text.AppendLine($"{side.Label} set aside: {leak}");
             foreach (var line in side.Log) text.AppendLine($"{side.Label} log: {line}");
         }
-        return new SeedResult(sc.Seed, false, cls, text.ToString(), leaks, frames, delays);
+        return new SeedResult(sc.Seed, false, cls, text.ToString(), leaks, frames, delays, drops);
     }
 
     /// <summary>`DIFFTEST_VERBOSE=1`: an agreeing seed's report shows its scenario and where each frame went too.</summary>
@@ -107,6 +115,7 @@ internal static class SeedRuns
         return $"{results.Count} seeds, {results.Count - bad.Count} agreed, {bad.Count} disagreed"
             + (bad.Count > 0 ? "; " + string.Join("; ", classes) : "")
             + $"; {results.Sum(r => r.Frames)} frames, {results.Sum(r => r.Leaks)} kernel copies set aside as hash-filter leaks"
+            + $", {results.Sum(r => r.ObserverDrops)} frames dropped by observation points"
             + FollowSummary(results.SelectMany(r => r.FollowDelays).Order().ToList());
     }
 

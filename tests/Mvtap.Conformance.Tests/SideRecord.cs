@@ -2,7 +2,8 @@
 // command (accepted, or the error's text), of every frame's send, where every copy of every frame
 // was seen (each endpoint's interface, the wire, the lower's stack), frames that arrived after their
 // batch had settled, what was set aside as the kernel's imperfect multicast filter, notes (a change
-// made inside a container that mvtap did not follow in time) and, for mvtap, its log.
+// made inside a container that mvtap did not follow in time), frames its observation points had no
+// room for and, for mvtap, its log.
 namespace Mvtap.Conformance.Tests;
 
 internal enum Flavor { Kernel, Mvtap }
@@ -28,6 +29,8 @@ internal sealed class SideRecord(Flavor flavor)
     /// <summary>Per step index: waits that ran out (mvtap did not follow a change made inside a container).</summary>
     public Dictionary<int, string> Notes { get; } = [];
     public List<string> Log { get; } = [];
+    /// <summary>Frames the observation points' rings dropped (the observation has a hole: not a difference of the side's).</summary>
+    public long ObserverDrops { get; set; }
     /// <summary>mvtap: how long each change made inside a container took to be followed.</summary>
     public List<TimeSpan> FollowDelays { get; } = [];
     /// <summary>mvtap: each endpoint's multicast state at the end (groups, ALLMULTI, PROMISC), for the hints.</summary>

@@ -24,6 +24,17 @@ internal sealed partial class DifferentialTopology
         return n;
     }
 
+    /// <summary>Frames the observation points' rings had no room for since the topology was made (FrameObserver.Drops);
+    /// an observation taken while this grew may lack copies that did arrive.</summary>
+    public long ObserverDrops
+    {
+        get
+        {
+            DrainAll();
+            return _wire.Drops + _members.Values.Sum(m => m.Observer?.Drops ?? 0) + _lowerStack.Sum(o => o.Drops);
+        }
+    }
+
     /// <summary>Forgets every frame observed so far; what is injected next is counted from here.</summary>
     public void ResetObservations()
     {
