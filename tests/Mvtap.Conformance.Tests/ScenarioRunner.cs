@@ -40,7 +40,11 @@ internal static class ScenarioRunner
             for (int i = 0; i < 2; i++) records[i].ObserverDrops = topo[i].ObserverDrops;
             for (int i = 0; i < 2; i++)
                 if (records[i].Flavor == Flavor.Kernel) KernelFilterLeaks.SetAside(topo[i], sc, records[i], options.Quiet);
-                else StepRunner.RecordMulticastAtEnd(topo[i], records[i]);
+                else
+                {
+                    StepRunner.RecordMulticastAtEnd(topo[i], records[i]);
+                    StepRunner.RecordCountersAtEnd(topo[i], records[i]);
+                }
             return (records[0], records[1]);
         }
         finally

@@ -82,6 +82,8 @@ internal static class SeedRuns
             foreach (var (step, note) in side.Notes.OrderBy(n => n.Key)) text.AppendLine($"{side.Label} note at step {step}: {note}");
             foreach (var (ep, state) in side.MulticastAtEnd) text.AppendLine($"{side.Label} {ep} at the end: {state}");
             foreach (var leak in side.FilterLeaks) text.AppendLine($"{side.Label} set aside: {leak}");
+            foreach (var line in side.CountersAtEnd) text.AppendLine($"{side.Label} {line}");
+            if (side.ObserverDrops > 0) text.AppendLine($"{side.Label}: its observation points dropped {side.ObserverDrops} frames");
             foreach (var line in side.Log) text.AppendLine($"{side.Label} log: {line}");
         }
         return new SeedResult(sc.Seed, false, cls, text.ToString(), leaks, frames, delays, drops);

@@ -35,6 +35,8 @@ internal sealed class SideRecord(Flavor flavor)
     public List<TimeSpan> FollowDelays { get; } = [];
     /// <summary>mvtap: each endpoint's multicast state at the end (groups, ALLMULTI, PROMISC), for the hints.</summary>
     public Dictionary<string, string> MulticastAtEnd { get; } = [];
+    /// <summary>mvtap: its datapath's and core's drop and refusal counters at the end, for the report.</summary>
+    public List<string> CountersAtEnd { get; } = [];
 
     public SortedDictionary<string, List<byte[]>> CopiesOf(int frame) =>
         Copies.TryGetValue(frame, out var c) ? c : new SortedDictionary<string, List<byte[]>>(StringComparer.Ordinal);

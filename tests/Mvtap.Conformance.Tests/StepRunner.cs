@@ -74,6 +74,19 @@ internal static class StepRunner
     private static void Note(SideRecord record, int index, string text) =>
         record.Notes[index] = record.Notes.TryGetValue(index, out var before) ? before + "; " + text : text;
 
+    /// <summary>mvtap: what its datapath and core dropped or were refused, by reason, at the end (for a disagreement's report).</summary>
+    public static void RecordCountersAtEnd(DifferentialTopology t, SideRecord record)
+    {
+        var s = t.Datapath!.Stats;
+        record.CountersAtEnd.Add($"datapath: from lower {s.FramesFromLower}, from endpoints {s.FramesFromEndpoints}, wire sent {s.WireSent}"
+            + $" refused {s.WireRefused} errors {s.WireErrors}, endpoint sent {s.EndpointSent}, truncated {s.Truncated},"
+            + $" overflows {s.Overflows}, receive errors {s.ReceiveErrors}");
+        record.CountersAtEnd.Add("port drops: " + string.Join(' ', t.Datapath.Port.Counters.NonZeroDrops().Select(kv => $"{kv.Key} {kv.Value}")));
+        foreach (var name in t.Endpoints)
+            if (t.MvtapEndpoint(name).Counters.NonZeroDrops().ToList() is { Count: > 0 } drops)
+                record.CountersAtEnd.Add($"{name} drops: " + string.Join(' ', drops.Select(kv => $"{kv.Key} {kv.Value}")));
+    }
+
     /// <summary>mvtap: each endpoint's multicast filter as the port has it at the end.</summary>
     public static void RecordMulticastAtEnd(DifferentialTopology t, SideRecord record)
     {
