@@ -17,7 +17,7 @@ internal sealed record SeedResult(int Seed, bool Agreed, string Class, string Re
 
 internal static class SeedRuns
 {
-    /// <summary>The seeds CI runs (about two minutes on a quiet machine with the kernel-only and broken-rule proofs).</summary>
+    /// <summary>The seeds CI runs (with the kernel-only and broken-rule proofs, about a minute on a loaded 2-core machine).</summary>
     public static readonly int[] CiSeeds = [.. Enumerable.Range(1, 12)];
 
     public static IReadOnlyList<int> Seeds(IReadOnlyList<int> fixedSet)
