@@ -198,8 +198,23 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ControlResponse Delete(LinkDelRequest r)
     {
-        // an endpoint that could not be restored (its namespace or lower gone) is still deletable
-        if (FindRecord(r.Name) is null && _unrestored.RemoveAll(e => e.Name == r.Name) > 0) return ControlResponse.Success();
+        // an endpoint that could not be restored (its namespace or lower gone) is still deletable,
+        // and its deletion is as durable as any other: saved, or refused and kept
+        if (FindRecord(r.Name) is null && _unrestored.FindIndex(e => e.Name == r.Name) is >= 0 and var gone)
+        {
+            var entry = _unrestored[gone];
+            _unrestored.RemoveAt(gone);
+            try
+            {
+                Save();
+            }
+            catch (MvtapException)
+            {
+                _unrestored.Insert(gone, entry);
+                throw;
+            }
+            return ControlResponse.Success();
+        }
         var record = Require(r.Name);
         // Saved first: a deleted interface (a container's NIC and its addresses) cannot be brought back
         try
