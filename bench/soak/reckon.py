@@ -10,8 +10,9 @@ Per edge X (an endpoint's outside end, or a lower's external host), both ways:
        sends) = frames the outside got + the kernel's drops after mvtap's socket (tx_dropped of the
        outer veth end / the lower, a TAP's tx_dropped)
 mvtap's counters are the sum of its reads before the SIGKILL and at the end. A residual is allowed
-only within the windows where frames could be lost uncounted (the SIGKILL and restart, each
-lower's deletion and re-creation): at most the frames that edge sent and got, counted outside,
+only within the windows where frames could be lost uncounted (the SIGKILL and restart: every
+edge; each lower's deletion and re-creation: that lower's edges; a lower this mvtapd did not
+reopen, until it restarted: that lower's external host): at most the frames that edge sent and got, counted outside,
 between the snapshots taken before and after each window (a frame in flight at a window's edge
 may have been counted on one side and not the other)."""
 import glob, json, os, re, statistics
@@ -146,6 +147,10 @@ def main(work, outside):
     for kind, a, b in windows:
         sa, sb = load(f"{work}/snap/{a}.json", {}), load(f"{work}/snap/{b}.json", {})
         for n in sb:
+            # a lower's deletion can lose only its own edges' frames; a lower left dead (never
+            # reopened) only its external host's; the SIGKILL any edge's
+            if kind.startswith("lower-low") and n[-1] != kind[-1]: continue
+            if kind.endswith("-not-reopened") and n != kind.split("-")[0]: continue
             x = bound.setdefault(n, [0, 0])
             # a frame in flight may be either side of the window's edges: both directions bound both
             t = abs(sb[n]["sent"] - sa.get(n, {}).get("sent", 0)) + abs(sb[n]["got"] - sa.get(n, {}).get("got", 0))
