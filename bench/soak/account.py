@@ -83,12 +83,13 @@ def outside():
         if kind == "macvlan":   # the NIC in its namespace is a veth; its peer (outer end) is mvtapd's
             nic = iface_total(name, e["ns"], e["dev"])
             outer = iface_total(name + "/outer", e["hns"], e["outer"])
-            res[name] = {"sent": nic["tx"], "got": nic["rx"], "kin": nic["tx_dropped"], "kout": outer["tx_dropped"],
+            # a frame the veth drops is in tx_dropped, not tx_packets: sent is both
+            res[name] = {"sent": nic["tx"] + nic["tx_dropped"], "got": nic["rx"], "kin": nic["tx_dropped"], "kout": outer["tx_dropped"],
                          "ring": None}
         elif kind == "lower":   # the external host's end of the lower's veth pair
             ext = iface_total(name, e["ns"], e["dev"])
             low = iface_total(name + "/lower", e["hns"], e["lowdev"])
-            res[name] = {"sent": ext["tx"], "got": ext["rx"], "kin": ext["tx_dropped"], "kout": low["tx_dropped"],
+            res[name] = {"sent": ext["tx"] + ext["tx_dropped"], "got": ext["rx"], "kin": ext["tx_dropped"], "kout": low["tx_dropped"],
                          "ring": None}
         elif kind == "vhost":
             s, g = testpmd(e["port"])

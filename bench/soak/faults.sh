@@ -73,13 +73,14 @@ lower_cycle() {   # lower_cycle i: delete lowi (and exti with it), re-create it 
   log "lower low$i re-created"
   sleep 3
   window_end "lower-low$i"
-  # did mvtap reopen it? frames reach the external host again
-  local got0 got1
-  got0=$(ip -n "${tag}x$i" -s -j link show "ext$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])')
-  sleep 2
-  got1=$(ip -n "${tag}x$i" -s -j link show "ext$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])')
-  if (( got1 > got0 )); then note "lower low$i re-created at $(date +%T): reopened by mvtapd (ext$i got $((got1 - got0)) frames in 2 s)"
-  elif [[ -n $lower_gone_option ]]; then note "FAIL lower low$i re-created at $(date +%T): not reopened (ext$i got nothing in 2 s)"
+  # did mvtap reopen it? It takes frames from the wire again (the external host's peer always sends
+  # broadcasts): a bounded wait for its lower counter to move
+  local got0 got1 reopened="" t
+  lower_rx() { cli -s -j link show "m$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["lower"]["rx_packets"])' 2>/dev/null || echo 0; }
+  got0=$(lower_rx "$i"); got1=$got0
+  for t in $(seq 1 "$([[ -n $lower_gone_option ]] && echo 15 || echo 2)"); do sleep 2; got1=$(lower_rx "$i"); (( got1 > got0 )) && { reopened=1; break; }; done
+  if [[ -n $reopened ]]; then note "lower low$i re-created at $(date +%T): reopened by mvtapd (it took $((got1 - got0)) frames from the wire within $((2 * t)) s)"
+  elif [[ -n $lower_gone_option ]]; then note "FAIL lower low$i re-created at $(date +%T): not reopened (mvtapd took no frame from it in $((2 * t)) s)"
   else
     note "lower low$i re-created at $(date +%T): not reopened; this mvtapd has no --lower-gone (lowers that come back are reopened from the lifecycle work on): its loss is counted in a window until mvtapd restarts"
     [[ -n "${dead_since[$i]:-}" ]] || dead_since[$i]=$start
