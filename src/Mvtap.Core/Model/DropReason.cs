@@ -30,6 +30,9 @@ public enum DropReason
     Reassembly,
     /// <summary>An attachment failed to take the frame (I/O error, no guest buffers).</summary>
     AttachmentError,
+    /// <summary>Handling the frame raised an unexpected error (a bug in mvtap): the frame is
+    /// dropped, the error logged, and forwarding goes on.</summary>
+    InternalError,
 }
 
 public static class DropReasons
@@ -51,6 +54,7 @@ public static class DropReasons
         DropReason.EndpointGone => "endpoint_gone",
         DropReason.AttachmentError => "attachment_error",
         DropReason.Reassembly => "reassembly",
+        DropReason.InternalError => "internal_error",
         _ => r.ToString(),
     };
 }

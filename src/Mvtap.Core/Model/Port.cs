@@ -229,6 +229,37 @@ public sealed class Port
         }
     }
 
+    /// <summary>The lower was renamed; it is the same device (followed by its index).</summary>
+    public void OnLowerRenamed(string name)
+    {
+        lock (_gate)
+        {
+            Lower.Name = name;
+            Publish();
+        }
+    }
+
+    /// <summary>The lower was opened anew (it came back after a deletion, or was followed into
+    /// another namespace): its facts are the new device's. The endpoints keep their configuration;
+    /// MTUs above the new lower's are clamped (spec 4.3). A passthru port keeps its endpoint's MAC
+    /// and asks for it on the new device (spec 4.4), which becomes the MAC to restore.</summary>
+    public void OnLowerReplaced(MacAddress mac, int mtu, int maxMtu, bool supportsUnicastFilter, bool up, bool carrier)
+    {
+        lock (_gate)
+        {
+            Lower.MaxMtu = maxMtu;
+            Lower.SupportsUnicastFilter = supportsUnicastFilter;
+            Lower.Mtu = mtu;
+            foreach (var ep in _endpoints) if (ep.Mtu > mtu) ep.Mtu = mtu;
+            Lower.IsUp = up;
+            Lower.HasCarrier = carrier;
+            PermanentMac = mac;
+            if (IsPassthru && mac != Lower.Mac) SetLowerMacInternal(Lower.Mac);
+            else Lower.Mac = mac;
+            Publish();
+        }
+    }
+
     /// <summary>The lower's own promiscuity/allmulti (tcpdump, the host), spec 1.5.</summary>
     public void OnLowerPromiscuityChanged(int ownPromiscuity, int ownAllMulti)
     {
