@@ -39,6 +39,17 @@ public sealed record LinkView
     public string? VhostUserPath { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
+    /// <summary>Where the lower is: "present", "moved" (followed into another namespace),
+    /// "unreachable" or "gone"; and why, when it is not simply present.</summary>
+    public string LowerState { get; init; } = "present";
+    public string? LowerReason { get; init; }
+    /// <summary>The namespace a moved lower was followed into.</summary>
+    public string? LowerNetns { get; init; }
+    /// <summary>The lower's datapath thread: "running", "restarting" (after a failure) or "stopped";
+    /// why, and how often it was restarted.</summary>
+    public string DatapathState { get; init; } = "running";
+    public string? DatapathReason { get; init; }
+    public int DatapathRestarts { get; init; }
     public int Promiscuity { get; init; }
     public int Allmulti { get; init; }
     public LinkStatistics Statistics { get; init; } = new();
@@ -61,4 +72,7 @@ public sealed record LinkStatistics
     public ulong TxCollisions { get; init; }
     /// <summary>Frames not delivered, by reason ("no_destination", "queue_full", "spoofed_source", ...).</summary>
     public Dictionary<string, ulong> DropsByReason { get; init; } = [];
+    /// <summary>The lower's own drops by reason (frames from the wire, or for it, that reached no one),
+    /// shared by every endpoint on that lower.</summary>
+    public Dictionary<string, ulong> LowerDropsByReason { get; init; } = [];
 }

@@ -1,5 +1,6 @@
 // mvtapd's settings: where the control socket and attachment points live, where the state is
-// kept, which group may use the control socket, and what guest memory vhost-user may map.
+// kept, which group may use the control socket, what guest memory vhost-user may map, and what
+// becomes of the endpoints of a lower that is deleted.
 namespace Mvtap.Daemon;
 
 public sealed record DaemonOptions
@@ -15,4 +16,8 @@ public sealed record DaemonOptions
     /// <summary>Refuse vhost-user guest memory not sealed against shrinking (F_SEAL_SHRINK): a
     /// frontend that truncates unsealed memory under mvtapd would crash it with SIGBUS.</summary>
     public bool RequireSealedMemory { get; init; }
+    /// <summary>What happens to the endpoints of a lower that is deleted: kept, without carrier,
+    /// until an interface of its name appears (default; a deliberate difference), or deleted as the
+    /// kernel deletes a lower's macvlans.</summary>
+    public Mvtap.Linux.Datapath.LowerGonePolicy LowerGone { get; init; }
 }

@@ -9,6 +9,7 @@ using Mvtap.Daemon;
 using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
+using Mvtap.Linux.Datapath;
 
 var runDir = new Option<string?>("--run-dir") { Description = $"control socket and attachment points (default ${ControlPaths.RunDirEnvironmentVariable} or {ControlPaths.DefaultRunDir})" };
 var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
@@ -20,7 +21,14 @@ var sealedMemory = new Option<bool>("--require-sealed-memory")
         "unsealed memory a frontend truncates would crash mvtapd (SIGBUS). QEMU's memory-backend-memfd seals by default; " +
         "memory-backend-file and DPDK virtio-user do not",
 };
-var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, sealedMemory };
+var lowerGone = new Option<string>("--lower-gone")
+{
+    Description = "when a lower device is deleted: keep its endpoints (no carrier; reopened when an interface of that name " +
+        "appears, so a driver reload or a bond rebuild loses nothing) or delete them, as the kernel deletes a lower's macvlans",
+    DefaultValueFactory = _ => "keep",
+};
+lowerGone.AcceptOnlyFromAmong("keep", "delete");
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, sealedMemory, lowerGone };
 root.SetAction(parsed =>
 {
     var options = new DaemonOptions
@@ -30,6 +38,7 @@ root.SetAction(parsed =>
         SocketGroup = parsed.GetValue(group),
         Netns = parsed.GetValue(netns),
         RequireSealedMemory = parsed.GetValue(sealedMemory),
+        LowerGone = parsed.GetValue(lowerGone) == "delete" ? LowerGonePolicy.Delete : LowerGonePolicy.Keep,
     };
     return Mvtapd.Run(options);
 });
@@ -61,8 +70,16 @@ internal static class Mvtapd
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(access);
-        using var linuxSwitch = new Mvtap.Linux.Datapath.LinuxSwitch(options.Netns, keepInterfaces: true);
-        builder.Services.AddSingleton<Func<string, ILowerHost?>>(name => PacketLowerHost.Open(linuxSwitch, name, options.RequireSealedMemory));
+        // the switch logs through the host's logging (its datapath faults at error level, to the journal)
+        builder.Services.AddSingleton(sp => new LinuxSwitch(options.Netns, keepInterfaces: true, logger: sp.GetRequiredService<ILogger<LinuxSwitch>>())
+        {
+            LowerGonePolicy = options.LowerGone,
+        });
+        builder.Services.AddSingleton<Func<string, ILowerHost?>>(sp =>
+        {
+            var linuxSwitch = sp.GetRequiredService<LinuxSwitch>();
+            return name => PacketLowerHost.Open(linuxSwitch, name, options.RequireSealedMemory);
+        });
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         using var host = builder.Build();

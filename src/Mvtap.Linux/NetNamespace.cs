@@ -53,6 +53,14 @@ public static class NetNamespace
         GC.KeepAlive(target);
     }
 
+    /// <summary>The identity of the namespace an open namespace file refers to, e.g. "net:[4026531840]".</summary>
+    public static string IdOf(FileDescriptor netns)
+    {
+        var id = new FileInfo($"/proc/self/fd/{netns.Fd}").LinkTarget ?? throw new InvalidOperationException("no /proc/self/fd");
+        GC.KeepAlive(netns);
+        return id;
+    }
+
     /// <summary>The calling thread's namespace identity as the kernel prints it, e.g. "net:[4026531840]".</summary>
     public static string CurrentId() =>
         new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? throw new InvalidOperationException("no /proc/thread-self/ns/net");

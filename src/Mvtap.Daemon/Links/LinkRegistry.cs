@@ -10,10 +10,11 @@ using Mvtap.Daemon.State;
 
 namespace Mvtap.Daemon.Links;
 
-public sealed class LinkRegistry : IDisposable
+public sealed partial class LinkRegistry : IDisposable
 {
     private readonly object _gate = new();
-    private readonly Dictionary<string, ILowerHost> _lowers = new(StringComparer.Ordinal);
+    // by the lower's current name (a lower renamed by the system keeps its host)
+    private readonly List<ILowerHost> _lowers = [];
     private readonly List<EndpointRecord> _records = [];
     private readonly Func<string, ILowerHost?> _openPacketLower;
     private readonly StateStore? _store;
@@ -145,10 +146,15 @@ public sealed class LinkRegistry : IDisposable
         if (string.IsNullOrEmpty(name)) throw new MvtapException(Errno.EINVAL, "a link needs a lower device (link LOWER)");
         // spec A09: an endpoint on top of an endpoint attaches to the real lower
         if (FindRecord(name) is { } upper) return upper.Lower;
-        if (_lowers.TryGetValue(name, out var host)) return host;
-        host = _openPacketLower(name) ?? (SimLowerHost.IsSimName(name) ? new SimLowerHost(name) : null);
+        if (_lowers.Find(l => l.Name == name) is { } held)
+        {
+            // a lower that is gone (or out of reach) keeps its endpoints, but takes no new ones
+            if (!held.Health.IsOpen) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
+            return held;
+        }
+        var host = _openPacketLower(name) ?? (SimLowerHost.IsSimName(name) ? new SimLowerHost(name) : null);
         if (host is null) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
-        _lowers[name] = host;
+        _lowers.Add(host);
         host.Port.Changed += OnPortChanged;
         return host;
     }
@@ -220,7 +226,7 @@ public sealed class LinkRegistry : IDisposable
         if (lower.Port.Endpoints.Count == 0)
         {
             // spec 1.2: the port goes with its last endpoint
-            _lowers.Remove(lower.Name);
+            _lowers.Remove(lower);
             lower.Port.Changed -= OnPortChanged;
             lower.Dispose();
         }
@@ -315,19 +321,13 @@ public sealed class LinkRegistry : IDisposable
             {
                 try
                 {
-                    Create(new LinkAddRequest
-                    {
-                        Lower = e.Lower, Name = e.Name, Type = e.Type, Mode = e.Mode, Flags = e.Flags, Address = e.Mac,
-                        Mtu = e.Mtu == 0 ? null : e.Mtu, TxQueueLen = e.TxQueueLen, BcQueueLen = e.BcQueueLen,
-                        BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
-                        Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
-                        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up,
-                    }, e.Index);
+                    Create(RestoreRequest(e), e.Index);
                 }
                 catch (MvtapException ex)
                 {
-                    _unrestored.Add(e);
-                    _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file", e.Name, e.Index, e.Lower, ex.Message);
+                    Unrestored(e, ex);
+                    _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file{Retry}", e.Name, e.Index, e.Lower, ex.Message,
+                        ex.Errno == Errno.ENODEV ? $", and is restored when {e.Lower} appears" : "");
                 }
             }
         }
@@ -340,7 +340,7 @@ public sealed class LinkRegistry : IDisposable
         lock (_gate)
         {
             _disposed = true;
-            foreach (var lower in _lowers.Values)
+            foreach (var lower in _lowers)
             {
                 lower.Port.Changed -= OnPortChanged;
                 lower.Dispose();

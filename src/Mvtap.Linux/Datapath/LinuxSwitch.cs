@@ -3,6 +3,9 @@
 // pairs) on them, and on Dispose stops the threads and deletes every veth pair it created.
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere.
+// The lowers are followed (LowerLinkMonitor): a lower deleted, moved or re-created is reopened or
+// shown as it is; its owner hears of deleted lowers (LowerGone) and of interfaces appearing.
+using Microsoft.Extensions.Logging;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
@@ -21,26 +24,37 @@ public sealed class LinuxSwitch : IDisposable
     private bool _disposed;
 
     /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
-    /// <param name="log">where events worth a line go (a change made inside a container that was put back); default stderr.</param>
-    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null)
+    /// <param name="log">where events worth a line go (a change made inside a container that was put back); default
+    /// <paramref name="logger"/>, else stderr.</param>
+    /// <param name="logger">where the lowers' and datapath threads' events go, with their severity (default: as <paramref name="log"/>).</param>
+    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null, ILogger? logger = null)
     {
         KeepInterfaces = keepInterfaces;
         Namespace = netns;
+        _log = log ?? (logger is null ? line => Console.Error.WriteLine($"mvtap: {line}") : line => logger.LogInformation("{Line}", line));
+        _logger = logger ?? new LineLogger(_log);
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
-        _monitor = new LowerLinkMonitor(netns, PortOfIndex);
-        _log = log ?? (line => Console.Error.WriteLine($"mvtap: {line}"));
+        _monitor = new LowerLinkMonitor(netns, () => Lowers, () => LowerGonePolicy, dp => LowerGone?.Invoke(dp),
+            name => InterfaceAppeared?.Invoke(name), _logger);
         _innerMonitor = new InnerLinkMonitor(_log);
     }
 
     private readonly LowerLinkMonitor _monitor;
     private readonly Action<string> _log;
+    private readonly ILogger _logger;
     // The endpoints' own interfaces: what a container does to its NIC is done to the endpoint.
     private readonly InnerLinkMonitor _innerMonitor;
 
-    private Port? PortOfIndex(int ifIndex)
-    {
-        lock (_gate) return _lowers.Find(l => l.Lower.IfIndex == ifIndex)?.Port;
-    }
+    /// <summary>What happens to the endpoints of a lower that is deleted: kept, showing no carrier
+    /// until an interface of its name appears (default), or deleted by this switch's owner on <see cref="LowerGone"/>.</summary>
+    public LowerGonePolicy LowerGonePolicy { get; init; }
+
+    /// <summary>A lower was deleted (raised on the monitor thread, its endpoints already without carrier).</summary>
+    public event Action<LowerDatapath>? LowerGone;
+
+    /// <summary>An interface of this name appeared, or was seen again, in the switch's namespace
+    /// (raised on the monitor thread, often: keep the handler cheap).</summary>
+    public event Action<string>? InterfaceAppeared;
 
     public string? Namespace { get; }
 
@@ -61,7 +75,7 @@ public sealed class LinuxSwitch : IDisposable
             var lower = new PacketLower(ifName, Namespace);
             try
             {
-                var datapath = new LowerDatapath(lower);
+                var datapath = new LowerDatapath(lower, _logger);
                 _lowers.Add(datapath);
                 lower.Port.Changed += OnPortChanged;
                 // spec 4.4: a passthru endpoint's MAC change is the lower's; the core asks, we apply
@@ -197,10 +211,12 @@ public sealed class LinuxSwitch : IDisposable
     }
 
     // Its own netlink socket: this runs under the port's lock on whatever thread changed the port.
+    // The device is wherever the lower is open now (it may have been followed into another namespace).
     private void SetLowerMac(PacketLower lower, Core.Frames.MacAddress mac)
     {
-        if (_disposed) return; // the device is no longer ours to change
-        using var rtnl = Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
+        if (_disposed || !lower.Status.IsOpen) return; // the device is no longer ours to change
+        using var rtnl = lower.OpenElsewhere is { } ns ? ns.Run(() => new Rtnetlink())
+            : Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
         rtnl.SetLink(new LinkRequest { Index = lower.IfIndex, Address = mac });
     }
 

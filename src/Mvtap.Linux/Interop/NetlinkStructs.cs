@@ -82,6 +82,13 @@ public static class Rtnl
     public const ushort IFLA_EXT_MASK = 29, IFLA_PROMISCUITY = 30, IFLA_NUM_TX_QUEUES = 31, IFLA_NUM_RX_QUEUES = 32;
     public const ushort IFLA_CARRIER = 33, IFLA_LINK_NETNSID = 37, IFLA_MIN_MTU = 50, IFLA_MAX_MTU = 51;
     public const ushort IFLA_PERM_ADDRESS = 54, IFLA_ALLMULTI = 61;
+    /// <summary>In an RTM_DELLINK for a link moved to another namespace: its netnsid (as seen from
+    /// the namespace it left) and its ifindex there.</summary>
+    public const ushort IFLA_NEW_NETNSID = 45, IFLA_NEW_IFINDEX = 49;
+
+    // netns ids (<linux/net_namespace.h>): RTM_GETNSID asks which id a namespace has here
+    public const ushort RTM_NEWNSID = 88, RTM_GETNSID = 90;
+    public const ushort NETNSA_NSID = 1, NETNSA_FD = 3;
 
     public const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2;
     public const ushort VETH_INFO_PEER = 1;

@@ -1,4 +1,4 @@
-// One link as RTM_NEWLINK describes it, parsed into the fields mvtap and `ip -d link` care about.
+// One link as RTM_NEWLINK (or RTM_DELLINK) describes it, parsed into the fields mvtap and `ip -d link` care about.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
@@ -35,6 +35,10 @@ public sealed record LinkInfo
     public uint? NumRxQueues { get; init; }
     public MacAddress? PermanentAddress { get; init; }
     public string? Kind { get; init; }
+    /// <summary>RTM_DELLINK of a link moved to another namespace: that namespace's id as the
+    /// namespace the message came from knows it, and the link's ifindex there.</summary>
+    public int? NewNetNsId { get; init; }
+    public int? NewIfIndex { get; init; }
     /// <summary>Set for kind macvlan/macvtap.</summary>
     public MacvlanInfo? Macvlan { get; init; }
 
@@ -75,6 +79,8 @@ public sealed record LinkInfo
             NumRxQueues = a.U32(Rtnl.IFLA_NUM_RX_QUEUES),
             PermanentAddress = a.Mac(Rtnl.IFLA_PERM_ADDRESS),
             Kind = kind,
+            NewNetNsId = a.S32(Rtnl.IFLA_NEW_NETNSID),
+            NewIfIndex = a.S32(Rtnl.IFLA_NEW_IFINDEX),
             Macvlan = kind is "macvlan" or "macvtap" && data is not null ? MacvlanInfo.Parse(data) : null,
         };
     }

@@ -9,7 +9,7 @@ public sealed class RtnetlinkException(int errno, string? kernelMessage, string 
     : NetlinkException(errno, kernelMessage, request);
 
 /// <summary>Not thread-safe: one request at a time per instance.</summary>
-public sealed class Rtnetlink : IDisposable
+public sealed partial class Rtnetlink : IDisposable
 {
     private readonly NetlinkSocket _socket;
 

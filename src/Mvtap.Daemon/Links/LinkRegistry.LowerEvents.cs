@@ -1,0 +1,94 @@
+// What the registry does when the system changes under it rather than at a client's request: a
+// lower that appears after mvtapd started gets the saved endpoints that waited for it (restore
+// retries), and a lower that was deleted takes its endpoints with it when mvtapd follows the
+// kernel (--lower-gone delete).
+using Microsoft.Extensions.Logging;
+using Mvtap.Control;
+using Mvtap.Core.Model;
+using Mvtap.Daemon.State;
+
+namespace Mvtap.Daemon.Links;
+
+public sealed partial class LinkRegistry
+{
+    // unrestored endpoints whose lower did not exist, and those lowers' names (read without the lock)
+    private readonly List<EndpointState> _waitingForLower = [];
+    private volatile string[] _awaitedLowers = [];
+
+    // Restore: an endpoint that could not be restored; one whose lower is missing waits for it.
+    private void Unrestored(EndpointState e, MvtapException error)
+    {
+        _unrestored.Add(e);
+        if (error.Errno == Errno.ENODEV) _waitingForLower.Add(e);
+        _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
+    }
+
+    /// <summary>Whether an endpoint of the saved state waits for a lower of this name (cheap: called
+    /// for every link event).</summary>
+    public bool WaitsForLower(string name) => Array.IndexOf(_awaitedLowers, name) >= 0;
+
+    /// <summary>The lowers saved endpoints wait for.</summary>
+    public IReadOnlyList<string> AwaitedLowers => _awaitedLowers;
+
+    /// <summary>Restores the saved endpoints that wait for lower <paramref name="lowerName"/> (it appeared
+    /// after mvtapd started); those whose lower is still missing stay waiting, quietly.</summary>
+    public void RetryRestore(string lowerName)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            bool restored = false;
+            foreach (var e in _waitingForLower.Where(e => e.Lower == lowerName).OrderBy(e => e.Index).ToList())
+            {
+                try
+                {
+                    Create(RestoreRequest(e), e.Index);
+                    _unrestored.Remove(e);
+                    _waitingForLower.Remove(e);
+                    restored = true;
+                    _log.LogInformation("restored {Name} (index {Index}): its lower {Lower} appeared", e.Name, e.Index, e.Lower);
+                }
+                catch (MvtapException ex) when (ex.Errno != Errno.ENODEV)
+                {
+                    // refused for another reason: it stays in the state file, and is not tried on every event
+                    _waitingForLower.Remove(e);
+                    _log.LogError("cannot restore {Name} (index {Index}) on {Lower}, which appeared: {Error}; it stays in the state file", e.Name, e.Index, e.Lower, ex.Message);
+                }
+                catch (MvtapException) { /* the lower went again meanwhile: it waits on */ }
+            }
+            _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
+            if (restored) Save();
+        }
+    }
+
+    /// <summary>Deletes every endpoint on the lower whose port is <paramref name="port"/> (it was
+    /// deleted, and mvtapd follows the kernel: --lower-gone delete), and saves the state.</summary>
+    public void RemoveEndpointsOf(Port port, string why)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            var gone = _records.Where(r => r.Lower.Port == port).OrderBy(r => r.Index).ToList();
+            foreach (var record in gone)
+            {
+                try { RemoveFromLower(record); }
+                catch (Exception e) when (e is MvtapException or InvalidOperationException or IOException)
+                {
+                    _log.LogWarning("{Name}: deleting it left something behind: {Error}", record.Name, e.Message);
+                }
+                _records.Remove(record);
+                _log.LogInformation("deleted {Name} (index {Index}): {Why}", record.Name, record.Index, why);
+            }
+            if (gone.Count > 0) Save();
+        }
+    }
+
+    private static LinkAddRequest RestoreRequest(EndpointState e) => new()
+    {
+        Lower = e.Lower, Name = e.Name, Type = e.Type, Mode = e.Mode, Flags = e.Flags, Address = e.Mac,
+        Mtu = e.Mtu == 0 ? null : e.Mtu, TxQueueLen = e.TxQueueLen, BcQueueLen = e.BcQueueLen,
+        BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
+        Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
+        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up,
+    };
+}
