@@ -22,12 +22,16 @@ public sealed class SystemdWatchdog : IDisposable
     private long _ticks, _pings, _withheld;
 
     /// <summary>The watchdog systemd asked for, or null when it asked for none (or for another process).</summary>
-    public static SystemdWatchdog? FromEnvironment(Func<IReadOnlyList<LowerDatapath>> datapaths, ILogger log)
+    public static SystemdWatchdog? FromEnvironment(Func<IReadOnlyList<LowerDatapath>> datapaths, ILogger log) =>
+        FromEnvironment(Environment.GetEnvironmentVariable, datapaths, log);
+
+    /// <summary>As <see cref="FromEnvironment(Func{IReadOnlyList{LowerDatapath}}, ILogger)"/>, reading the variables through <paramref name="variable"/>.</summary>
+    public static SystemdWatchdog? FromEnvironment(Func<string, string?> variable, Func<IReadOnlyList<LowerDatapath>> datapaths, ILogger log)
     {
-        string? socket = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
-        if (string.IsNullOrEmpty(socket) || !ulong.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), out ulong usec) || usec == 0)
+        string? socket = variable("NOTIFY_SOCKET");
+        if (string.IsNullOrEmpty(socket) || !ulong.TryParse(variable("WATCHDOG_USEC"), out ulong usec) || usec == 0)
             return null;
-        string? pid = Environment.GetEnvironmentVariable("WATCHDOG_PID");
+        string? pid = variable("WATCHDOG_PID");
         if (!string.IsNullOrEmpty(pid) && pid != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))
             return null; // meant for another process (sd_watchdog_enabled)
         return new SystemdWatchdog(socket, TimeSpan.FromMicroseconds(usec), datapaths, log);

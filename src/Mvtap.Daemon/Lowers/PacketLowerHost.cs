@@ -35,11 +35,10 @@ public sealed class PacketLowerHost : ILowerHost
         get
         {
             var status = _datapath.Lower.Status;
-            var fault = _datapath.Fault;
-            var state = _datapath.State;
+            var (state, fault, restarts, due) = _datapath.Status;
             string? why = fault is null ? null : $"{fault.GetType().Name}: {fault.Message}";
-            if (state == DatapathState.Restarting && _datapath.RestartDue is { } due)
-                why = $"failed ({why}); restarting in {Math.Max(0, Math.Ceiling((due - DateTime.UtcNow).TotalSeconds))} s";
+            if (state == DatapathState.Restarting && due is { } at)
+                why = $"failed ({why}); restarting in {Math.Max(0, Math.Ceiling((at - DateTime.UtcNow).TotalSeconds))} s";
             else if (state == DatapathState.Running && why is not null)
                 why = $"restarted after a failure ({why})";
             return new LowerHealth
@@ -49,7 +48,7 @@ public sealed class PacketLowerHost : ILowerHost
                 Netns = status.Netns,
                 DatapathState = state switch { DatapathState.Running => "running", DatapathState.Restarting => "restarting", _ => "stopped" },
                 DatapathReason = why,
-                DatapathRestarts = _datapath.Restarts,
+                DatapathRestarts = restarts,
             };
         }
     }

@@ -14,6 +14,10 @@ namespace Mvtap.Linux.Datapath;
 /// <summary>Running; waiting out a back-off before the supervisor restarts it; stopped for good.</summary>
 public enum DatapathState { Running, Restarting, Stopped }
 
+/// <summary>A consistent look at a datapath thread's life: its state, why it last ended, how often
+/// it was restarted, and when a thread waiting out its back-off is restarted (UTC).</summary>
+public readonly record struct DatapathStatus(DatapathState State, Exception? Fault, int Restarts, DateTime? RestartDue);
+
 public sealed partial class LowerDatapath
 {
     /// <summary>The wait before each restart while failures follow each other; the last one repeats.</summary>
@@ -49,7 +53,16 @@ public sealed partial class LowerDatapath
     public int Restarts => Volatile.Read(ref _restarts);
 
     /// <summary>When a thread waiting out its back-off is restarted (UTC).</summary>
-    public DateTime? RestartDue { get { lock (_runGate) return _state == DatapathState.Restarting ? _restartAt : null; } }
+    public DateTime? RestartDue => Status.RestartDue;
+
+    public DatapathStatus Status
+    {
+        get
+        {
+            lock (_runGate)
+                return new(_state, _fault, _restarts, _state == DatapathState.Restarting ? _restartAt : null);
+        }
+    }
 
     /// <summary>Frames whose handling threw so far (each counted as internal_error where it came from).</summary>
     public long FaultsRecorded => _faults.Recorded;
