@@ -1,8 +1,9 @@
 // `mvtap -j link show` output: the field names and order of `ip -j link show` (ifindex, link,
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
 // linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d, with
-// mvtap.lower and mvtap.datapath: state, reason) and drops by reason under
-// stats64.drops_by_reason and stats64.lower_drops_by_reason (-s). -p indents it.
+// mvtap.lower and mvtap.datapath: state, reason, from mvtapd) and drops by reason under
+// stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s).
+// -p indents it.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -84,16 +85,22 @@ internal static class LinkJsonPrinter
         if (v.Group is not null) w.WriteString("group", v.Group);
         if (v.VhostUserPath is not null) w.WriteString("vhost_user", v.VhostUserPath);
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
-        w.WriteStartObject("lower");
-        w.WriteString("state", v.LowerState);
-        if (v.LowerReason is not null) w.WriteString("reason", v.LowerReason);
-        if (v.LowerNetns is not null) w.WriteString("netns", v.LowerNetns);
-        w.WriteEndObject();
-        w.WriteStartObject("datapath");
-        w.WriteString("state", v.DatapathState);
-        if (v.DatapathReason is not null) w.WriteString("reason", v.DatapathReason);
-        w.WriteNumber("restarts", v.DatapathRestarts);
-        w.WriteEndObject();
+        if (v.LowerState is not null)
+        {
+            w.WriteStartObject("lower");
+            w.WriteString("state", v.LowerState);
+            if (v.LowerReason is not null) w.WriteString("reason", v.LowerReason);
+            if (v.LowerNetns is not null) w.WriteString("netns", v.LowerNetns);
+            w.WriteEndObject();
+        }
+        if (v.DatapathState is not null)
+        {
+            w.WriteStartObject("datapath");
+            w.WriteString("state", v.DatapathState);
+            if (v.DatapathReason is not null) w.WriteString("reason", v.DatapathReason);
+            w.WriteNumber("restarts", v.DatapathRestarts);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 
@@ -132,7 +139,7 @@ internal static class LinkJsonPrinter
         }
         w.WriteEndObject();
         WriteDrops(w, "drops_by_reason", s.DropsByReason);
-        WriteDrops(w, "lower_drops_by_reason", s.LowerDropsByReason);
+        if (s.LowerDropsByReason.Count > 0) WriteDrops(w, "lower_drops_by_reason", s.LowerDropsByReason);
         w.WriteEndObject();
     }
 

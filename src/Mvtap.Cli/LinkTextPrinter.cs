@@ -59,10 +59,13 @@ internal static class LinkTextPrinter
             sb.Append('\n');
         }
 
-        // where the lower is and whether its datapath thread forwards, with the reasons when not plainly so
-        sb.Append($"    lower {v.LowerState} ");
+        // mvtapd's: where the lower is and whether its datapath thread forwards, with the reasons when not plainly so
+        if (v.LowerState is null && v.DatapathState is null) return;
+        sb.Append("    ");
+        if (v.LowerState is not null) sb.Append($"lower {v.LowerState} ");
         if (v.LowerNetns is not null) sb.Append($"netns {v.LowerNetns} ");
-        sb.Append($"datapath {v.DatapathState} restarts {v.DatapathRestarts} \n");
+        if (v.DatapathState is not null) sb.Append($"datapath {v.DatapathState} restarts {v.DatapathRestarts} ");
+        sb.Append('\n');
         if (v.LowerReason is not null) sb.Append($"    lower reason: {v.LowerReason}\n");
         if (v.DatapathReason is not null) sb.Append($"    datapath reason: {v.DatapathReason}\n");
     }

@@ -40,14 +40,15 @@ public sealed record LinkView
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
     /// <summary>Where the lower is: "present", "moved" (followed into another namespace),
-    /// "unreachable" or "gone"; and why, when it is not simply present.</summary>
-    public string LowerState { get; init; } = "present";
+    /// "unreachable" or "gone"; and why, when it is not simply present. Null when not known (the
+    /// --kernel backend: the kernel's own macvlans have no such state).</summary>
+    public string? LowerState { get; init; }
     public string? LowerReason { get; init; }
     /// <summary>The namespace a moved lower was followed into.</summary>
     public string? LowerNetns { get; init; }
     /// <summary>The lower's datapath thread: "running", "restarting" (after a failure) or "stopped";
-    /// why, and how often it was restarted.</summary>
-    public string DatapathState { get; init; } = "running";
+    /// why, and how often it was restarted. Null when there is none (the --kernel backend).</summary>
+    public string? DatapathState { get; init; }
     public string? DatapathReason { get; init; }
     public int DatapathRestarts { get; init; }
     public int Promiscuity { get; init; }

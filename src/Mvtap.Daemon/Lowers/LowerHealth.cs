@@ -12,8 +12,8 @@ public sealed record LowerHealth
     public string? Reason { get; init; }
     /// <summary>The namespace a moved lower was followed into.</summary>
     public string? Netns { get; init; }
-    /// <summary>"running", "restarting" or "stopped".</summary>
-    public string DatapathState { get; init; } = "running";
+    /// <summary>"running", "restarting" or "stopped"; null for a lower without a datapath thread (sim).</summary>
+    public string? DatapathState { get; init; }
     /// <summary>Why it is restarting, or what its last failure was.</summary>
     public string? DatapathReason { get; init; }
     public int DatapathRestarts { get; init; }
@@ -22,5 +22,5 @@ public sealed record LowerHealth
     public bool IsOpen => State is "present" or "moved";
 
     /// <summary>Frames are forwarded: the lower is open and its datapath thread runs.</summary>
-    public bool Forwarding => IsOpen && DatapathState == "running";
+    public bool Forwarding => IsOpen && DatapathState is null or "running";
 }
