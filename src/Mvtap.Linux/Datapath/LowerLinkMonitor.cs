@@ -15,7 +15,6 @@
 // Every step is logged. Notifications can be lost (ENOBUFS) or arrive in another order across
 // namespaces, so every ResyncInterval the state is also read whole. The events are outside input:
 // a malformed message is logged and skipped; nothing ends the thread.
-using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
@@ -40,6 +39,8 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
     private readonly Action<string> _appeared;
     private readonly ILogger _log;
     private readonly HashSet<string> _complaints = new(StringComparer.Ordinal);
+    private readonly List<LinkEvent> _events = [];
+    private readonly List<string> _skipped = [];
     private readonly Thread _thread;
     private volatile bool _stopping;
 
@@ -107,25 +108,16 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
         }
     }
 
-    private void Dispatch(LowerNamespace ns, ReadOnlyMemory<byte> messages)
+    private void Dispatch(LowerNamespace ns, ReadOnlyMemory<byte> datagram)
     {
-        int offset = 0;
-        while (messages.Length - offset >= 16)
+        _events.Clear();
+        _skipped.Clear();
+        LinkEvents.Read(datagram, _events, _skipped);
+        foreach (var line in _skipped) Complain($"{line} from {ns} was skipped", null);
+        foreach (var e in _events)
         {
-            var span = messages.Span[offset..];
-            uint length = BinaryPrimitives.ReadUInt32LittleEndian(span);
-            ushort type = BinaryPrimitives.ReadUInt16LittleEndian(span[4..]);
-            if (length < 16 || length > (uint)span.Length)
-            {
-                Complain($"a truncated netlink message from {ns} (length {length}, {span.Length} bytes left) was skipped", null);
-                return;
-            }
-            if (type is Rtnl.RTM_NEWLINK or Rtnl.RTM_DELLINK)
-            {
-                try { Handle(ns, type, LinkInfo.Parse(messages.Slice(offset + 16, (int)length - 16))); }
-                catch (Exception e) { Complain($"a link event from {ns} could not be used ({e.GetType().Name}: {e.Message}); it was skipped", e); }
-            }
-            offset += NetlinkAbi.Align((int)length);
+            try { Handle(ns, e.Type, e.Link); }
+            catch (Exception ex) { Complain($"a link event from {ns} ({e.Link.Name}) could not be followed ({ex.GetType().Name}: {ex.Message})", ex); }
         }
     }
 
