@@ -52,6 +52,20 @@ internal sealed class LowerLab : IDisposable
 
     public DaemonProcess Daemon(params string[] extraArgs) => new(RunDir, StateDir, ["--netns", Host, .. extraArgs]);
 
+    /// <summary>Starts mvtapd with g0 in the guest namespace, passing traffic.</summary>
+    public DaemonProcess StartWithGuest(params string[] extraArgs)
+    {
+        var d = Daemon(extraArgs);
+        try
+        {
+            d.StartAndWait();
+            AddGuest(d, this);
+            Assert.True(GuestReachesExt(), "before anything happened to the lower");
+            return d;
+        }
+        catch { d.Dispose(); throw; }
+    }
+
     /// <summary>Adds g0 (macvlan, bridge) in the guest namespace, up and addressed.</summary>
     public static void AddGuest(DaemonProcess d, LowerLab lab)
     {

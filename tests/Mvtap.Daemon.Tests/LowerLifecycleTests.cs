@@ -51,10 +51,7 @@ public sealed class LowerLifecycleTests
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
         string away = lab.AddNamespace(lab.Name("a"));
-        using var d = lab.Daemon();
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
-        Assert.True(lab.GuestReachesExt(), "before the move");
+        using var d = lab.StartWithGuest();
 
         Shell.Ip("-n", lab.Host, "link", "set", "low0", "netns", away);
         Shell.Ip("-n", away, "link", "set", "low0", "up"); // a move brings an interface down
@@ -89,10 +86,7 @@ public sealed class LowerLifecycleTests
         Shell.Ip("netns", "add", hidden);
         using var hiddenNs = NetNamespace.Open(hidden);
         Shell.Ip("netns", "del", hidden);
-        using var d = lab.Daemon();
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
-        Assert.True(lab.GuestReachesExt(), "before the move");
+        using var d = lab.StartWithGuest();
 
         using (var rtnl = Rtnetlink.InNamespace(lab.Host)) rtnl.MoveToNamespace("low0", hiddenNs);
         AssertDown(d, "unreachable", "was moved to a network namespace mvtapd cannot reach");
@@ -117,11 +111,8 @@ public sealed class LowerLifecycleTests
     {
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
-        using var d = lab.Daemon();
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
+        using var d = lab.StartWithGuest();
         Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "t0", "type", "macvtap", "up").Status);
-        Assert.True(lab.GuestReachesExt(), "before the deletion");
 
         Shell.Ip("-n", lab.Host, "link", "del", "low0");
         AssertDown(d, "gone", "lower low0 is gone");
@@ -150,11 +141,8 @@ public sealed class LowerLifecycleTests
     {
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
-        using var d = lab.Daemon("--lower-gone", "delete");
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
+        using var d = lab.StartWithGuest("--lower-gone", "delete");
         Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "t0", "type", "macvtap").Status);
-        Assert.True(lab.GuestReachesExt());
 
         Shell.Ip("-n", lab.Host, "link", "del", "low0");
         Assert.Equal("[]\n", LowerLab.WaitFor(() => d.Cli("-j", "link", "show").Out, o => o == "[]\n"));
@@ -172,10 +160,7 @@ public sealed class LowerLifecycleTests
     {
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
-        using var d = lab.Daemon();
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
-        Assert.True(lab.GuestReachesExt());
+        using var d = lab.StartWithGuest();
         d.Signal(15);
         d.WaitForExit();
 
@@ -197,9 +182,7 @@ public sealed class LowerLifecycleTests
     {
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
-        using var d = lab.Daemon();
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
+        using var d = lab.StartWithGuest();
 
         Shell.Ip("-n", lab.Host, "link", "set", "low0", "down");
         Shell.Ip("-n", lab.Host, "link", "set", "low0", "name", "up0");
@@ -220,9 +203,7 @@ public sealed class LowerLifecycleTests
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
         string away = lab.AddNamespace(lab.Name("a"));
-        using var d = lab.Daemon();
-        d.StartAndWait();
-        LowerLab.AddGuest(d, lab);
+        using var d = lab.StartWithGuest();
         Shell.Ip("-n", lab.Host, "link", "set", "low0", "netns", away);
         AssertDown(d, "moved", $"moved to netns {away}"); // moved, and down: a move brings it down
 
