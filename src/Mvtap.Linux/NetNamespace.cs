@@ -53,13 +53,10 @@ public static class NetNamespace
         GC.KeepAlive(target);
     }
 
-    /// <summary>The identity of the namespace an open namespace file refers to, e.g. "net:[4026531840]".</summary>
-    public static string IdOf(FileDescriptor netns)
-    {
-        var id = new FileInfo($"/proc/self/fd/{netns.Fd}").LinkTarget ?? throw new InvalidOperationException("no /proc/self/fd");
-        GC.KeepAlive(netns);
-        return id;
-    }
+    /// <summary>The identity of the namespace an open namespace file refers to, e.g. "net:[4026531840]".
+    /// (The descriptor's own /proc link names the path it was opened by, a bind mount's for a
+    /// named namespace; inside the namespace, the thread's link names the namespace.)</summary>
+    public static string IdOf(FileDescriptor netns) => Run(netns, CurrentId);
 
     /// <summary>The calling thread's namespace identity as the kernel prints it, e.g. "net:[4026531840]".</summary>
     public static string CurrentId() =>
