@@ -104,6 +104,13 @@ internal sealed class LowerLab : IDisposable
 
     public static ulong TxPackets(JsonElement link) => link.GetProperty("stats64").GetProperty("tx").GetProperty("packets").GetUInt64();
 
+    /// <summary>The lower's promiscuity count as the kernel reports it.</summary>
+    public int LowerPromiscuity(string name = "low0")
+    {
+        var (_, output) = Shell.Run("ip", "-n", Host, "-j", "-d", "link", "show", name);
+        return JsonDocument.Parse(output).RootElement[0].GetProperty("promiscuity").GetInt32();
+    }
+
     /// <summary>The saved endpoints: name → lower.</summary>
     public Dictionary<string, string> Saved()
     {

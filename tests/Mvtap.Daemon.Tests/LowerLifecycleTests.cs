@@ -126,6 +126,8 @@ public sealed class LowerLifecycleTests
         lab.CreateLower();
         AssertUp(d);
         Assert.True(lab.GuestReachesExt(), "through the re-created lower, without a restart");
+        // a veth has no unicast filter: the endpoints' MACs make it promiscuous (spec 4.2), the new one too
+        Assert.True(LowerLab.WaitFor(() => lab.LowerPromiscuity(), n => n >= 1) >= 1, "the re-created lower is promiscuous again");
         Assert.Contains("lower low0 is gone", d.Output);
         Assert.Contains("an interface named low0", d.Output);
         Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "g1", "type", "macvtap").Status);
