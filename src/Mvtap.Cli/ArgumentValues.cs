@@ -1,14 +1,12 @@
 // Parsers for keyword values (MAC, integers, on/off, interface names) with ip's error wording.
 using System.Globalization;
+using Mvtap.Control;
 using Mvtap.Core.Frames;
 
 namespace Mvtap.Cli;
 
 internal static class ArgumentValues
 {
-    /// <summary>IFNAMSIZ - 1: the longest interface name the kernel accepts.</summary>
-    public const int MaxInterfaceNameLength = 15;
-
     /// <summary>A MAC that is syntactically six bytes; ip's "is invalid lladdr" otherwise.</summary>
     public static MacAddress ParseMac(string arg) =>
         MacAddress.TryParse(arg, out var mac) ? mac : throw UsageErrors.InvalidLladdr(arg);
@@ -21,12 +19,14 @@ internal static class ArgumentValues
         return mac.ToString();
     }
 
-    /// <summary>ip's check_ifname: non-empty, shorter than IFNAMSIZ, no '/' and no white space.</summary>
-    public static string ParseInterfaceName(string arg, string keyword, bool checkLength = true)
+    /// <summary>An interface name. With <paramref name="naming"/> (the name an endpoint is to have) the
+    /// daemon's own check, InterfaceNames (the kernel's dev_valid_name and more); otherwise a reference to
+    /// an existing interface, which the kernel may know by a longer alternative name: ip's check_altifname
+    /// (non-empty, no '/' and no white space).</summary>
+    public static string ParseInterfaceName(string arg, string keyword, bool naming = true)
     {
-        bool ok = arg.Length > 0 && (!checkLength || arg.Length <= MaxInterfaceNameLength)
-                  && !arg.Any(c => c == '/' || char.IsWhiteSpace(c));
-        return ok ? arg : throw UsageErrors.InvalidArgument(arg, $"\"{keyword}\" not a valid ifname");
+        bool ok = naming ? InterfaceNames.IsValid(arg) : arg.Length > 0 && !arg.Any(c => c == '/' || char.IsWhiteSpace(c));
+        return ok ? arg : throw new CommandLineException($"Error: {InterfaceNames.Refusal(arg, keyword)}");
     }
 
     /// <summary>get_u32 with base 0: decimal, 0x hex or leading-0 octal.</summary>

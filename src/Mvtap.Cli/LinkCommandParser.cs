@@ -103,7 +103,7 @@ internal static class LinkCommandParser
                 string v = c.NextArg();
                 if (!creating) throw UsageErrors.InvalidArgument(v, "the lower device of an endpoint cannot be changed");
                 if (s.Lower is not null) throw UsageErrors.Duplicate("link", v);
-                s.Lower = ArgumentValues.ParseInterfaceName(v, "link", checkLength: false);
+                s.Lower = ArgumentValues.ParseInterfaceName(v, "link", naming: false);
             }
             else if (Keyword.Matches(w, "address"))
             {
@@ -205,7 +205,7 @@ internal static class LinkCommandParser
                 if (!explicitDev && s.Type is not null) throw UsageErrors.UnknownOption(s.Type, w);
                 string v = explicitDev ? c.NextArg() : w;
                 if (s.Dev is not null || (creating && s.Name is not null)) throw UsageErrors.DuplicateOrGarbage("dev", v);
-                s.Dev = ArgumentValues.ParseInterfaceName(v, "dev", checkLength: creating);
+                s.Dev = ArgumentValues.ParseInterfaceName(v, "dev", naming: creating);
             }
         }
 
@@ -270,7 +270,7 @@ internal static class LinkCommandParser
             {
                 string v = w == "dev" ? c.NextArg() : w;
                 if (dev is not null) throw UsageErrors.DuplicateOrGarbage("dev", v);
-                dev = ArgumentValues.ParseInterfaceName(v, "dev", checkLength: false);
+                dev = ArgumentValues.ParseInterfaceName(v, "dev", naming: false);
             }
         }
         if (dev is null) throw UsageErrors.Required("dev");
@@ -297,7 +297,7 @@ internal static class LinkCommandParser
             {
                 string v = w == "dev" ? c.NextArg() : w;
                 if (dev is not null) throw UsageErrors.DuplicateOrGarbage("dev", v);
-                dev = ArgumentValues.ParseInterfaceName(v, "dev", checkLength: false);
+                dev = ArgumentValues.ParseInterfaceName(v, "dev", naming: false);
             }
         }
         return new LinkShowCommand(dev, upOnly, type);

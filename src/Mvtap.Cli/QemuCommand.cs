@@ -55,7 +55,7 @@ internal static class QemuCommand
             {
                 string v = w == "dev" ? c.NextArg() : w;
                 if (dev is not null) throw UsageErrors.DuplicateOrGarbage("dev", v);
-                dev = ArgumentValues.ParseInterfaceName(v, "dev", checkLength: false);
+                dev = ArgumentValues.ParseInterfaceName(v, "dev", naming: false);
             }
         }
         if (dev is null) throw UsageErrors.Required("dev");

@@ -27,7 +27,7 @@ internal static class RunCommand
             stderr.Write(Usage);
             return CommandLineException.ExitStatus;
         }
-        string name = ArgumentValues.ParseInterfaceName(args[0], "dev", checkLength: false);
+        string name = ArgumentValues.ParseInterfaceName(args[0], "dev", naming: false);
         var command = args.Skip(separator + 1).ToList();
 
         using var tap = RequestTap(ControlPaths.SocketPath(runDir), name, stderr);

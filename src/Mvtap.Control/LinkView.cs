@@ -73,7 +73,7 @@ public sealed record LinkStatistics
     public ulong TxCollisions { get; init; }
     /// <summary>Frames not delivered, by reason ("no_destination", "queue_full", "spoofed_source", ...).</summary>
     public Dictionary<string, ulong> DropsByReason { get; init; } = [];
-    /// <summary>The lower's own drops by reason (frames from the wire, or for it, that reached no one),
-    /// shared by every endpoint on that lower.</summary>
+    /// <summary>Frames of the endpoint's lower device that reached no endpoint, by reason ("reasm_overlap",
+    /// "malformed", "internal_error", ...): counted once per lower, so every endpoint on it shows the same.</summary>
     public Dictionary<string, ulong> LowerDropsByReason { get; init; } = [];
 }

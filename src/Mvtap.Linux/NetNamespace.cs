@@ -53,10 +53,29 @@ public static class NetNamespace
         GC.KeepAlive(target);
     }
 
-    /// <summary>The identity of the namespace an open namespace file refers to, e.g. "net:[4026531840]".
-    /// (The descriptor's own /proc link names the path it was opened by, a bind mount's for a
-    /// named namespace; inside the namespace, the thread's link names the namespace.)</summary>
-    public static string IdOf(FileDescriptor netns) => Run(netns, CurrentId);
+    /// <summary>The name under /run/netns of the namespace <paramref name="ns"/> refers to, or null
+    /// when it has none.</summary>
+    public static string? NameOf(FileDescriptor ns)
+    {
+        if (!System.IO.Directory.Exists(RunDirectory)) return null;
+        var identity = FileIdentity.Of(ns);
+        foreach (var path in System.IO.Directory.GetFiles(RunDirectory))
+        {
+            var name = Path.GetFileName(path);
+            try
+            {
+                using var fd = Open(name);
+                if (FileIdentity.Of(fd) == identity) return name;
+            }
+            catch (Exception e) when (e is SystemCallException or ArgumentException) { /* gone meanwhile, or not ours to open: skip */ }
+        }
+        return null;
+    }
+
+    /// <summary>The identity of the namespace an open namespace file refers to, as the kernel prints it,
+    /// e.g. "net:[4026531840]" (the nsfs inode; the descriptor's own /proc link would name the path
+    /// it was opened by instead, a bind mount's for a named namespace).</summary>
+    public static string IdOf(FileDescriptor netns) => $"net:[{FileIdentity.Of(netns).Inode}]";
 
     /// <summary>The calling thread's namespace identity as the kernel prints it, e.g. "net:[4026531840]".</summary>
     public static string CurrentId() =>

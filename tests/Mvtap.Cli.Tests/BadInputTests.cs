@@ -77,6 +77,13 @@ public class BadInputTests
         { "link add link eth1 name this-name-is-too-long type macvtap",
             "Error: argument \"this-name-is-too-long\" is wrong: \"name\" not a valid ifname" },
         { "link add link eth1 name a/b type macvtap", "Error: argument \"a/b\" is wrong: \"name\" not a valid ifname" },
+        { "link add link eth1 name x:y type macvtap", "Error: argument \"x:y\" is wrong: \"name\" not a valid ifname" },
+        { "link set m0 name x:y", "Error: argument \"x:y\" is wrong: \"name\" not a valid ifname" },
+        { "link add link eth1 name .. type macvtap", "Error: argument \"..\" is wrong: \"name\" not a valid ifname" },
+        { "link add link eth1 name a%d type macvtap", "Error: argument \"a%d\" is wrong: \"name\" not a valid ifname" },
+        { "link add link eth1 name \u00e0b type macvtap", "Error: argument \"\u00e0b\" is wrong: \"name\" not a valid ifname" },
+        { "link add link eth1 name a\u202eb type macvtap", "Error: argument \"a\\u202eb\" is wrong: \"name\" not a valid ifname" },
+        { "link add link eth1 name a\u0001b type macvtap", "Error: argument \"a\\x01b\" is wrong: \"name\" not a valid ifname" },
         // qemu
         { "qemu", "Not enough information: \"dev\" argument is required." },
         { "qemu m0 memory lots", "Error: argument \"lots\" is wrong: Invalid \"memory\" size (like 512M or 4G)" },

@@ -140,7 +140,7 @@ public class AddressConformanceTests
     {
         var port = NewPort();
         MacAddress? requested = null;
-        port.LowerMacChangeRequested += m => requested = m;
+        port.LowerMacApplier = m => requested = m;
         var t = port.Create(new EndpointSettings { Name = "t", Mode = EndpointMode.Passthru });
         port.SetMac(t, Mac("1a:00:00:00:00:42"));
         Assert.Equal(Mac("1a:00:00:00:00:42"), port.Lower.Mac);

@@ -2,7 +2,6 @@
 // stops it from starting and is kept; bad control requests get errors while it goes on; a
 // client without permission is refused.
 using System.Buffers.Binary;
-using System.Net.Sockets;
 using System.Text;
 using Mvtap.Control;
 
@@ -64,72 +63,41 @@ public sealed class DaemonLifecycleTests : IDisposable
         Assert.Equal(content, File.ReadAllText(path));
     }
 
-    private static byte[] Exchange(string socketPath, byte[] raw)
-    {
-        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
-        s.Connect(new UnixDomainSocketEndPoint(socketPath));
-        s.Send(raw);
-        using var stream = new NetworkStream(s);
-        return ControlFraming.ReadFrame(stream) ?? [];
-    }
-
-    private static byte[] Frame(byte[] payload)
-    {
-        var f = new byte[4 + payload.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(f, (uint)payload.Length);
-        payload.CopyTo(f, 4);
-        return f;
-    }
-
     [Fact]
     public void Malformed_and_oversized_requests_get_errors_and_the_daemon_goes_on()
     {
         using var d = new DaemonProcess(RunDir, StateDir);
         d.StartAndWait();
-        var garbage = ControlCodec.DecodeResponse(Exchange(d.SocketPath, Frame(Encoding.UTF8.GetBytes("{\"op\":\"link-add\",\"lower\":"))));
+        var garbage = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, RawControl.Frame(Encoding.UTF8.GetBytes("{\"op\":\"link-add\",\"lower\":"))));
         Assert.False(garbage.Ok);
         Assert.Equal(22, garbage.Error!.Errno);
-        var unknownOp = ControlCodec.DecodeResponse(Exchange(d.SocketPath, Frame(Encoding.UTF8.GetBytes("{\"op\":\"reboot\"}"))));
+        var unknownOp = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, RawControl.Frame(Encoding.UTF8.GetBytes("{\"op\":\"reboot\"}"))));
         Assert.False(unknownOp.Ok);
         var header = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(header, 64u << 20);
-        var oversized = ControlCodec.DecodeResponse(Exchange(d.SocketPath, header));
+        var oversized = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, header));
         Assert.False(oversized.Ok);
         Assert.Contains("exceeds the maximum", oversized.Error!.Message);
         Assert.Equal(0, d.Cli("link", "add", "link", "sim0", "type", "macvtap").Status);
         Assert.Contains("macvtap0", d.Cli("link", "show").Out);
     }
 
-    private static (int Status, string Err) CliAsNobody(string runDir)
-    {
-        var psi = DaemonProcess.Dotnet("mvtap.dll", ["--run-dir", runDir, "link", "show"]);
-        psi.FileName = "setpriv";
-        psi.ArgumentList.Insert(0, "dotnet");
-        foreach (var a in new[] { "--clear-groups", "--regid=65534", "--reuid=65534" }.Reverse()) psi.ArgumentList.Insert(0, a);
-        psi.Environment["HOME"] = "/tmp";
-        psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
-        return (p.ExitCode, err.Result);
-    }
-
     [Fact]
     public void A_client_without_permission_is_refused_and_the_socket_group_admits()
     {
+        using var nobody = new NobodyCli();
         using (var d = new DaemonProcess(RunDir, StateDir))
         {
             d.StartAndWait();
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(d.SocketPath));
-            var (status, err) = CliAsNobody(RunDir);
+            var (status, err) = nobody.Run(RunDir, "link", "show");
             Assert.Equal(1, status);
             Assert.Contains("Permission denied", err);
         }
         using (var d = new DaemonProcess(RunDir, StateDir, "--socket-group", "65534"))
         {
             d.StartAndWait();
-            var (status, err) = CliAsNobody(RunDir);
+            var (status, err) = nobody.Run(RunDir, "link", "show");
             Assert.True(status == 0, err);
         }
     }

@@ -59,6 +59,9 @@ internal sealed class DaemonProcess : IDisposable
         throw new TimeoutException($"mvtapd did not come up:\n{Output}");
     }
 
+    /// <summary>The process is running (started and not exited).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public void Signal(int signal)
     {
         if (_process is { HasExited: false } p) Kill(p.Id, signal);

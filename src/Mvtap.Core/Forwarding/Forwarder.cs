@@ -78,19 +78,11 @@ public static class Forwarder
         var port = table.Port;
         if (packet.Destination.IsMulticast)
         {
-            if (Ipv4Defragmenter.IsFragment(packet.Frame))
-            {
-                // spec 3.8: multicast fragments are held until the datagram is whole
-                var defrag = port.Defragmenter;
-                long dropped = defrag.Dropped;
-                var result = defrag.Add(packet.Frame, out var whole);
-                for (long i = defrag.Dropped - dropped; i > 0; i--) port.Counters.CountDrop(DropReason.Reassembly);
-                if (result == Ipv4Defragmenter.Result.Held) port.Counters.FragmentsHeld++;
-                if (result != Ipv4Defragmenter.Result.Complete) return;
-                HandleMulticast(table, new Packet(whole), ref sink);
-                return;
-            }
-            HandleMulticast(table, packet, ref sink);
+            // spec 3.8: multicast fragments are held until the datagram is whole (drops are
+            // counted on the port by the defragmenter)
+            var result = port.Defragmenter.Add(packet.Frame, out var whole);
+            if (result == Ipv4Defragmenter.Result.NotFragment) HandleMulticast(table, packet, ref sink);
+            else if (result == Ipv4Defragmenter.Result.Complete) HandleMulticast(table, new Packet(whole), ref sink);
             return;
         }
 

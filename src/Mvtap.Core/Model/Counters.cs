@@ -65,8 +65,6 @@ public sealed class EndpointCounters : DropCounters
 public sealed class PortCounters : DropCounters
 {
     public long RxPackets, RxBytes, RxMulticast, TxPackets, TxBytes;
-    /// <summary>Multicast IPv4 fragments held for reassembly (spec 3.8): not lost, not yet delivered.</summary>
-    public long FragmentsHeld;
 
     internal void CountRx(int length, bool multicast)
     {

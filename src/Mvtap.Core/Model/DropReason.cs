@@ -25,9 +25,22 @@ public enum DropReason
     QueueFull,
     /// <summary>The endpoint was deleted while the frame was on its way.</summary>
     EndpointGone,
-    /// <summary>A fragmented multicast datagram that could not be reassembled: expired,
-    /// overlapping, too long, or no free reassembly slot (spec 3.8).</summary>
-    Reassembly,
+    /// <summary>A multicast IPv4 fragment of a datagram not completed within 30 s (spec 3.8, ipfrag_time).</summary>
+    ReassemblyTimeout,
+    /// <summary>A fragment overlapping held data other than by repeating it: its datagram is discarded.</summary>
+    ReassemblyOverlap,
+    /// <summary>A fragment that only repeats data already held: dropped, its datagram kept.</summary>
+    ReassemblyDuplicate,
+    /// <summary>A fragment inconsistent with its datagram (past a known end, a last one ending before
+    /// held data or elsewhere than an earlier last one, empty, mixed ECN): the datagram is discarded.</summary>
+    ReassemblyInvalid,
+    /// <summary>A datagram whose header and payload would exceed 65535 bytes: discarded.</summary>
+    ReassemblyOversize,
+    /// <summary>A fragment refused while reassembly held more than its memory limit (ipfrag_high_thresh).</summary>
+    ReassemblyMemory,
+    /// <summary>A fragment held by a datagram that more than 64 other fragments from its source passed
+    /// (ipfrag_max_dist): the datagram starts over without it.</summary>
+    ReassemblyTooFar,
     /// <summary>An attachment failed to take the frame (I/O error, no guest buffers).</summary>
     AttachmentError,
     /// <summary>Handling the frame raised an unexpected error (a bug in mvtap): the frame is
@@ -53,7 +66,13 @@ public static class DropReasons
         DropReason.QueueFull => "queue_full",
         DropReason.EndpointGone => "endpoint_gone",
         DropReason.AttachmentError => "attachment_error",
-        DropReason.Reassembly => "reassembly",
+        DropReason.ReassemblyTimeout => "reasm_timeout",
+        DropReason.ReassemblyOverlap => "reasm_overlap",
+        DropReason.ReassemblyDuplicate => "reasm_duplicate",
+        DropReason.ReassemblyInvalid => "reasm_invalid",
+        DropReason.ReassemblyOversize => "reasm_oversize",
+        DropReason.ReassemblyMemory => "reasm_memory",
+        DropReason.ReassemblyTooFar => "reasm_too_far",
         DropReason.InternalError => "internal_error",
         _ => r.ToString(),
     };

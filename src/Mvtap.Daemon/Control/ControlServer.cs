@@ -1,6 +1,9 @@
 // Serves <run-dir>/mvtapd.sock: one request frame per connection, answered with one response
 // frame. A malformed, oversized or slow request gets an error (or the connection closed) and
-// the daemon goes on; a client without permission is refused before its request is read.
+// the daemon goes on; a client without permission is refused before its request is read. Every
+// request that was read gets an answer: whatever carrying it out throws becomes an error response
+// (logged at error level), never a connection closed without a word. The registry learns who the
+// client is (SO_PEERCRED), for what only some clients may do (netns PID, a macvtap's tap).
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
@@ -65,18 +68,7 @@ public sealed class ControlServer : IDisposable
             timeout.CancelAfter(RequestTimeout);
             var payload = await ControlFraming.ReadFrameAsync(stream, timeout.Token).ConfigureAwait(false);
             if (payload is null) return;
-            ControlResponse response;
-            Linux.TapDevice? tap = null;
-            try
-            {
-                var request = ControlCodec.DecodeRequest(payload);
-                if (request is TapFdRequest tapRequest) (response, tap) = _registry.OpenTap(tapRequest, cred.Uid, cred.Gid);
-                else response = _registry.Handle(request);
-            }
-            catch (ControlProtocolException e)
-            {
-                response = ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}");
-            }
+            var (response, tap) = Answer(payload, cred);
             using (tap)
             {
                 await Reply(stream, response, stop);
@@ -100,9 +92,31 @@ public sealed class ControlServer : IDisposable
         }
         catch (Exception e)
         {
-            // a bug in one request must not take the daemon down
+            // outside the request itself (the peer's credentials, handing a descriptor over): this
+            // connection fails, with an answer if it can still take one; the server goes on
+            _log.LogError(e, "control connection failed");
+            try { await Reply(stream, ControlResponse.Failure((int)Errno.EIO, $"internal error: {e.Message}"), stop); } catch (Exception) { /* the connection is gone */ }
+        }
+    }
+
+    // Carries out one request; nothing it throws escapes (the connection must still get its answer).
+    private (ControlResponse, Linux.TapDevice?) Answer(byte[] payload, UCred cred)
+    {
+        try
+        {
+            var request = ControlCodec.DecodeRequest(payload);
+            if (request is TapFdRequest tapRequest) return _registry.OpenTap(tapRequest, cred.Uid, cred.Gid);
+            return (_registry.Handle(request, cred.Uid), null);
+        }
+        catch (ControlProtocolException e)
+        {
+            return (ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}"), null);
+        }
+        catch (Exception e)
+        {
+            // a bug in carrying out one request must not take the connection or the daemon down
             _log.LogError(e, "control request failed");
-            try { await Reply(stream, ControlResponse.Failure((int)Errno.EINVAL, $"internal error: {e.Message}"), stop); } catch (IOException) { } catch (SocketException) { }
+            return (ControlResponse.Failure((int)Errno.EIO, $"internal error: {e.Message}"), null);
         }
     }
 

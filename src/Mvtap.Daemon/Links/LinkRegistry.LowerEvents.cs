@@ -57,7 +57,10 @@ public sealed partial class LinkRegistry
                 catch (MvtapException) { /* the lower went again meanwhile: it waits on */ }
             }
             _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
-            if (restored) Save();
+            if (!restored) return;
+            // the state file held them already (as not restored); saving is only to be tidy
+            try { Save(); }
+            catch (MvtapException e) { _log.LogWarning("{Error}", e.Message); }
         }
     }
 
@@ -68,18 +71,20 @@ public sealed partial class LinkRegistry
         lock (_gate)
         {
             if (_disposed) return;
-            var gone = _records.Where(r => r.Lower.Port == port).OrderBy(r => r.Index).ToList();
-            foreach (var record in gone)
+            foreach (var record in _records.Where(r => r.Lower.Port == port).OrderBy(r => r.Index).ToList())
             {
+                // Deleted whatever the disk says, as the kernel deletes a lower's macvlans; saved first
+                // when it can be, else it comes back after a restart (and the log says why).
+                try { Save(without: record); }
+                catch (MvtapException e) { _log.LogError("{Name} (index {Index}) is deleted but still saved: {Error}", record.Name, record.Index, e.Message); }
+                _records.Remove(record);
                 try { RemoveFromLower(record); }
-                catch (Exception e) when (e is MvtapException or InvalidOperationException or IOException)
+                catch (Exception e)
                 {
                     _log.LogWarning("{Name}: deleting it left something behind: {Error}", record.Name, e.Message);
                 }
-                _records.Remove(record);
                 _log.LogInformation("deleted {Name} (index {Index}): {Why}", record.Name, record.Index, why);
             }
-            if (gone.Count > 0) Save();
         }
     }
 

@@ -1,7 +1,15 @@
 // Every endpoint mvtapd holds, by name and index, and the lower hosts that carry them. It
-// carries out the control requests (link add/set/del/show) with the core's rules, saves the
-// state after each change and restores it on start. One lock serialises the control plane;
-// the datapath never takes it (it reads the ports' published tables).
+// carries out the control requests (link add/set/del/show) with the core's rules. One lock
+// serialises the control plane; the datapath never takes it (it reads the ports' published tables).
+//
+// Every acknowledged change is in state.json before it is answered, and a refused one leaves
+// nothing behind, in the running daemon or on disk: an add is applied, saved, and taken back
+// when the save fails; a delete is saved first, then applied; a set is applied and saved, and
+// its old values are put back when the save fails (LinkRegistry.Set.cs). The client then gets
+// the save's error ("cannot save …/state.json: No space left on device").
+// Split by concern: this file (requests), LinkRegistry.Set.cs (set and its undo),
+// LinkRegistry.State.cs (snapshot, saving, restore), LinkRegistry.LowerEvents.cs (what the system
+// does to the lowers: late restores, a deleted lower's endpoints).
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -31,22 +39,22 @@ public sealed partial class LinkRegistry : IDisposable
         _runDir = runDir;
     }
 
-    public ControlResponse Handle(ControlRequest request)
+    /// <summary>Carries out one request for a client with uid <paramref name="clientUid"/> (0: root, as
+    /// every caller inside mvtapd is). A refusal, or a state that cannot be saved, is a failure response.</summary>
+    public ControlResponse Handle(ControlRequest request, uint clientUid = 0)
     {
         try
         {
             lock (_gate)
             {
-                var response = request switch
+                return request switch
                 {
-                    LinkAddRequest add => Add(add),
-                    LinkSetRequest set => Set(set),
+                    LinkAddRequest add => Add(add, clientUid),
+                    LinkSetRequest set => Set(set, clientUid),
                     LinkDelRequest del => Delete(del),
                     LinkShowRequest show => Show(show),
                     _ => ControlResponse.Failure((int)Errno.EOPNOTSUPP, "unknown request"),
                 };
-                if (response.Ok && request is not LinkShowRequest) Save();
-                return response;
             }
         }
         catch (MvtapException e)
@@ -84,13 +92,32 @@ public sealed partial class LinkRegistry : IDisposable
 
     // ---- add ------------------------------------------------------------------------------
 
-    private ControlResponse Add(LinkAddRequest r) => ControlResponse.Success([View(Create(r, index: null))]);
+    private ControlResponse Add(LinkAddRequest r, uint clientUid)
+    {
+        if (r.Netns is { } ns) r = r with { Netns = NamespaceArgument.Resolve(ns, clientUid) };
+        int nextIndex = _nextIndex;
+        var record = Create(r, index: null);
+        try
+        {
+            Save();
+        }
+        catch (Exception e)
+        {
+            // not saved, so not made: the endpoint (and its interface) goes again
+            _log.LogError("{Name} (index {Index}) is not added after all: {Error}", record.Name, record.Index, e.Message);
+            _records.Remove(record);
+            _nextIndex = nextIndex;
+            Undo(() => RemoveFromLower(record), $"remove {record.Name}, added but not saved");
+            throw;
+        }
+        return ControlResponse.Success([View(record)]);
+    }
 
     private EndpointRecord Create(LinkAddRequest r, int? index)
     {
         var kind = RequestValues.Kind(r.Type);
         var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? "macvtap" : "macvlan");
-        RequestValues.Name(name);
+        RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
         var lower = LowerFor(r.Lower);
@@ -144,6 +171,7 @@ public sealed partial class LinkRegistry : IDisposable
     private ILowerHost LowerFor(string name)
     {
         if (string.IsNullOrEmpty(name)) throw new MvtapException(Errno.EINVAL, "a link needs a lower device (link LOWER)");
+        RequestValues.Name(name, "link");
         // spec A09: an endpoint on top of an endpoint attaches to the real lower
         if (FindRecord(name) is { } upper) return upper.Lower;
         if (_lowers.Find(l => l.Name == name) is { } held)
@@ -165,56 +193,32 @@ public sealed partial class LinkRegistry : IDisposable
             if (FindRecord($"{prefix}{i}") is null) return $"{prefix}{i}";
     }
 
-    // ---- set / del / show ---------------------------------------------------------------------
-
-    private ControlResponse Set(LinkSetRequest r)
-    {
-        var record = Require(r.Name);
-        var ep = record.Endpoint;
-        if (r.NewName is { } newName && newName != ep.Name)
-        {
-            RequestValues.Name(newName);
-            if (FindRecord(newName) is not null) throw new MvtapException(Errno.EEXIST, $"a link named {newName} already exists");
-        }
-        var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
-        var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
-        var change = new EndpointChange
-        {
-            Mac = r.Address is null ? null : RequestValues.Mac(r.Address),
-            Up = r.Up,
-            Mode = r.Mode is null ? null : RequestValues.Mode(r.Mode),
-            Flags = r.Flags is null ? null : RequestValues.Flags(r.Flags),
-            Mtu = r.Mtu,
-            BcQueueLen = r.BcQueueLen,
-            BcCutoff = r.BcCutoff,
-            MacaddrOp = op,
-            Macaddr = single,
-            MacaddrData = list,
-            SpoofCheck = r.SpoofCheck,
-        };
-        if (r.Netns is not null && record.Kind != EndpointKind.Macvlan)
-            throw new MvtapException(Errno.EINVAL, $"{ep.Name} is a macvtap: only macvlan endpoints move to a namespace");
-        record.Lower.Port.Change(ep, change);
-        if (r.NewName is { } nn) record.Lower.Port.Rename(ep, nn);
-        if (r.Netns is { } ns)
-        {
-            record.Lower.MoveToNamespace(ep, ns);
-            record.Netns = ns;
-        }
-        if ((r.Owner is not null || r.Group is not null) && record.Kind == EndpointKind.Macvtap)
-            record.Lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
-        if (r.Owner is not null) record.Owner = r.Owner;
-        if (r.Group is not null) record.Group = r.Group;
-        if (r.TxQueueLen is { } q) record.TxQueueLen = q;
-        record.Lower.EndpointChanged(ep);
-        return ControlResponse.Success([View(record)]);
-    }
+    // ---- del / show ---------------------------------------------------------------------------
 
     private ControlResponse Delete(LinkDelRequest r)
     {
         var record = Require(r.Name);
-        RemoveFromLower(record);
+        // Saved first: a deleted interface (a container's NIC and its addresses) cannot be brought back
+        try
+        {
+            Save(without: record);
+        }
+        catch (MvtapException e)
+        {
+            _log.LogError("{Name} (index {Index}) is not deleted: {Error}", record.Name, record.Index, e.Message);
+            throw;
+        }
         _records.Remove(record);
+        try
+        {
+            RemoveFromLower(record);
+        }
+        catch (Exception e)
+        {
+            // it is out of the configuration and out of its port; only cleaning up after it failed
+            _log.LogError("deleted {Name} (index {Index}), but not everything of it could be removed: {Error}", record.Name, record.Index, e.Message);
+            return ControlResponse.Success();
+        }
         _log.LogInformation("deleted {Name} (index {Index})", record.Name, record.Index);
         return ControlResponse.Success();
     }
@@ -241,99 +245,21 @@ public sealed partial class LinkRegistry : IDisposable
     private EndpointRecord? FindRecord(string name) => _records.Find(x => x.Name == name);
 
     private EndpointRecord Require(string name) =>
-        FindRecord(name) ?? throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
+        FindRecord(name) ?? throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{InterfaceNames.Printable(name)}\"");
 
     private LinkView View(EndpointRecord record) => LinkViews.Build(record, _runDir);
 
-    // ---- persistence ----------------------------------------------------------------------------
-
-    public IReadOnlyList<EndpointRecord> Records { get { lock (_gate) return [.. _records]; } }
-
-    public DaemonState Snapshot()
+    // Taking back part of a refused change. A failure here leaves the daemon running with a
+    // configuration that differs from the saved one: it is logged as such, and the request's own
+    // error goes to the client.
+    private void Undo(Action undo, string what)
     {
-        lock (_gate)
-            return new DaemonState
-            {
-                NextIndex = _nextIndex,
-                Endpoints = [.. _records.OrderBy(x => x.Index).Select(x => new EndpointState
-                {
-                    Index = x.Index,
-                    Name = x.Name,
-                    Type = x.TypeName,
-                    Lower = x.Lower.Name,
-                    Mac = x.Endpoint.Mac.ToString(),
-                    Mode = x.Endpoint.Mode.Name(),
-                    Flags = RequestValues.FlagNames(x.Endpoint.Flags),
-                    Up = x.Endpoint.IsUp,
-                    Mtu = x.Endpoint.Mtu,
-                    TxQueueLen = x.TxQueueLen,
-                    BcQueueLen = x.Endpoint.BcQueueLenRequest,
-                    BcCutoff = x.Lower.Port.BcCutoff,
-                    Macaddrs = [.. x.Endpoint.SourceList.Select(m => m.ToString())],
-                    SpoofCheck = x.Endpoint.SpoofCheck,
-                    Owner = x.Owner,
-                    Group = x.Group,
-                    Netns = x.Netns,
-                }).Concat(_unrestored).OrderBy(e => e.Index)],
-            };
-    }
-
-    private void Save()
-    {
-        if (_store is null) return;
-        _store.Save(Snapshot());
-    }
-
-    // Not every change of an endpoint comes through Handle: a macvlan endpoint follows its own
-    // interface (a container's `ip link set eth0 down` or `address`, see the Linux datapath's
-    // InnerLinkFollower), and the lower's events change its port. Those reach the port directly, so
-    // `link show` reads them from the endpoint at once; this saves them. Changed is raised under the
-    // port's lock, which the control plane takes while holding _gate: so the save runs later on the
-    // thread pool, and saves requested meanwhile are coalesced into it.
-    private int _saveQueued;
-    private bool _disposed;
-
-    private void OnPortChanged(Port port)
-    {
-        if (_store is null || Interlocked.Exchange(ref _saveQueued, 1) == 1) return;
-        ThreadPool.QueueUserWorkItem(_ =>
+        try { undo(); }
+        catch (Exception e)
         {
-            Volatile.Write(ref _saveQueued, 0);
-            try
-            {
-                lock (_gate) if (!_disposed) Save();
-            }
-            catch (Exception e)
-            {
-                _log.LogError("cannot save the state after a change of an endpoint's interface: {Error}", e.Message);
-            }
-        });
-    }
-
-    /// <summary>Brings back every endpoint of a saved state, with its index. An endpoint that
-    /// cannot be restored (its lower is gone) is logged and kept in the state file.</summary>
-    public void Restore(DaemonState state)
-    {
-        lock (_gate)
-        {
-            _nextIndex = Math.Max(1, state.NextIndex);
-            foreach (var e in state.Endpoints.OrderBy(e => e.Index))
-            {
-                try
-                {
-                    Create(RestoreRequest(e), e.Index);
-                }
-                catch (MvtapException ex)
-                {
-                    Unrestored(e, ex);
-                    _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file{Retry}", e.Name, e.Index, e.Lower, ex.Message,
-                        ex.Errno == Errno.ENODEV ? $", and is restored when {e.Lower} appears" : "");
-                }
-            }
+            _log.LogError("cannot {What}: {Error}; the running configuration differs from the saved one until the next change or restart", what, e.Message);
         }
     }
-
-    private readonly List<EndpointState> _unrestored = [];
 
     public void Dispose()
     {

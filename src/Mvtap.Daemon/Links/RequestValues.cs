@@ -1,5 +1,6 @@
 // Turns the strings of a control request into the core's types, refusing bad values with the
-// errno the kernel would answer (EINVAL for a bad mode or flag, EADDRNOTAVAIL for a bad MAC).
+// errno the kernel would answer (EINVAL for a bad mode, flag or name, EADDRNOTAVAIL for a bad MAC).
+using Mvtap.Control;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
@@ -8,8 +9,6 @@ namespace Mvtap.Daemon.Links;
 
 internal static class RequestValues
 {
-    public const int MaxNameLength = 15; // IFNAMSIZ - 1
-
     public static EndpointKind Kind(string type) => type switch
     {
         "macvtap" => EndpointKind.Macvtap,
@@ -71,9 +70,10 @@ internal static class RequestValues
         };
     }
 
-    public static void Name(string name)
+    /// <summary>The name of an endpoint or of a lower, checked as the kernel's dev_valid_name and more
+    /// (InterfaceNames, shared with the CLI); refused in ip's words with <paramref name="keyword"/>.</summary>
+    public static void Name(string name, string keyword)
     {
-        if (name.Length is 0 or > MaxNameLength || name.Contains('/') || name.Contains(' ') || name is "." or "..")
-            throw new MvtapException(Errno.EINVAL, $"\"{name}\" is not a valid interface name");
+        if (!InterfaceNames.IsValid(name)) throw new MvtapException(Errno.EINVAL, InterfaceNames.Refusal(name, keyword));
     }
 }

@@ -1,7 +1,13 @@
 // Loads and saves state.json. Saving writes a temporary file, fsyncs it, renames it over the
-// old one and fsyncs the directory, so a crash leaves either the old or the new state. A file
-// that cannot be read is never overwritten: mvtapd refuses to start and says why.
+// old one and fsyncs the directory, so a crash leaves either the old or the new state. A save
+// that fails (a full or read-only file system) leaves the old file as it was and no temporary
+// file behind, and says why ("cannot save /var/lib/mvtap/state.json: No space left on device")
+// with the errno, for the request that needed it to be refused. A file that cannot be read is
+// never overwritten: mvtapd refuses to start and says why.
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using Mvtap.Core.Model;
+using Mvtap.Linux.Interop;
 
 namespace Mvtap.Daemon.State;
 
@@ -9,6 +15,9 @@ public sealed class StateFileException(string message, Exception? inner = null) 
 
 public sealed class StateStore(string stateDir)
 {
+    // What the file holds since our last successful save: an unchanged state is not written again.
+    private byte[]? _saved;
+
     public string Path { get; } = System.IO.Path.Combine(stateDir, "state.json");
 
     /// <summary>The saved state, or an empty one when there is no file yet.</summary>
@@ -32,21 +41,51 @@ public sealed class StateStore(string stateDir)
         return state;
     }
 
-    public void Save(DaemonState state)
+    /// <summary>Replaces the file with <paramref name="state"/>. Throws a MvtapException carrying the
+    /// errno when the new state could not be put in place (the old file is then intact). Returns a
+    /// warning when it was put in place but the directory could not be synced (a crash before the
+    /// kernel writes the directory back could bring the old state back); null when all is on disk.</summary>
+    public string? Save(DaemonState state)
     {
-        var dir = System.IO.Path.GetDirectoryName(Path)!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path + ".tmp";
         var bytes = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.DaemonState);
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        if (_saved is not null && _saved.AsSpan().SequenceEqual(bytes)) return null;
+        var dir = System.IO.Path.GetDirectoryName(Path)!;
+        var tmp = Path + ".tmp";
+        try
         {
-            f.Write(bytes);
-            f.Flush(flushToDisk: true);
+            Directory.CreateDirectory(dir);
+            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                f.Write(bytes);
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, Path, overwrite: true);
         }
-        File.Move(tmp, Path, overwrite: true);
-        FsyncDirectory(dir);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // a partial temporary file would keep a full disk full
+            try { File.Delete(tmp); } catch (Exception) { /* not there, or the directory is read-only: nothing was written */ }
+            int errno = ErrnoOf(e);
+            throw new MvtapException((Errno)errno, $"cannot save {Path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+        _saved = bytes;
+        try
+        {
+            Fsync.Directory(dir);
+            return null;
+        }
+        catch (SystemCallException e)
+        {
+            return $"{Path} was replaced, but syncing {dir} failed ({e.Message}): a crash now could bring the previous state back";
+        }
     }
 
-    // A rename is durable only once the directory entry is on disk.
-    private static void FsyncDirectory(string dir) => Mvtap.Linux.Interop.Fsync.Directory(dir);
+    // .NET keeps the errno of a failed file operation as the HResult of the IOException (or of the
+    // one inside an UnauthorizedAccessException); EIO when there is none.
+    private static int ErrnoOf(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x.HResult is > 0 and < 4096) return x.HResult;
+        return (int)Errno.EIO;
+    }
 }

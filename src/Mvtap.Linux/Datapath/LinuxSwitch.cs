@@ -18,8 +18,9 @@ public sealed class LinuxSwitch : IDisposable
     private readonly Rtnetlink _rtnl;
     private readonly List<LowerDatapath> _lowers = [];
     private readonly Dictionary<Endpoint, (LowerDatapath Lower, MacvlanAttachment Attachment)> _endpoints = [];
-    // What OnPortChanged reads: replaced whole under _gate, read without it, because Changed is
-    // raised under the port's lock and taking _gate there could deadlock against AddMacvlanEndpoint.
+    // What OnPortChanged reads: replaced whole under _gate, read without it, because Changed may run
+    // on another thread while AddMacvlanEndpoint (holding _gate) waits for the port's handlers to
+    // have seen its change (Port.Changed): taking _gate there could deadlock.
     private volatile MacvlanAttachment[] _attachments = [];
     private bool _disposed;
 
@@ -78,8 +79,9 @@ public sealed class LinuxSwitch : IDisposable
                 var datapath = new LowerDatapath(lower, _logger);
                 _lowers.Add(datapath);
                 lower.Port.Changed += OnPortChanged;
-                // spec 4.4: a passthru endpoint's MAC change is the lower's; the core asks, we apply
-                lower.Port.LowerMacChangeRequested += mac => SetLowerMac(lower, mac);
+                // spec 4.4: a passthru endpoint's MAC change is the lower's; the core asks before it
+                // applies the change, and a refusal of the device refuses the change
+                lower.Port.LowerMacApplier = mac => SetLowerMac(lower, mac);
                 return datapath;
             }
             catch
@@ -194,7 +196,8 @@ public sealed class LinuxSwitch : IDisposable
         }
     }
 
-    // Raised under the port's lock after every change: interfaces follow their endpoints (MAC, MTU, up/down).
+    // Raised after every change (outside the port's lock, one call at a time): interfaces follow their
+    // endpoints (MAC, MTU, up/down).
     // The change itself is made and published already; an interface that cannot follow (its namespace
     // was deleted with the container) is logged, not turned into a failure of the change.
     private void OnPortChanged(Port port)
@@ -210,14 +213,26 @@ public sealed class LinuxSwitch : IDisposable
         }
     }
 
-    // Its own netlink socket: this runs under the port's lock on whatever thread changed the port.
-    // The device is wherever the lower is open now (it may have been followed into another namespace).
+    // The port's LowerMacApplier: on whatever thread changes the port, outside the port's lock, with
+    // its own netlink socket, wherever the lower is open now (it may have been followed into another
+    // namespace). A refusal is logged and thrown with the kernel's errno, so the change that needed it
+    // is refused whole (or, putting back the MAC after passthru, ignored as the kernel does).
     private void SetLowerMac(PacketLower lower, Core.Frames.MacAddress mac)
     {
         if (_disposed || !lower.Status.IsOpen) return; // the device is no longer ours to change
-        using var rtnl = lower.OpenElsewhere is { } ns ? ns.Run(() => new Rtnetlink())
-            : Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
-        rtnl.SetLink(new LinkRequest { Index = lower.IfIndex, Address = mac });
+        try
+        {
+            using var rtnl = lower.OpenElsewhere is { } ns ? ns.Run(() => new Rtnetlink())
+                : Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
+            rtnl.SetLink(new LinkRequest { Index = lower.IfIndex, Address = mac });
+        }
+        catch (Exception e) when (e is NetlinkException or SystemCallException)
+        {
+            int errno = e is NetlinkException n ? n.Errno : ((SystemCallException)e).Errno;
+            var message = $"{lower.Name} refused address {mac}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
+            _log(message);
+            throw new MvtapException((Errno)errno, message);
+        }
     }
 
     private void PublishAttachments() => _attachments = [.. _endpoints.Values.Select(e => e.Attachment)];

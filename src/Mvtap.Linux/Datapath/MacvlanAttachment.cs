@@ -46,7 +46,15 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     public void EndReceive() => _io.EndReceive();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
-    public void Deliver(in Packet packet) => _io.Deliver(packet);
+    public void Deliver(in Packet packet)
+    {
+        // The kernel's macvlan hands its device a frame larger than the MTU (a reassembled multicast
+        // datagram, spec 3.8) and the stack takes it; a veth refuses it. An IPv4 one is delivered as
+        // fragments that fit, which the stack reassembles.
+        int mtu = Endpoint.Mtu;
+        if (packet.Length > mtu + EthernetFrame.HeaderLength && _io.DeliverFragmented(packet, mtu)) return;
+        _io.Deliver(packet);
+    }
     public void Flush() => _io.Flush();
 
     public Endpoint Endpoint { get; }
@@ -72,7 +80,7 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
     // ---- the inner end's state, as far as we know it (pushed by us or observed by InnerLinkMonitor) ----
-    // Written under _innerGate: by SyncInner (under the port's lock, from Port.Changed) and by
+    // Written under _innerGate: by SyncInner (from Port.Changed, outside the port's lock) and by
     // InnerLinkFollower (monitor thread, never holding the port's lock while it holds ours).
     private readonly object _innerGate = new();
     private long _pushGeneration;

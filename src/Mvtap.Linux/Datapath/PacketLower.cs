@@ -150,15 +150,15 @@ public sealed class PacketLower : IDisposable
         }
     }
 
-    // Raised after every change of the port; memberships are setsockopt calls, which the kernel
-    // serialises against the datapath thread's reads on the same socket.
+    // Raised after every change, outside the port's lock; memberships are setsockopt calls, which
+    // the kernel serialises against the datapath thread's reads on the same socket.
     private void OnPortChanged(Port port) => SyncUnicastFilter();
 
     /// <summary>Brings the interface's filter in line with <see cref="Port.UnicastFilter"/>.</summary>
     public void SyncUnicastFilter()
     {
-        // The port is read outside this lock (a change of the port raises Changed under the port's
-        // lock, which then takes this one); a change published meanwhile is applied by going again.
+        // The port is read outside this lock, so this lock is never held while the port's is taken;
+        // a change published meanwhile (by a control request, or a reopen) is applied by going again.
         while (true)
         {
             var table = Port.Table;

@@ -58,6 +58,35 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
         if (_tx is { Count: > 0 } tx && _datapath is { } dp) dp.SendBatch(Socket, tx, endpoint);
     }
 
+    /// <summary>Delivers an IPv4 datagram larger than <paramref name="mtu"/> as fragments that fit,
+    /// written straight into the transmit batch; false when it is not one (deliver it as it is).</summary>
+    public bool DeliverFragmented(in Packet packet, int mtu)
+    {
+        if (_tx is null || packet.Vnet.IsGso || packet.Vnet.NeedsCsum) return false;
+        var sink = new FragmentSink(this);
+        var verdict = Ipv4Fragmenter.Fragment(packet.Frame, mtu, ref sink, out _);
+        if (verdict == FragmentVerdict.SinkFull) endpoint.Counters.CountRxDrop(DropReason.AttachmentError);
+        return verdict is FragmentVerdict.Fragmented or FragmentVerdict.SinkFull;
+    }
+
+    // Fragments go into the transmit batch's slots behind their vnet header; a full batch is sent first.
+    private readonly struct FragmentSink(PacketSocketIo io) : ISegmentSink
+    {
+        public Span<byte> Reserve(int length)
+        {
+            var tx = io._tx!;
+            if (tx.Count == tx.Capacity) io.Flush();
+            return tx.Count == tx.Capacity || VnetSize + length > tx.SlotSize ? default : tx.Slot(tx.Count)[VnetSize..];
+        }
+
+        public void Commit(int length, in VirtioNetHeader header)
+        {
+            var tx = io._tx!;
+            header.Write(tx.Slot(tx.Count)[..VnetSize]);
+            tx.Commit(VnetSize + length);
+        }
+    }
+
     internal static bool Append(FrameBatch batch, in Packet packet)
     {
         int length = VnetSize + packet.Length;

@@ -19,6 +19,10 @@ public sealed unsafe class StreamAttachment : IEndpointAttachment, IDisposable
 {
     public const int MinFrame = 14;
     public const int MaxFrame = 65535;
+    /// <summary>The largest frame handed to QEMU (whose stream reader takes up to 69632 bytes): a
+    /// reassembled 65535-byte multicast datagram with its Ethernet header and a VLAN tag, which the
+    /// kernel's macvtap hands its reader whole (spec 3.8).</summary>
+    public const int MaxDeliveredFrame = 65535 + 18;
     private const int BufferSize = 1 << 20;
     private const int EAGAIN = 11;
 
@@ -159,7 +163,7 @@ public sealed unsafe class StreamAttachment : IEndpointAttachment, IDisposable
         // cut into wire-sized frames here, checksums computed, as the kernel's tap does for a
         // queue without IFF_VNET_HDR (spec 5.6).
         if (packet.Vnet.IsGso) { DeliverSegmented(packet); return; }
-        if (packet.Length > MaxFrame) { Endpoint.Counters.CountRxDrop(DropReason.AttachmentError); return; }
+        if (packet.Length > MaxDeliveredFrame) { Endpoint.Counters.CountRxDrop(DropReason.AttachmentError); return; }
         var dst = ReserveFrame(packet.Length);
         if (dst.IsEmpty) { Endpoint.Counters.CountRxDrop(DropReason.QueueFull); return; }
         packet.Frame.CopyTo(dst);
@@ -192,7 +196,7 @@ public sealed unsafe class StreamAttachment : IEndpointAttachment, IDisposable
     /// flushing once if the buffer is full; empty when there is none.</summary>
     private Span<byte> ReserveFrame(int length)
     {
-        if (length > MaxFrame) return default;
+        if (length > MaxDeliveredFrame) return default;
         int need = 4 + length;
         if (BufferSize - _outEnd < need)
         {

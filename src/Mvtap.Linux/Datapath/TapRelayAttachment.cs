@@ -31,7 +31,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     public bool IsRelaying => Volatile.Read(ref _io) is not null || Volatile.Read(ref _offered) is not null;
 
     /// <summary>Creates a kernel TAP in <paramref name="netns"/> (null: ours) as `ip tuntap` would for a VM
-    /// (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, TUNSETSNDBUF INT_MAX, checksum and TSO offloads), brings it up and
+    /// (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, TUNSETSNDBUF INT_MAX, checksum and TSO offloads), its largest MTU, brings it up and
     /// relays its network side into the datapath. Returns the TAP (its queue descriptor is for the
     /// hypervisor; close it once handed over). The caller has claimed the GuestSlot as this part's id.</summary>
     public TapDevice CreateTap(string? netns)
@@ -42,8 +42,12 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
             tap.SetSendBuffer(int.MaxValue);
             tap.SetOffload(Tun.TUN_F_CSUM | Tun.TUN_F_TSO4 | Tun.TUN_F_TSO6);
             using var rtnl = netns is null ? new Netlink.Rtnetlink() : Netlink.Rtnetlink.InNamespace(netns);
-            rtnl.SetUp(tap.Name, true);
             var link = rtnl.GetLink(tap.Name) ?? throw new SystemCallException($"tap {tap.Name} vanished", 19);
+            // The kernel's macvtap hands its reader frames larger than the MTU (a reassembled multicast
+            // datagram, spec 3.8); an AF_PACKET send is refused above the TAP's MTU, so the TAP takes
+            // its largest (65521). Nothing else reads it: the hypervisor's writes are not checked against it.
+            rtnl.SetLink(new Netlink.LinkRequest { Name = tap.Name, Mtu = link.MaxMtu ?? 65521 });
+            rtnl.SetUp(tap.Name, true);
             var socket = PacketLower.Open(netns, link.Index);
             try
             {
