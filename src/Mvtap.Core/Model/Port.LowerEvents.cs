@@ -63,26 +63,7 @@ public sealed partial class Port
             else FollowLowerMac(mac);
             change = Publish();
         }
-        if (reapply is { } wanted)
-        {
-            bool applied = false;
-            try
-            {
-                LowerMacApplier!(wanted);
-                applied = true;
-            }
-            catch (Exception)
-            {
-                // the applier has reported it; the port follows the device as it is
-            }
-            lock (_gate)
-            {
-                _lowerMacChanging = false;
-                Monitor.PulseAll(_gate);
-                if (!applied) FollowLowerMac(mac);
-                change = Publish();
-            }
-        }
+        if (reapply is { } wanted) change = SetLowerMacBesides(wanted, applied => { if (!applied) FollowLowerMac(mac); });
         Raise(change);
     }
 

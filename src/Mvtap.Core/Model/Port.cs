@@ -144,26 +144,8 @@ public sealed partial class Port
             }
             change = Publish();
         }
-        if (restore is { } mac)
-        {
-            bool restored = false;
-            try
-            {
-                LowerMacApplier!(mac);
-                restored = true;
-            }
-            catch (Exception)
-            {
-                // the kernel ignores this failure too; the applier has reported it
-            }
-            lock (_gate)
-            {
-                _lowerMacChanging = false;
-                Monitor.PulseAll(_gate);
-                if (restored) Lower.Mac = mac;
-                change = Publish();
-            }
-        }
+        // the kernel ignores a failure to restore it too; the applier has reported it
+        if (restore is { } mac) change = SetLowerMacBesides(mac, restored => { if (restored) Lower.Mac = mac; });
         Raise(change);
     }
 
@@ -269,6 +251,30 @@ public sealed partial class Port
             change = Publish();
         }
         Raise(change);
+    }
+
+    // Outside _gate, with _lowerMacChanging set by the caller: asks the device for <paramref name="mac"/>
+    // without failing the caller (the applier reports a refusal), then, under _gate again, lets the
+    // waiting changes go and publishes what <paramref name="then"/> makes of the outcome.
+    private long SetLowerMacBesides(MacAddress mac, Action<bool> then)
+    {
+        bool applied = false;
+        try
+        {
+            LowerMacApplier!(mac);
+            applied = true;
+        }
+        catch (Exception)
+        {
+            // reported by the applier; the caller decides what the port makes of it
+        }
+        lock (_gate)
+        {
+            _lowerMacChanging = false;
+            Monitor.PulseAll(_gate);
+            then(applied);
+            return Publish();
+        }
     }
 
     // Under _gate: a change of the port waits while another one sets the lower's MAC.
