@@ -96,8 +96,8 @@ mkdir -p "$work/run" "$work/state"
 taskset -c "$BACK_CPU" $mvtapd --run-dir "$work/run" --state-dir "$work/state" --netns "$ns" > "$work/mvtapd.log" 2>&1 &
 daemon_pid=$!
 wait_for "$work/mvtapd.log" "mvtapd listening"
-$mvtap link add link low0 name bva type macvtap mode bridge address $MAC_A up
-$mvtap link add link low0 name bvb type macvtap mode bridge address $MAC_B up
+$mvtap link add link low0 name bva type macvtap mode bridge address $MAC_A guestmem any up   # virtio-user memory is unsealed
+$mvtap link add link low0 name bvb type macvtap mode bridge address $MAC_B guestmem any up
 ia=$($mvtap -j link show bva | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])')
 ib=$($mvtap -j link show bvb | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])')
 

@@ -25,7 +25,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
 
     public void Add(LinkAddRequest r)
     {
-        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns);
+        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory);
         // names are resolved first, so an unknown user does not leave a link behind
         uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);
         uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
@@ -78,7 +78,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
 
     public void Set(LinkSetRequest r)
     {
-        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns);
+        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory);
         uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);
         uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
         using var rtnl = open();
@@ -227,8 +227,10 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         _ => throw new LinkOperationException(EINVAL, $"unknown flag \"{n}\""),
     });
 
-    private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck, string? netns)
+    private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck, string? netns, string? guestMemory)
     {
+        if (guestMemory is not null)
+            throw new LinkOperationException(EOPNOTSUPP, "the kernel's macvtap maps no guest memory: guestmem is a setting of mvtapd's vhost-user attachment");
         if ((owner is not null || group is not null) && netns is not null)
             throw new LinkOperationException(EOPNOTSUPP, "--kernel sets owner and group only for a macvtap that stays in this namespace (its /dev/tapN is named by this namespace's ifindex)");
         if (spoofCheck == true)

@@ -49,6 +49,7 @@ internal static class LinkCommandParser
             Mtu = s.Mtu,
             TxQueueLen = s.TxQueueLen,
             Netns = s.Netns,
+            GuestMemory = s.GuestMemory,
             Up = s.Up,
         });
     }
@@ -80,6 +81,7 @@ internal static class LinkCommandParser
             SpoofCheck = s.SpoofCheck,
             Mtu = s.Mtu,
             TxQueueLen = s.TxQueueLen,
+            GuestMemory = s.GuestMemory,
         });
     }
 
@@ -197,6 +199,14 @@ internal static class LinkCommandParser
                 string v = c.NextArg();
                 if (s.SpoofCheck is not null) throw UsageErrors.Duplicate("spoofchk", v);
                 s.SpoofCheck = ArgumentValues.ParseOnOff("spoofchk", v);
+            }
+            else if (w == "guestmem")
+            {
+                // mvtap's own keyword, matched whole so that it never takes a device's name
+                string v = c.NextArg();
+                if (s.GuestMemory is not null) throw UsageErrors.Duplicate("guestmem", v);
+                if (v is not ("sealed" or "any")) throw UsageErrors.ArgumentMustBe("guestmem", "\"sealed\" or \"any\"", v);
+                s.GuestMemory = v;
             }
             else if (Keyword.Matches(w, "help")) return false;
             else

@@ -83,8 +83,17 @@ internal static class LinkJsonPrinter
         w.WriteBoolean("spoofchk", v.SpoofCheck);
         if (v.Owner is not null) w.WriteString("owner", v.Owner);
         if (v.Group is not null) w.WriteString("group", v.Group);
+        if (v.GuestMemory is not null) w.WriteString("guestmem", v.GuestMemory);
         if (v.VhostUserPath is not null) w.WriteString("vhost_user", v.VhostUserPath);
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
+        if (v.Cni is { } cni)
+        {
+            w.WriteStartObject("cni");
+            w.WriteString("container_id", cni.ContainerId);
+            w.WriteString("ifname", cni.IfName);
+            w.WriteString("network", cni.Network);
+            w.WriteEndObject();
+        }
         if (v.LowerState is not null)
         {
             w.WriteStartObject("lower");

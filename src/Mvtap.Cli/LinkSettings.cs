@@ -23,6 +23,7 @@ internal sealed class LinkSettings
     public bool? SpoofCheck;
     public int? Mtu;
     public uint? TxQueueLen;
+    public string? GuestMemory;
 
     public List<string>? FlagList => FlagsGiven ? [.. Flags] : null;
 }

@@ -1,8 +1,9 @@
 // `mvtap link show` text output in ip's layout: the index line, the link/ether line, with -d the
 // promiscuity/mtu details and the macvlan line ("macvtap mode vepa bcqueuelen 1000 usedbcqueuelen
-// 1000"), then mvtap's own settings and the lower's state (present, moved, unreachable, gone) and
-// its datapath thread's, with reasons; with -s ip's RX/TX table (and -s -s the error rows), then
-// mvtap's drops by reason, the endpoint's and its lower's. Trailing spaces are kept where ip prints them.
+// 1000"), then mvtap's own settings, the CNI attachment that made the endpoint, and the lower's
+// state (present, moved, unreachable, gone) and its datapath thread's, with reasons; with -s ip's
+// RX/TX table (and -s -s the error rows), then mvtap's drops by reason, the endpoint's and its
+// lower's. Trailing spaces are kept where ip prints them.
 using System.Text;
 using Mvtap.Control;
 
@@ -49,6 +50,7 @@ internal static class LinkTextPrinter
         sb.Append($"spoofchk {(v.SpoofCheck ? "on" : "off")} ");
         if (v.Owner is not null) sb.Append($"owner {v.Owner} ");
         if (v.Group is not null) sb.Append($"group {v.Group} ");
+        if (v.GuestMemory is not null) sb.Append($"guestmem {v.GuestMemory} ");
         sb.Append('\n');
 
         if (v.VhostUserPath is not null || v.StreamPath is not null)
@@ -58,6 +60,7 @@ internal static class LinkTextPrinter
             if (v.StreamPath is not null) sb.Append($"stream {v.StreamPath} ");
             sb.Append('\n');
         }
+        if (v.Cni is { } cni) sb.Append($"    cni network {cni.Network} container {cni.ContainerId} ifname {cni.IfName} \n");
 
         // mvtapd's: where the lower is and whether its datapath thread forwards, with the reasons when not plainly so
         if (v.LowerState is null && v.DatapathState is null) return;

@@ -1,4 +1,4 @@
-// The `mvtap` command line: global options, then the object (link, qemu, run, demo, help),
+// The `mvtap` command line: global options, then the object (link, qemu, libvirt, run, cni, demo, help),
 // dispatched as ip does. Exit status: 0 done, 2 bad command line, 1 refused or failed operation.
 using Mvtap.Control;
 
@@ -38,6 +38,13 @@ public static class MvtapCli
                 return QemuCommand.Run(request, backendFactory(options, runDir), runDir, stdout, stderr);
             }
             if (Keyword.Matches(obj, "run")) return RunCommand.Run(rest, runDir, stderr);
+            if (Keyword.Matches(obj, "cni")) return CniCommand.Run(rest, stdout, stderr);
+            if (Keyword.Matches(obj, "libvirt"))
+            {
+                var request = LibvirtCommand.Parse(rest);
+                if (request.Help) { stdout.Write(LibvirtCommand.Usage); return 0; }
+                return LibvirtCommand.Run(request, backendFactory(options, runDir), runDir, stdout, stderr);
+            }
             if (Keyword.Matches(obj, "demo")) return DemoCommand.Run([.. rest]);
             if (Keyword.Matches(obj, "help")) { stdout.Write(UsageText.Main); return 0; }
             throw new CommandLineException($"Object \"{obj}\" is unknown, try \"mvtap help\".");

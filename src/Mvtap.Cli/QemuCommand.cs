@@ -64,23 +64,25 @@ internal static class QemuCommand
 
     public static int Run(QemuRequest request, ILinkBackend backend, string runDir, TextWriter stdout, TextWriter stderr)
     {
-        var view = backend.Show(new LinkShowRequest { Name = request.Name }).FirstOrDefault(v => v.Name == request.Name);
-        if (view is null)
-        {
-            stderr.WriteLine($"Device \"{request.Name}\" does not exist.");
-            return LinkOperationException.ExitStatus;
-        }
-        if (view.Type != "macvtap")
-        {
-            stderr.WriteLine($"Error: {view.Name} is a {view.Type} link, not a macvtap endpoint; only macvtap endpoints attach to QEMU.");
-            return LinkOperationException.ExitStatus;
-        }
+        if (MacvtapEndpoint(backend, request.Name, "QEMU", stderr) is not { } view) return LinkOperationException.ExitStatus;
         var accel = request.Accel ?? QemuArgs.DetectAccel();
         stdout.WriteLine(QemuArgs.Build(view, request.Attachment, request.Memory, runDir, accel));
         if (request.Attachment == QemuAttachment.VhostUser && accel == QemuAccel.Tcg) stderr.WriteLine(QemuArgs.TcgVectorsNote);
         if (request.Attachment == QemuAttachment.Tap)
             stderr.WriteLine($"# the tap fd is handed over as fd 3: run QEMU as `mvtap run {view.Name} -- qemu-system-x86_64 ... <the options above>`");
         return 0;
+    }
+
+    /// <summary>The macvtap endpoint NAME, or null after saying on stderr, as ip would, why there is none
+    /// (no such device, or one that is not a macvtap endpoint and so attaches to no <paramref name="hypervisor"/>).</summary>
+    internal static LinkView? MacvtapEndpoint(ILinkBackend backend, string name, string hypervisor, TextWriter stderr)
+    {
+        var view = backend.Show(new LinkShowRequest { Name = name }).FirstOrDefault(v => v.Name == name);
+        if (view is null) stderr.WriteLine($"Device \"{name}\" does not exist.");
+        else if (view.Type != "macvtap")
+            stderr.WriteLine($"Error: {view.Name} is a {view.Type} link, not a macvtap endpoint; only macvtap endpoints attach to {hypervisor}.");
+        else return view;
+        return null;
     }
 
     private static bool IsMemorySize(string s) =>

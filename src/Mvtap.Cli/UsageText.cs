@@ -5,11 +5,13 @@ internal static class UsageText
 {
     public const string Main =
         "Usage: mvtap [ OPTIONS ] OBJECT { COMMAND | help }\n" +
-        "where  OBJECT := { link | qemu | run | demo | help }\n" +
+        "where  OBJECT := { link | qemu | libvirt | run | cni | demo | help }\n" +
         "       OPTIONS := { -s[tatistics] | -d[etails] | -j[son] | -p[retty] | -V[ersion] |\n" +
         "                    -k[ernel] | -r[un-dir] DIR | -h[elp] }\n" +
         "       mvtap qemu { DEVICE | dev DEVICE } [ vhost-user | stream | tap ] [ memory SIZE ]\n" +
+        "       mvtap libvirt { DEVICE | dev DEVICE } [ queues N ] [ reconnect SECONDS ]\n" +
         "       mvtap run DEVICE -- COMMAND [ ARGS ]\n" +
+        "       mvtap cni install [ DIR ]\n" +
         "       mvtap demo\n";
 
     public const string Link =
@@ -18,13 +20,14 @@ internal static class UsageText
         "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ]\n" +
         "                      [ macaddr [ set | add ] MAC [ MAC ... ] ]\n" +
         "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
-        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ up ]\n" +
+        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ] [ up ]\n" +
         "\n" +
         "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
         "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
         "                      [ macaddr { { add | del } MAC [ MAC ... ] | set [ MAC ... ] | flush } ]\n" +
         "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ] [ owner USER ]\n" +
         "                      [ group GROUP ] [ spoofchk { on | off } ] [ mtu MTU ] [ txqueuelen PACKETS ]\n" +
+        "                      [ guestmem GUESTMEM ]\n" +
         "                      [ type { macvtap | macvlan } ARGS ]\n" +
         "\n" +
         "       mvtap link delete { DEVICE | dev DEVICE }\n" +
@@ -34,5 +37,10 @@ internal static class UsageText
         "MODE: private | vepa | bridge | passthru [ nopromisc ] | source [ nodst ]\n" +
         "MODE_FLAG: null | nopromisc | nodst\n" +
         "BC_QUEUE_LEN: Length of the rx queue for broadcast/multicast: [0-4294967295]\n" +
-        "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n";
+        "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n" +
+        "GUESTMEM: the guest memory a macvtap's vhost-user frontend may share: sealed (the default)\n" +
+        "          only memory sealed against shrinking (QEMU's memory-backend-memfd is); any also\n" +
+        "          memory the VM's owner can shrink under mvtapd (DPDK virtio-user, hugepage files,\n" +
+        "          memory-backend-file): mvtapd survives that only through an unsupported .NET\n" +
+        "          runtime setting it turns on; without it the owner can crash mvtapd and every endpoint\n";
 }

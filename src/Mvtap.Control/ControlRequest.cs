@@ -42,8 +42,20 @@ public sealed record LinkAddRequest : ControlRequest
     public uint? TxQueueLen { get; init; }
     /// <summary>Network namespace (name or PID) to create a macvlan endpoint in.</summary>
     public string? Netns { get; init; }
+    /// <summary>Guest memory a macvtap's vhost-user frontend may share (`guestmem`): "sealed" (only
+    /// memory sealed against shrinking) or "any"; null = sealed.</summary>
+    public string? GuestMemory { get; init; }
     /// <summary>Bring the endpoint up right after creating it (`ip link add ... up`).</summary>
     public bool? Up { get; init; }
+    /// <summary>The CNI attachment that makes this endpoint (the CNI plugin sets it). A macvlan endpoint's
+    /// interface in <see cref="Netns"/> is then named after its IfName, the container's NIC name.</summary>
+    public CniAttachment? Cni { get; init; }
+    /// <summary>Where a macvtap endpoint's vhost-user socket is bound instead of &lt;run-dir&gt;/tapN.vhost
+    /// (the CNI plugin's socketDir): an absolute path in a directory owned by root and writable by nobody else.</summary>
+    public string? VhostUserPath { get; init; }
+    /// <summary>A macvtap endpoint carried by a persistent TAP of this name in <see cref="Netns"/>, owned by
+    /// Owner/Group, whose queue QEMU opens by name (KubeVirt's tap binding; the CNI plugin's endpoint "tap").</summary>
+    public string? TapName { get; init; }
 }
 
 /// <summary>`link set`: change an endpoint. Only non-null fields change.</summary>
@@ -70,6 +82,8 @@ public sealed record LinkSetRequest : ControlRequest
     public bool? SpoofCheck { get; init; }
     public int? Mtu { get; init; }
     public uint? TxQueueLen { get; init; }
+    /// <summary>"sealed" or "any" (see LinkAddRequest.GuestMemory).</summary>
+    public string? GuestMemory { get; init; }
 }
 
 /// <summary>`link del NAME`.</summary>

@@ -39,8 +39,9 @@ public static class InterfaceNames
 
     /// <summary>The name with every character that could not be seen, or that would change what is
     /// printed around it, written as an escape (\n, \t, \x00, \u202e), for messages and logs.</summary>
-    public static string Printable(string s)
+    public static string Printable(string? s)
     {
+        s ??= ""; // a request may carry JSON null (or nothing) where a name belongs
         var sb = new StringBuilder(s.Length);
         for (int i = 0; i < s.Length;)
         {

@@ -35,8 +35,12 @@ public sealed record LinkView
     public string? Group { get; init; }
     /// <summary>Network namespace a macvlan endpoint was moved to; null = the host's.</summary>
     public string? Netns { get; init; }
+    /// <summary>Guest memory the vhost-user attachment maps: "sealed" or "any" (macvtap only).</summary>
+    public string? GuestMemory { get; init; }
     /// <summary>vhost-user socket path (macvtap only).</summary>
     public string? VhostUserPath { get; init; }
+    /// <summary>Queue pairs the vhost-user socket offers a frontend (macvtap only; 0 when unknown).</summary>
+    public int VhostUserQueuePairs { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
     /// <summary>Where the lower is: "present", "moved" (followed into another namespace),
@@ -51,6 +55,8 @@ public sealed record LinkView
     public string? DatapathState { get; init; }
     public string? DatapathReason { get; init; }
     public int DatapathRestarts { get; init; }
+    /// <summary>The CNI attachment that made the endpoint; null for one made by hand.</summary>
+    public CniAttachment? Cni { get; init; }
     public int Promiscuity { get; init; }
     public int Allmulti { get; init; }
     public LinkStatistics Statistics { get; init; } = new();

@@ -11,16 +11,12 @@ using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
 using Mvtap.Linux.Datapath;
 
+GuestMemoryFaults.EnsureCatchable(); // may restart the process, before anything else runs
+
 var runDir = new Option<string?>("--run-dir") { Description = $"control socket and attachment points (default ${ControlPaths.RunDirEnvironmentVariable} or {ControlPaths.DefaultRunDir})" };
 var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
 var group = new Option<string?>("--socket-group") { Description = "group allowed to use the control socket (mode 0660)" };
 var netns = new Option<string?>("--netns") { Description = "network namespace (a name under /run/netns) the lower devices live in; default: mvtapd's own" };
-var sealedMemory = new Option<bool>("--require-sealed-memory")
-{
-    Description = "refuse a vhost-user frontend whose guest memory is not sealed against shrinking (F_SEAL_SHRINK); " +
-        "unsealed memory a frontend truncates would crash mvtapd (SIGBUS). QEMU's memory-backend-memfd seals by default; " +
-        "memory-backend-file and DPDK virtio-user do not",
-};
 var lowerGone = new Option<string>("--lower-gone")
 {
     Description = "when a lower device is deleted: keep its endpoints (no carrier; reopened when an interface of that name " +
@@ -28,7 +24,7 @@ var lowerGone = new Option<string>("--lower-gone")
     DefaultValueFactory = _ => "keep",
 };
 lowerGone.AcceptOnlyFromAmong("keep", "delete");
-var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, sealedMemory, lowerGone };
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, lowerGone };
 root.SetAction(parsed =>
 {
     var options = new DaemonOptions
@@ -37,7 +33,6 @@ root.SetAction(parsed =>
         StateDir = parsed.GetValue(stateDir)!,
         SocketGroup = parsed.GetValue(group),
         Netns = parsed.GetValue(netns),
-        RequireSealedMemory = parsed.GetValue(sealedMemory),
         LowerGone = parsed.GetValue(lowerGone) == "delete" ? LowerGonePolicy.Delete : LowerGonePolicy.Keep,
     };
     return Mvtapd.Run(options);
@@ -78,7 +73,7 @@ internal static class Mvtapd
         builder.Services.AddSingleton<Func<string, ILowerHost?>>(sp =>
         {
             var linuxSwitch = sp.GetRequiredService<LinuxSwitch>();
-            return name => PacketLowerHost.Open(linuxSwitch, name, options.RequireSealedMemory);
+            return name => PacketLowerHost.Open(linuxSwitch, name);
         });
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));

@@ -30,6 +30,7 @@ public sealed class VhostUserEndpoint : IDisposable
         SocketPath = socketPath;
         Role = role;
         _log = log ?? (_ => { });
+        backend.GuestMemoryLost += () => Disconnect("its guest memory vanished under the mapping");
     }
 
     public string SocketPath { get; }
@@ -158,6 +159,19 @@ public sealed class VhostUserEndpoint : IDisposable
         {
             using (_gate.EnterScope()) _session = null;
             SessionEnded?.Invoke();
+        }
+    }
+
+    /// <summary>Ends the running session, if there is one: the frontend sees its connection
+    /// closed (and may come back). <paramref name="reason"/> is logged.</summary>
+    public void Disconnect(string reason)
+    {
+        using (_gate.EnterScope())
+        {
+            if (_session is null || _session.IsClosed) return;
+            _log($"vhost-user {SocketPath}: closing the session: {reason}");
+            try { UnixSocket.Shutdown(_session); }
+            catch (ObjectDisposedException) { /* the session closed on its own meanwhile */ }
         }
     }
 

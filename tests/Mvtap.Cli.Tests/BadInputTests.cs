@@ -32,6 +32,10 @@ public class BadInputTests
         { "link set m0 macaddr add 03:00:00:00:00:01",
             "Error: address 03:00:00:00:00:01 is multicast, not a unicast address: Cannot assign requested address." },
         { "link set m0 macaddr add zz", "\"zz\" is invalid lladdr." },
+        // guestmem takes sealed or any, once
+        { Add + " guestmem all", "Error: argument of \"guestmem\" must be \"sealed\" or \"any\", not \"all\"" },
+        { Add + " guestmem any guestmem sealed", "Error: duplicate \"guestmem\": \"sealed\" is the second value." },
+        { Add + " guestmem", "Command line is not complete. Try option \"help\"" },
         // missing argument
         { "link add link eth1 name", "Command line is not complete. Try option \"help\"" },
         { "link add link eth1 name m0 type", "Command line is not complete. Try option \"help\"" },

@@ -97,6 +97,12 @@ public sealed class KernelLinkBackendTests : IDisposable
 
         var notSource = Mvtap("link set m1 macaddr add 02:00:00:00:00:01");
         Assert.Equal(1, notSource.Exit);
+
+        // vhost-user guest memory is mvtapd's: the kernel has no such setting
+        var guestmem = Mvtap("link add link l0 name m4 type macvtap guestmem any");
+        Assert.Equal(1, guestmem.Exit);
+        Assert.Contains("guestmem is a setting of mvtapd", guestmem.Stderr);
+        Assert.Equal(1, Mvtap("link show m4").Exit);
     }
 
     [Fact]

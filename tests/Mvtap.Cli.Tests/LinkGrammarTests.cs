@@ -58,6 +58,10 @@ public class LinkGrammarTests
             """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","owner":"alice","group":"kvm","spoof_check":false}""" },
         { "link add link eth1 name m0 type macvtap o 1000 s on",
             """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","owner":"1000","spoof_check":true}""" },
+        { "link add link eth1 name m0 type macvtap guestmem any",
+            """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","guest_memory":"any"}""" },
+        { "link add link eth1 guestmem sealed name m0 type macvtap",
+            """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","guest_memory":"sealed"}""" },
         { "link add link eth1 name m0 mtu 1400 txqueuelen 1000 type macvtap up",
             """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","mtu":1400,"tx_queue_len":1000,"up":true}""" },
         { "link add link eth1 name m0 qlen 300 type macvlan netns ns1",
@@ -89,6 +93,10 @@ public class LinkGrammarTests
         { "link set m0 bcqueuelen 5 bclim -1", """{"op":"link-set","name":"m0","bc_queue_len":5,"bc_cutoff":-1}""" },
         { "link set m0 spoofchk on owner bob group 100",
             """{"op":"link-set","name":"m0","owner":"bob","group":"100","spoof_check":true}""" },
+        { "link set m0 guestmem any up", """{"op":"link-set","name":"m0","up":true,"guest_memory":"any"}""" },
+        { "link set m0 type macvtap guestmem sealed", """{"op":"link-set","name":"m0","guest_memory":"sealed"}""" },
+        // guestmem is matched whole: a device may be called g or guest
+        { "link set g up", """{"op":"link-set","name":"g","up":true}""" },
         { "link set m0 mtu 9000 txqlen 64", """{"op":"link-set","name":"m0","mtu":9000,"tx_queue_len":64}""" },
 
         // link delete

@@ -14,7 +14,7 @@ public class LinkJsonPrinterTests
             ""","link_type":"ether","address":"1a:46:0b:ca:bc:7b","broadcast":"ff:ff:ff:ff:ff:ff","promiscuity":0""" +
             ""","allmulti":0,"min_mtu":68,"max_mtu":65535""" +
             ""","linkinfo":{"info_kind":"macvtap","info_data":{"mode":"vepa","bcqueuelen":1000,"usedbcqueuelen":1000}}""" +
-            ""","mvtap":{"spoofchk":true,"vhost_user":"/run/mvtap/tap4.vhost","stream":"/run/mvtap/tap4.stream"}}]""" + "\n",
+            ""","mvtap":{"spoofchk":true,"guestmem":"sealed","vhost_user":"/run/mvtap/tap4.vhost","stream":"/run/mvtap/tap4.stream"}}]""" + "\n",
             LinkJsonPrinter.Format([SampleLinks.Macvtap0], details: true, statistics: 0, pretty: false));
     }
 

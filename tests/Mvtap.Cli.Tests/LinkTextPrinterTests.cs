@@ -35,7 +35,7 @@ public class LinkTextPrinterTests
     {
         Assert.Equal(Line1 +
             "    link/ether 1a:46:0b:ca:bc:7b brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0 minmtu 68 maxmtu 65535 \n" +
-            "    macvtap mode vepa bcqueuelen 1000 usedbcqueuelen 1000 spoofchk on \n" +
+            "    macvtap mode vepa bcqueuelen 1000 usedbcqueuelen 1000 spoofchk on guestmem sealed \n" +
             "    vhost-user /run/mvtap/tap4.vhost stream /run/mvtap/tap4.stream \n",
             LinkTextPrinter.Format([SampleLinks.Macvtap0], details: true, statistics: 0));
     }

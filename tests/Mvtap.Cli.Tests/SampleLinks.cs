@@ -21,6 +21,7 @@ internal static class SampleLinks
         BcQueueLen = 1000,
         UsedBcQueueLen = 1000,
         SpoofCheck = true,
+        GuestMemory = "sealed",
         VhostUserPath = "/run/mvtap/tap4.vhost",
         StreamPath = "/run/mvtap/tap4.stream",
     };

@@ -24,6 +24,8 @@ internal sealed class DaemonProcess : IDisposable
     public string[] ExtraArgs { get; }
     public string SocketPath => Path.Combine(RunDir, "mvtapd.sock");
     public string Output { get { lock (_output) return _output.ToString(); } }
+    /// <summary>True once the started mvtapd has exited (killed by a signal, or stopped).</summary>
+    public bool HasExited => _process is { HasExited: true };
 
     public static ProcessStartInfo Dotnet(string dll, IEnumerable<string> args)
     {

@@ -1,7 +1,10 @@
 // A copy of this test assembly's build output (which holds mvtap.dll and mvtapd.dll too) in a
 // temporary directory everyone may read, for a test that runs a program as another user (uid
 // 65534): the checkout itself may be readable by root only (CI clones into `mktemp -d`), and a
-// test must not depend on where the checkout lives. Dispose removes the copy.
+// test must not depend on where the checkout lives. RunAsNobody runs one of its programs as uid
+// and gid 65534 (nobody, no supplementary groups) through setpriv. Dispose removes the copy.
+using System.Diagnostics;
+
 namespace Mvtap.Daemon.Tests;
 
 internal sealed class ReadableBuildCopy : IDisposable
@@ -23,6 +26,35 @@ internal sealed class ReadableBuildCopy : IDisposable
     }
 
     public string Directory { get; }
+
+    public const int NobodyId = 65534;
+
+    /// <summary>`dotnet DLL ARGS` from the copy as nobody; waits at most <paramref name="timeout"/>
+    /// (then kills it: Status null) and returns its exit status, standard output and error.</summary>
+    public (int? Status, string Out, string Err) RunAsNobody(string dll, TimeSpan timeout, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("setpriv")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        foreach (var a in (string[])[$"--reuid={NobodyId}", $"--regid={NobodyId}", "--clear-groups", "dotnet", Path.Combine(Directory, dll), .. args])
+            psi.ArgumentList.Add(a);
+        psi.Environment["HOME"] = "/tmp";
+        psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(true);
+            p.WaitForExit();
+            return (null, output.Result, err.Result);
+        }
+        return (p.ExitCode, output.Result, err.Result);
+    }
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }

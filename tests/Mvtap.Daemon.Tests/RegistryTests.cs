@@ -81,7 +81,7 @@ public sealed class RegistryTests : IDisposable
             Ok(r, new LinkAddRequest { Lower = "sim0", Name = "gone", Type = "macvtap" });
             Ok(r, new LinkDelRequest { Name = "gone" });
             Ok(r, new LinkAddRequest { Lower = "sim0", Name = "s", Type = "macvlan", Mode = "source", Flags = ["nodst"], MacaddrOperation = "set", Macaddrs = ["02:00:00:00:00:aa", "02:00:00:00:00:bb"], SpoofCheck = false });
-            Ok(r, new LinkAddRequest { Lower = "sim1", Name = "t", Type = "macvtap", Mode = "passthru", Flags = ["nopromisc"], Owner = "1000", Group = "kvm" });
+            Ok(r, new LinkAddRequest { Lower = "sim1", Name = "t", Type = "macvtap", Mode = "passthru", Flags = ["nopromisc"], Owner = "1000", Group = "kvm", GuestMemory = "any" });
             before = Ok(r, new LinkShowRequest()).Links!;
         }
         using var restored = NewRegistry();
@@ -92,7 +92,39 @@ public sealed class RegistryTests : IDisposable
     }
 
     private static string Key(LinkView v) =>
-        $"{v.Index} {v.Name} {v.Type} {v.Lower} {v.Mac} {v.Mode} {string.Join("+", v.Flags)} {v.AdminUp} {v.BcQueueLen} {string.Join(",", v.Macaddrs)} {v.SpoofCheck} {v.Owner} {v.Group}";
+        $"{v.Index} {v.Name} {v.Type} {v.Lower} {v.Mac} {v.Mode} {string.Join("+", v.Flags)} {v.AdminUp} {v.BcQueueLen} {string.Join(",", v.Macaddrs)} {v.SpoofCheck} {v.Owner} {v.Group} {v.GuestMemory}";
+
+    [Fact]
+    public void Guestmem_is_sealed_by_default_settable_on_a_macvtap_only_and_saved()
+    {
+        using (var r = NewRegistry())
+        {
+            Assert.Equal("sealed", Ok(r, new LinkAddRequest { Lower = "sim0", Name = "v", Type = "macvtap" }).Links![0].GuestMemory);
+            Assert.Equal("any", Ok(r, new LinkSetRequest { Name = "v", GuestMemory = "any" }).Links![0].GuestMemory);
+            Assert.Null(Ok(r, new LinkAddRequest { Lower = "sim0", Name = "l", Type = "macvlan" }).Links![0].GuestMemory);
+
+            var macvlan = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "l2", Type = "macvlan", GuestMemory = "any" });
+            Assert.Equal(22, macvlan.Error!.Errno); // EINVAL
+            Assert.Contains("guestmem applies to macvtap endpoints", macvlan.Error.Message);
+            var unknown = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "v2", Type = "macvtap", GuestMemory = "all" });
+            Assert.Equal(22, unknown.Error!.Errno);
+            Assert.Equal(["v", "l"], Ok(r, new LinkShowRequest()).Links!.Select(x => x.Name)); // the refused adds left nothing
+            // a refused set changes nothing, not even what came with it
+            Assert.Equal(22, r.Handle(new LinkSetRequest { Name = "l", Up = true, GuestMemory = "any" }).Error!.Errno);
+            Assert.False(Ok(r, new LinkShowRequest { Name = "l" }).Links![0].AdminUp);
+            Assert.Equal(22, r.Handle(new LinkSetRequest { Name = "v", Up = true, GuestMemory = "none" }).Error!.Errno);
+            Assert.False(Ok(r, new LinkShowRequest { Name = "v" }).Links![0].AdminUp);
+        }
+        var saved = new StateStore(_dir).Load();
+        Assert.Equal("any", saved.Endpoints.Single(e => e.Name == "v").GuestMemory);
+        Assert.Null(saved.Endpoints.Single(e => e.Name == "l").GuestMemory);
+
+        // a state file from before guestmem existed: its macvtaps come back sealed
+        new StateStore(_dir).Save(new DaemonState { NextIndex = 2, Endpoints = [new EndpointState { Index = 1, Name = "old", Type = "macvtap", Lower = "sim0", Mac = "1a:00:00:00:00:01" }] });
+        using var restored = NewRegistry();
+        restored.Restore(new StateStore(_dir).Load());
+        Assert.Equal("sealed", Ok(restored, new LinkShowRequest { Name = "old" }).Links![0].GuestMemory);
+    }
 
     [Fact]
     public void An_endpoint_whose_lower_is_gone_at_restore_stays_in_the_state_file()

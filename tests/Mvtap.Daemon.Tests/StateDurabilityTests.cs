@@ -36,7 +36,7 @@ public sealed class StateDurabilityTests : IDisposable
     }
 
     // The changes tried while the state cannot be saved: an add (with and without up), a delete,
-    // and sets of the port's values, of the name, of the source list and of the queue length.
+    // and sets of the port's values, of the name, of the source list, of the queue length and of guestmem.
     private static readonly string[][] Changes =
     [
         ["link", "add", "link", "sim0", "name", "new0", "type", "macvtap"],
@@ -45,6 +45,8 @@ public sealed class StateDurabilityTests : IDisposable
         ["link", "set", "src0", "macaddr", "add", "02:00:00:00:00:bb"],
         ["link", "set", "src0", "mode", "vepa", "txqueuelen", "900"],
         ["link", "set", "src0", "name", "src9"],
+        ["link", "set", "keep0", "guestmem", "any"],
+        ["link", "add", "link", "sim0", "name", "new2", "type", "macvtap", "guestmem", "any"],
         ["link", "del", "keep0"],
     ];
 

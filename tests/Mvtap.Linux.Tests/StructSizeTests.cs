@@ -14,6 +14,15 @@ public class StructSizeTests
     private static unsafe int MreqAddressOffset() { PacketMreq s; return (int)(s.Address - (byte*)&s); }
 
     [Fact]
+    public void ITimerSpecMatchesTimeH()
+    {
+        // <time.h> struct itimerspec: two struct timespec (tv_sec, tv_nsec: 8 bytes each)
+        Assert.Equal(32, Unsafe.SizeOf<ITimerSpec>());
+        Assert.Equal(16, Offset<ITimerSpec>(nameof(ITimerSpec.ValueSeconds)));
+        Assert.Equal(24, Offset<ITimerSpec>(nameof(ITimerSpec.ValueNanoseconds)));
+    }
+
+    [Fact]
     public void PacketStructsMatchIfPacketH()
     {
         // <linux/if_packet.h>
@@ -91,6 +100,13 @@ public class StructSizeTests
         Assert.Equal(4, Offset<IfInfoMsg>(nameof(IfInfoMsg.Index)));
         Assert.Equal(8, Offset<IfInfoMsg>(nameof(IfInfoMsg.Flags)));
         Assert.Equal(12, Offset<IfInfoMsg>(nameof(IfInfoMsg.Change)));
+        // <linux/if_addr.h> struct ifaddrmsg, <linux/rtnetlink.h> struct rtmsg
+        Assert.Equal(8, Unsafe.SizeOf<IfAddrMsg>());
+        Assert.Equal(4, Offset<IfAddrMsg>(nameof(IfAddrMsg.Index)));
+        Assert.Equal(12, Unsafe.SizeOf<RtMsg>());
+        Assert.Equal(4, Offset<RtMsg>(nameof(RtMsg.Table)));
+        Assert.Equal(6, Offset<RtMsg>(nameof(RtMsg.Scope)));
+        Assert.Equal(8, Offset<RtMsg>(nameof(RtMsg.Flags)));
     }
 
     [Fact]

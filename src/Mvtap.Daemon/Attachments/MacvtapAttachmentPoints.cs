@@ -1,17 +1,19 @@
 // The attachment points of one macvtap endpoint on a packet lower (design.md "Words"):
-// <run-dir>/tapN.vhost, a vhost-user socket mvtapd listens on (QEMU and virtio-user connect as
-// clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
+// <run-dir>/tapN.vhost (or a path the client chose, e.g. the CNI plugin's socketDir), a vhost-user
+// socket mvtapd listens on (QEMU and virtio-user connect as clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
 // framing). Both files get the endpoint's owner and group so the user running the VM may
 // connect. A third part is the tap relay: on request (mvtap run) a kernel TAP whose queue
 // descriptor goes to the hypervisor and whose network side the datapath reads. One guest at a
 // time, whichever way it comes: the parts share a GuestSlot, and a guest that goes away frees
-// it for the next.
+// it for the next. The vhost-user part maps only the guest memory the endpoint's `guestmem`
+// allows (GuestMemoryPolicy): by default only memory its owner cannot truncate under mvtapd.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Linux;
 using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser;
+using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;
 
 namespace Mvtap.Daemon.Attachments;
@@ -63,13 +65,13 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     }
 
     public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, int index, string runDir,
-        int uid, int gid, Action<string> log, bool requireSealedMemory = false)
+        int uid, int gid, Action<string> log, GuestMemoryPolicy guestMemory = GuestMemoryPolicy.Sealed, string? vhostUserPath = null)
     {
         Directory.CreateDirectory(runDir);
         var slot = new GuestSlot();
-        var backend = new VhostUserNetBackend(QueuePairs, log) { RequireSealedMemory = requireSealedMemory };
+        var backend = new VhostUserNetBackend(QueuePairs, log) { GuestMemory = guestMemory };
         var vhost = new VhostUserAttachment(endpoint, backend);
-        var vhostEndpoint = new VhostUserEndpoint(backend, ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
+        var vhostEndpoint = new VhostUserEndpoint(backend, vhostUserPath ?? ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
         {
             OwnerUid = uid,
             OwnerGid = gid,
@@ -81,7 +83,7 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         var tap = new TapRelayAttachment(endpoint, slot, TapId);
         try
         {
-            stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId);
+            stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId, log);
             composite = new CompositeAttachment(endpoint, slot, vhost, stream, tap);
             datapath.Attach(composite);
             vhostEndpoint.Start();
@@ -103,6 +105,14 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         if (uid < 0 && gid < 0) return;
         UnixSocket.SetOwner(VhostEndpoint.SocketPath, uid, gid);
         Stream.SetOwner(uid, gid);
+    }
+
+    /// <summary>`link set ... guestmem`: the next memory table is checked against
+    /// <paramref name="policy"/>; a guest whose mapped memory it no longer allows is disconnected.</summary>
+    public void SetGuestMemory(GuestMemoryPolicy policy)
+    {
+        if (_backend.SetGuestMemory(policy))
+            VhostEndpoint.Disconnect("its guest memory is not sealed against shrinking and the endpoint now maps only sealed guest memory (guestmem sealed)");
     }
 
     public void Dispose()

@@ -1,7 +1,10 @@
 // The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
-// lower host carries it, and the attributes the core does not interpret (owner, group, netns).
+// lower host carries it, and the attributes the core does not interpret (owner, group, netns,
+// the guest memory a macvtap's vhost-user attachment maps, where its vhost-user socket lives, and
+// the CNI attachment that made it).
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -16,6 +19,10 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public string? Owner { get; set; }
     public string? Group { get; set; }
     public string? Netns { get; set; }
+    public GuestMemoryPolicy GuestMemory { get; set; } = GuestMemoryPolicy.Sealed;
+    /// <summary>Where the vhost-user socket was asked to be bound; null = &lt;run-dir&gt;/tapN.vhost.</summary>
+    public string? VhostUserPath { get; init; }
+    public Mvtap.Control.CniAttachment? Cni { get; init; }
 
     public string TypeName => Kind == EndpointKind.Macvtap ? "macvtap" : "macvlan";
 }

@@ -16,10 +16,10 @@ public sealed partial class LinkRegistry
     private volatile string[] _awaitedLowers = [];
 
     // Restore: an endpoint that could not be restored; one whose lower is missing waits for it.
-    private void Unrestored(EndpointState e, MvtapException error)
+    private void Unrestored(EndpointState e, bool lowerMissing)
     {
         _unrestored.Add(e);
-        if (error.Errno == Errno.ENODEV) _waitingForLower.Add(e);
+        if (lowerMissing) _waitingForLower.Add(e);
         _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
     }
 
@@ -48,13 +48,14 @@ public sealed partial class LinkRegistry
                     restored = true;
                     _log.LogInformation("restored {Name} (index {Index}): its lower {Lower} appeared", e.Name, e.Index, e.Lower);
                 }
-                catch (MvtapException ex) when (ex.Errno != Errno.ENODEV)
+                catch (MvtapException ex) when (ex.Errno == Errno.ENODEV) { /* the lower went again meanwhile: it waits on */ }
+                // refused for another reason (a container's namespace that went fails below the core's
+                // rules): it stays in the state file, and is not tried on every event
+                catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)
                 {
-                    // refused for another reason: it stays in the state file, and is not tried on every event
                     _waitingForLower.Remove(e);
                     _log.LogError("cannot restore {Name} (index {Index}) on {Lower}, which appeared: {Error}; it stays in the state file", e.Name, e.Index, e.Lower, ex.Message);
                 }
-                catch (MvtapException) { /* the lower went again meanwhile: it waits on */ }
             }
             _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
             if (!restored) return;
@@ -94,6 +95,7 @@ public sealed partial class LinkRegistry
         Mtu = e.Mtu == 0 ? null : e.Mtu, TxQueueLen = e.TxQueueLen, BcQueueLen = e.BcQueueLen,
         BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
-        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up,
+        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
+        VhostUserPath = e.VhostUserPath, Cni = e.Cni,
     };
 }

@@ -1,6 +1,6 @@
 // `link set`: one request may change the endpoint in its port (address, mode, flags, state, MTU,
-// source list…), its name, the owner of its attachment points, its queue length and its
-// namespace. All of it is validated first; then applied and saved; and when anything fails on the
+// source list…), its name, the owner of its attachment points and the guest memory its vhost-user
+// attachment maps, its queue length and its namespace. All of it is validated first; then applied and saved; and when anything fails on the
 // way (a later part refused, or the state not saved) every part applied is put back to the old
 // values captured before (SetUndo). A namespace move is the exception: it cannot be taken back
 // without costing the container its NIC's configuration, so it is saved first and made last.
@@ -9,6 +9,7 @@ using Mvtap.Control;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -25,6 +26,7 @@ public sealed partial class LinkRegistry
         }
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
         var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
+        var guestMemory = r.GuestMemory is null ? (GuestMemoryPolicy?)null : RequestValues.GuestMemory(r.GuestMemory, record.Kind, ep.Name);
         var change = new EndpointChange
         {
             Mac = r.Address is null ? null : RequestValues.Mac(r.Address),
@@ -42,7 +44,7 @@ public sealed partial class LinkRegistry
         if (r.Netns is not null && record.Kind != EndpointKind.Macvlan)
             throw new MvtapException(Errno.EINVAL, $"{ep.Name} is a macvtap: only macvlan endpoints move to a namespace");
         var netns = r.Netns is { } ns ? NamespaceArgument.Resolve(ns, clientUid) : null;
-        bool owning = (r.Owner is not null || r.Group is not null) && record.Kind == EndpointKind.Macvtap;
+        bool owning = (r.Owner is not null || r.Group is not null || guestMemory is not null) && record.Kind == EndpointKind.Macvtap;
         if (owning)
         {
             // unknown names are refused before anything is applied
@@ -57,7 +59,8 @@ public sealed partial class LinkRegistry
             record.Lower.Port.Change(ep, change);
             applied = true;
             if (r.NewName is { } nn) record.Lower.Port.Rename(ep, nn);
-            if (owning) record.Lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
+            if (owning) record.Lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory ?? record.GuestMemory);
+            if (guestMemory is { } gm) record.GuestMemory = gm;
             if (r.Owner is not null) record.Owner = r.Owner;
             if (r.Group is not null) record.Group = r.Group;
             if (r.TxQueueLen is { } q) record.TxQueueLen = q;
@@ -90,13 +93,13 @@ public sealed partial class LinkRegistry
     /// <summary>What a `link set` can change of an endpoint, as it was before the request.</summary>
     private sealed record SetUndo(string Name, MacAddress Mac, EndpointMode Mode, EndpointFlags Flags, bool Up, int Mtu,
         uint BcQueueLen, int BcCutoff, bool SpoofCheck, IReadOnlyList<MacAddress> Sources,
-        string? Owner, string? Group, uint TxQueueLen, string? Netns)
+        string? Owner, string? Group, GuestMemoryPolicy GuestMemory, uint TxQueueLen, string? Netns)
     {
         public static SetUndo Capture(EndpointRecord r)
         {
             var ep = r.Endpoint;
             return new SetUndo(ep.Name, ep.Mac, ep.Mode, ep.Flags, ep.IsUp, ep.Mtu, ep.BcQueueLenRequest, ep.Port.BcCutoff,
-                ep.SpoofCheck, [.. ep.SourceList], r.Owner, r.Group, r.TxQueueLen, r.Netns);
+                ep.SpoofCheck, [.. ep.SourceList], r.Owner, r.Group, r.GuestMemory, r.TxQueueLen, r.Netns);
         }
 
         /// <summary>Puts back every part that differs, in the reverse order of Set; each part on its own,
@@ -110,8 +113,13 @@ public sealed partial class LinkRegistry
             if (r.Owner != Owner || r.Group != Group)
             {
                 // attachment points made without an owner or group belong to root, as mvtapd made them
-                undo(() => r.Lower.OpenAttachmentPoints(ep, r.Index, Owner ?? "0", Group ?? "0", runDir), $"give {Name}'s attachment points back to their owner");
+                undo(() => r.Lower.OpenAttachmentPoints(ep, r.Index, Owner ?? "0", Group ?? "0", runDir, GuestMemory), $"give {Name}'s attachment points back to their owner");
                 (r.Owner, r.Group) = (Owner, Group);
+            }
+            if (r.GuestMemory != GuestMemory)
+            {
+                undo(() => r.Lower.OpenAttachmentPoints(ep, r.Index, null, null, runDir, GuestMemory), $"put {Name}'s guestmem back to {GuestMemory.Name()}");
+                r.GuestMemory = GuestMemory;
             }
             if (ep.Name != Name) undo(() => port.Rename(ep, Name), $"rename {ep.Name} back to {Name}");
             if (ep.Mac == Mac && ep.Mode == Mode && ep.Flags == Flags && ep.IsUp == Up && ep.Mtu == Mtu && ep.BcQueueLenRequest == BcQueueLen

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.State;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -43,6 +44,9 @@ public sealed partial class LinkRegistry
             Owner = x.Owner,
             Group = x.Group,
             Netns = x.Netns,
+            GuestMemory = x.Kind == Lowers.EndpointKind.Macvtap ? x.GuestMemory.Name() : null,
+            VhostUserPath = x.VhostUserPath,
+            Cni = x.Cni,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
     };
 
@@ -94,11 +98,13 @@ public sealed partial class LinkRegistry
                 {
                     Create(RestoreRequest(e), e.Index);
                 }
-                catch (MvtapException ex)
+                // a container's namespace that went while mvtapd was away fails below the core's rules
+                catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)
                 {
-                    Unrestored(e, ex);
+                    bool lowerMissing = ex is MvtapException { Errno: Errno.ENODEV };
+                    Unrestored(e, lowerMissing);
                     _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file{Retry}", InterfaceNames.Printable(e.Name), e.Index, e.Lower, ex.Message,
-                        ex.Errno == Errno.ENODEV ? $", and is restored when {e.Lower} appears" : "");
+                        lowerMissing ? $", and is restored when {e.Lower} appears" : "");
                 }
             }
         }

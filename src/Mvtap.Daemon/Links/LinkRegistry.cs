@@ -15,6 +15,7 @@ using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -120,6 +121,8 @@ public sealed partial class LinkRegistry : IDisposable
         RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
+        var guestMemory = r.GuestMemory is null ? GuestMemoryPolicy.Sealed : RequestValues.GuestMemory(r.GuestMemory, kind, name);
+        var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
@@ -138,17 +141,20 @@ public sealed partial class LinkRegistry : IDisposable
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck ?? true,
         };
-        var ep = lower.AddEndpoint(settings, kind, r.Netns);
+        var ep = lower.AddEndpoint(settings, kind, r.Netns, innerName);
         var record = new EndpointRecord(index ?? _nextIndex, kind, lower, ep)
         {
             TxQueueLen = r.TxQueueLen ?? 500,
             Owner = r.Owner,
             Group = r.Group,
             Netns = r.Netns,
+            GuestMemory = guestMemory,
+            VhostUserPath = r.VhostUserPath,
+            Cni = r.Cni,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir);
+            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);
@@ -184,6 +190,8 @@ public sealed partial class LinkRegistry : IDisposable
         if (host is null) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
         _lowers.Add(host);
         host.Port.Changed += OnPortChanged;
+        host.EndpointDeleted += OnEndpointDeleted;
+        host.EndpointMoved += OnEndpointMoved;
         return host;
     }
 
@@ -197,6 +205,8 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ControlResponse Delete(LinkDelRequest r)
     {
+        // an endpoint that could not be restored (its namespace or lower gone) is still deletable
+        if (FindRecord(r.Name) is null && _unrestored.RemoveAll(e => e.Name == r.Name) > 0) return ControlResponse.Success();
         var record = Require(r.Name);
         // Saved first: a deleted interface (a container's NIC and its addresses) cannot be brought back
         try
@@ -227,13 +237,18 @@ public sealed partial class LinkRegistry : IDisposable
     {
         var lower = record.Lower;
         lower.RemoveEndpoint(record.Endpoint);
-        if (lower.Port.Endpoints.Count == 0)
-        {
-            // spec 1.2: the port goes with its last endpoint
-            _lowers.Remove(lower);
-            lower.Port.Changed -= OnPortChanged;
-            lower.Dispose();
-        }
+        CloseIfEmpty(lower);
+    }
+
+    private void CloseIfEmpty(ILowerHost lower)
+    {
+        if (lower.Port.Endpoints.Count != 0) return;
+        // spec 1.2: the port goes with its last endpoint
+        _lowers.Remove(lower);
+        lower.Port.Changed -= OnPortChanged;
+        lower.EndpointDeleted -= OnEndpointDeleted;
+        lower.EndpointMoved -= OnEndpointMoved;
+        lower.Dispose();
     }
 
     private ControlResponse Show(LinkShowRequest r)
@@ -269,6 +284,8 @@ public sealed partial class LinkRegistry : IDisposable
             foreach (var lower in _lowers)
             {
                 lower.Port.Changed -= OnPortChanged;
+                lower.EndpointDeleted -= OnEndpointDeleted;
+                lower.EndpointMoved -= OnEndpointMoved;
                 lower.Dispose();
             }
             _lowers.Clear();

@@ -2,6 +2,7 @@
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -19,7 +20,7 @@ internal static class LinkViews
         if (record.Kind == EndpointKind.Macvtap)
         {
             // attachment points exist only once mvtapd has created them
-            var v = ControlPaths.VhostUserPath(runDir, record.Index);
+            var v = record.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, record.Index);
             var s = ControlPaths.StreamPath(runDir, record.Index);
             vhost = File.Exists(v) ? v : null;
             stream = File.Exists(s) ? s : null;
@@ -47,6 +48,7 @@ internal static class LinkViews
             Owner = record.Owner,
             Group = record.Group,
             Netns = record.Netns,
+            GuestMemory = record.Kind == EndpointKind.Macvtap ? record.GuestMemory.Name() : null,
             LowerState = health.State,
             LowerReason = health.Reason,
             LowerNetns = health.Netns,
@@ -54,7 +56,9 @@ internal static class LinkViews
             DatapathReason = health.DatapathReason,
             DatapathRestarts = health.DatapathRestarts,
             VhostUserPath = vhost,
+            VhostUserQueuePairs = vhost is null ? 0 : Attachments.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
+            Cni = record.Cni,
             Statistics = new LinkStatistics
             {
                 RxBytes = (ulong)c.RxBytes,

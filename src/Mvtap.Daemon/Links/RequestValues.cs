@@ -4,6 +4,7 @@ using Mvtap.Control;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -68,6 +69,16 @@ internal static class RequestValues
             MacaddrOperation.Set => (null, parsed),
             _ => (null, null),
         };
+    }
+
+    /// <summary>`guestmem`: only for a macvtap (its vhost-user attachment maps guest memory).</summary>
+    public static GuestMemoryPolicy GuestMemory(string name, EndpointKind kind, string endpoint)
+    {
+        if (!GuestMemoryPolicyNames.TryParse(name, out var policy))
+            throw new MvtapException(Errno.EINVAL, $"guestmem \"{name}\" is unknown: use sealed or any");
+        if (kind != EndpointKind.Macvtap)
+            throw new MvtapException(Errno.EINVAL, $"{endpoint} is a macvlan: guestmem applies to macvtap endpoints (vhost-user guest memory)");
+        return policy;
     }
 
     /// <summary>The name of an endpoint or of a lower, checked as the kernel's dev_valid_name and more

@@ -1,6 +1,7 @@
 // A lower device as the daemon holds it: the core's Port plus whatever moves its frames (the
 // AF_PACKET datapath for a real interface, the in-process switch for a sim lower).
 using Mvtap.Core.Model;
+using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Lowers;
 
@@ -15,22 +16,35 @@ public interface ILowerHost : IDisposable
     /// lifecycle of its own (sim) is always present and running.</summary>
     LowerHealth Health => LowerHealth.Normal;
 
-    /// <summary>Creates the endpoint in the port and whatever carries its frames.</summary>
-    Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns);
+    /// <summary>Creates the endpoint in the port and whatever carries its frames. A macvlan endpoint's
+    /// interface is named <paramref name="innerName"/> (null: the endpoint's name).</summary>
+    Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null);
 
     void RemoveEndpoint(Endpoint endpoint);
 
     /// <summary>Moves a macvlan endpoint's interface into a network namespace.</summary>
     void MoveToNamespace(Endpoint endpoint, string netns);
 
+    /// <summary>An endpoint whose interface was deleted where it lives (inside its container, or with its
+    /// namespace): the host has deleted it, as the kernel deletes a macvlan whose device is deleted.
+    /// The string is the line that says so. Raised on a thread of its own.</summary>
+    event Action<Endpoint, string>? EndpointDeleted { add { } remove { } }
+
+    /// <summary>An endpoint's interface was moved to another namespace by someone else and is followed
+    /// there: that namespace's name under /run/netns (null: none). Raised on a thread of its own.</summary>
+    event Action<Endpoint, string?>? EndpointMoved { add { } remove { } }
+
     /// <summary>Called after a change of the endpoint in the port (MAC, up/down, MTU), so the
     /// interface that carries it can follow.</summary>
     void EndpointChanged(Endpoint endpoint);
 
     /// <summary>Creates a macvtap endpoint's attachment points under <paramref name="runDir"/> (tapN.vhost,
-    /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, or gives existing ones
-    /// that owner. A lower that cannot carry guests' frames has none.</summary>
-    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir);
+    /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, whose vhost-user frontend
+    /// may share <paramref name="guestMemory"/>, or gives existing ones that owner and policy.
+    /// <paramref name="vhostUserPath"/> places the vhost-user socket elsewhere (checked by the caller).
+    /// A lower that cannot carry guests' frames has none.</summary>
+    void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, GuestMemoryPolicy guestMemory,
+        string? vhostUserPath = null);
 
     /// <summary>Creates a kernel TAP relayed into a macvtap endpoint (mvtap run); the caller hands its
     /// queue descriptor over and closes the TapDevice.</summary>

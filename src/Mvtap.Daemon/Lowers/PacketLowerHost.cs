@@ -17,13 +17,28 @@ public sealed class PacketLowerHost : ILowerHost
     private readonly HashSet<Endpoint> _macvlans = [];
     private readonly Dictionary<Endpoint, MacvtapAttachmentPoints> _macvtaps = [];
 
-    private readonly bool _requireSealedMemory;
-
-    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath, bool requireSealedMemory)
+    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
     {
         _switch = sw;
         _datapath = datapath;
-        _requireSealedMemory = requireSealedMemory;
+        sw.MacvlanEndpointDeleted += OnDeleted;
+        sw.MacvlanInterfaceMoved += OnMoved;
+    }
+
+    public event Action<Endpoint, string>? EndpointDeleted;
+    public event Action<Endpoint, string?>? EndpointMoved;
+
+    // The switch's events are for every lower's endpoints; _macvlans is shared with the control plane.
+    private void OnDeleted(Endpoint ep, string line)
+    {
+        lock (_macvlans) if (!_macvlans.Remove(ep)) return;
+        EndpointDeleted?.Invoke(ep, line);
+    }
+
+    private void OnMoved(Endpoint ep, string? netns)
+    {
+        lock (_macvlans) if (!_macvlans.Contains(ep)) return;
+        EndpointMoved?.Invoke(ep, netns);
     }
 
     public string Name => _datapath.Lower.Name;
@@ -57,16 +72,15 @@ public sealed class PacketLowerHost : ILowerHost
     public LowerDatapath Datapath => _datapath;
 
     /// <summary>Opens the interface as a lower, or null when no such interface exists in the
-    /// switch's namespace. <paramref name="requireSealedMemory"/>: its macvtap endpoints' vhost-user
-    /// backends refuse guest memory not sealed against shrinking.</summary>
-    public static ILowerHost? Open(LinuxSwitch sw, string name, bool requireSealedMemory = false)
+    /// switch's namespace.</summary>
+    public static ILowerHost? Open(LinuxSwitch sw, string name)
     {
         using (var rtnl = sw.Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(sw.Namespace))
             if (rtnl.GetLink(name) is null) return null;
-        return new PacketLowerHost(sw, sw.OpenLower(name), requireSealedMemory);
+        return new PacketLowerHost(sw, sw.OpenLower(name));
     }
 
-    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
+    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null)
     {
         if (kind == EndpointKind.Macvtap)
         {
@@ -76,14 +90,16 @@ public sealed class PacketLowerHost : ILowerHost
         }
         // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
         // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
-        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, settings.Name, up: false, adopt: true);
-        _macvlans.Add(ep);
+        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, innerName ?? settings.Name, up: false, adopt: true);
+        lock (_macvlans) _macvlans.Add(ep);
         return ep;
     }
 
     public void RemoveEndpoint(Endpoint endpoint)
     {
-        if (_macvlans.Remove(endpoint)) _switch.RemoveEndpoint(endpoint);
+        bool macvlan;
+        lock (_macvlans) macvlan = _macvlans.Remove(endpoint);
+        if (macvlan) _switch.RemoveEndpoint(endpoint);
         else
         {
             Port.Delete(endpoint);
@@ -91,16 +107,18 @@ public sealed class PacketLowerHost : ILowerHost
         }
     }
 
-    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir)
+    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
+        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
     {
         int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
         if (_macvtaps.TryGetValue(endpoint, out var existing))
         {
             existing.SetOwner(uid, gid);
+            existing.SetGuestMemory(guestMemory);
             return;
         }
         _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
-            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), _requireSealedMemory);
+            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), guestMemory, vhostUserPath);
     }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>
@@ -112,7 +130,9 @@ public sealed class PacketLowerHost : ILowerHost
 
     public void MoveToNamespace(Endpoint endpoint, string netns)
     {
-        if (!_macvlans.Contains(endpoint))
+        bool macvlan;
+        lock (_macvlans) macvlan = _macvlans.Contains(endpoint);
+        if (!macvlan)
             throw new MvtapException(Errno.EINVAL, $"{endpoint.Name} is not a macvlan endpoint");
         _switch.MoveEndpoint(endpoint, netns);
     }
@@ -122,6 +142,8 @@ public sealed class PacketLowerHost : ILowerHost
 
     public void Dispose()
     {
+        _switch.MacvlanEndpointDeleted -= OnDeleted;
+        _switch.MacvlanInterfaceMoved -= OnMoved;
         foreach (var points in _macvtaps.Values) points.Dispose();
         _macvtaps.Clear();
         _switch.CloseLower(_datapath);

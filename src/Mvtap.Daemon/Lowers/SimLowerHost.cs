@@ -13,7 +13,7 @@ public sealed class SimLowerHost(string name) : ILowerHost
     public string Kind => "sim";
     public Port Port => _network.Port;
 
-    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns)
+    public Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null)
     {
         if (netns is not null)
             throw new MvtapException(Errno.EOPNOTSUPP, $"endpoints of the sim lower {Name} cannot live in a namespace");
@@ -28,7 +28,8 @@ public sealed class SimLowerHost(string name) : ILowerHost
     public void EndpointChanged(Endpoint endpoint) { }
 
     // Nothing outside mvtapd carries a sim endpoint's frames.
-    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir) { }
+    public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
+        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory, string? vhostUserPath = null) { }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>
         throw new MvtapException(Errno.EOPNOTSUPP, $"endpoints of the sim lower {Name} have no tap: nothing outside mvtapd carries their frames");

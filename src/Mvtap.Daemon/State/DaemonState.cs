@@ -1,6 +1,8 @@
 // What mvtapd persists in <state-dir>/state.json: every endpoint with what it was created
 // and changed with, so a restart brings each back with the same name, index, MAC, mode and
-// flags. Strings on disk (modes, MACs) keep the file readable and diffable.
+// flags. Strings on disk (modes, MACs) keep the file readable and diffable. Setters, not init:
+// the source-generated reader then leaves a property missing from the file at its default here
+// (with init it would be null or 0: spoof_check false, endpoints null).
 using System.Text.Json.Serialization;
 
 namespace Mvtap.Daemon.State;
@@ -9,34 +11,40 @@ public sealed record DaemonState
 {
     public const int CurrentVersion = 1;
 
-    public int Version { get; init; } = CurrentVersion;
+    public int Version { get; set; } = CurrentVersion;
     /// <summary>The next endpoint index; indexes are never reused, like ifindexes.</summary>
-    public int NextIndex { get; init; } = 1;
-    public List<EndpointState> Endpoints { get; init; } = [];
+    public int NextIndex { get; set; } = 1;
+    public List<EndpointState> Endpoints { get; set; } = [];
 }
 
 public sealed record EndpointState
 {
-    public int Index { get; init; }
-    public string Name { get; init; } = "";
-    public string Type { get; init; } = "macvtap";
-    public string Lower { get; init; } = "";
-    public string Mac { get; init; } = "";
-    public string Mode { get; init; } = "vepa";
-    public List<string> Flags { get; init; } = [];
-    public bool Up { get; init; }
-    public int Mtu { get; init; }
-    public uint TxQueueLen { get; init; } = 500;
-    public uint BcQueueLen { get; init; } = 1000;
-    public int BcCutoff { get; init; } = 1;
-    public List<string> Macaddrs { get; init; } = [];
-    public bool SpoofCheck { get; init; } = true;
-    public string? Owner { get; init; }
-    public string? Group { get; init; }
-    public string? Netns { get; init; }
+    public int Index { get; set; }
+    public string Name { get; set; } = "";
+    public string Type { get; set; } = "macvtap";
+    public string Lower { get; set; } = "";
+    public string Mac { get; set; } = "";
+    public string Mode { get; set; } = "vepa";
+    public List<string> Flags { get; set; } = [];
+    public bool Up { get; set; }
+    public int Mtu { get; set; }
+    public uint TxQueueLen { get; set; } = 500;
+    public uint BcQueueLen { get; set; } = 1000;
+    public int BcCutoff { get; set; } = 1;
+    public List<string> Macaddrs { get; set; } = [];
+    public bool SpoofCheck { get; set; } = true;
+    public string? Owner { get; set; }
+    public string? Group { get; set; }
+    public string? Netns { get; set; }
+    /// <summary>A macvtap's `guestmem` ("sealed" or "any"); absent = sealed.</summary>
+    public string? GuestMemory { get; set; }
+    public string? VhostUserPath { get; set; }
+    /// <summary>The CNI attachment that made the endpoint (container id, ifname, network).</summary>
+    public Mvtap.Control.CniAttachment? Cni { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectNullableAnnotations = true)] // a null where the type says none is a corrupt file, not a crash at restore
 [JsonSerializable(typeof(DaemonState))]
 internal sealed partial class StateJsonContext : JsonSerializerContext;

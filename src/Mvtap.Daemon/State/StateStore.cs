@@ -36,6 +36,9 @@ public sealed class StateStore(string stateDir)
         }
         if (state is null)
             throw new StateFileException($"{Path} holds no state (JSON null); it was left as it is.");
+        // element nullability is not checked by the serializer: an entry that is JSON null is corrupt too
+        if (state.Endpoints.Contains(null!))
+            throw new StateFileException($"{Path} is corrupt (an endpoint entry is null); mvtapd will not start over it. Repair or move the file away; it was left as it is.");
         if (state.Version != DaemonState.CurrentVersion)
             throw new StateFileException($"{Path} has state version {state.Version}; this mvtapd reads version {DaemonState.CurrentVersion}.");
         return state;

@@ -1,8 +1,8 @@
 // What a container does to its macvlan endpoint's interface (the inner veth end), turned into the
 // port's own changes. With the kernel's macvlan the device IS the endpoint, so `ip link set eth0
 // down|up|address|mtu`, `ip maddr add`, the IP stack's group joins and ALLMULTI/PROMISC inside the
-// container are endpoint changes with the endpoint's rules. One follower per watched attachment,
-// used by InnerLinkMonitor's thread only.
+// container are endpoint changes with the endpoint's rules. One follower per followed attachment,
+// used by InnerLinkMonitor's thread only (which also keeps, here, what it knows of where the NIC is).
 //
 // A veth cannot refuse what the kernel's macvlan would refuse, so the change has already happened on
 // the interface when we see it. The choice made here, closest to what a user of the kernel's
@@ -18,8 +18,9 @@ using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Datapath;
 
-/// <summary>One observation of the inner end: its link state and its link-layer multicast list.</summary>
-internal readonly record struct InnerLinkState(bool Up, MacAddress Mac, int Mtu, bool AllMulti, bool Promisc, IReadOnlyCollection<MacAddress> Groups);
+/// <summary>One observation of the inner end: its link state and its link-layer multicast list (null: not
+/// readable now, its namespace out of mvtap's reach: the groups followed so far stay).</summary>
+internal readonly record struct InnerLinkState(bool Up, MacAddress Mac, int Mtu, bool AllMulti, bool Promisc, IReadOnlyCollection<MacAddress>? Groups);
 
 internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<string> log)
 {
@@ -29,6 +30,19 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
     private bool _allMulti, _promisc;
 
     public MacvlanAttachment Attachment => attachment;
+
+    // ---- the monitor's bookkeeping (its thread only) ----
+    /// <summary>The place the monitor indexes this follower under (namespace key, ifindex).</summary>
+    public (int NsKey, int IfIndex)? IndexedAt { get; set; }
+    /// <summary>The place last followed, to tell a move made by the container from one made by mvtap.</summary>
+    public InnerPlace? LastPlace { get; set; }
+    /// <summary>Looked for again at RetryAt (a NIC caught in the middle of a move), up to a bound.</summary>
+    public int Retries { get; set; }
+    public long RetryAt { get; set; }
+    /// <summary>Its outer end left the switch's namespace (RTM_DELLINK with a new netnsid): gone from here, not deleted.</summary>
+    public bool OuterMovedAway { get; set; }
+    /// <summary>The last failure logged for it; a repeat is not.</summary>
+    public string? LastError { get; set; }
 
     /// <param name="generationBeforeRead">the attachment's PushGeneration read before <paramref name="seen"/> was.</param>
     public void Apply(InnerLinkState seen, long generationBeforeRead)
@@ -46,8 +60,9 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
 
     private void FollowMulticast(InnerLinkState seen)
     {
-        var join = seen.Groups.Where(g => g.IsMulticast && !_followedGroups.Contains(g)).ToList();
-        var leave = _followedGroups.Where(g => !seen.Groups.Contains(g)).ToList();
+        var groups = seen.Groups;
+        var join = groups is null ? [] : groups.Where(g => g.IsMulticast && !_followedGroups.Contains(g)).ToList();
+        var leave = groups is null ? [] : _followedGroups.Where(g => !groups.Contains(g)).ToList();
         bool? allMulti = seen.AllMulti != _allMulti ? seen.AllMulti : null;
         bool? promisc = seen.Promisc != _promisc ? seen.Promisc : null;
         if (join.Count == 0 && leave.Count == 0 && allMulti is null && promisc is null) return;

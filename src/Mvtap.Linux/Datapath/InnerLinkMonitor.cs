@@ -1,222 +1,244 @@
-// Watches the inner ends of a switch's macvlan endpoints (the containers' NICs) and hands what it
+// Follows the inner ends of a switch's macvlan endpoints (the containers' NICs) and hands what it
 // sees to each endpoint's InnerLinkFollower: up/down, MAC, MTU, ALLMULTI/PROMISC and the link-layer
 // multicast list (the endpoint's multicast filter, spec 1.5). One thread for the whole switch.
 //
-// Per watched interface, opened inside its namespace (and re-opened when the endpoint is moved,
-// LinuxSwitch.MoveEndpoint): an rtnetlink socket subscribed to link changes and to IPv4/IPv6 group
-// joins (RTNLGRP_LINK, RTNLGRP_IPV4/IPV6_MCADDR, 6.13+), an rtnetlink client to read the link, and
-// /proc/net/dev_mcast. Notifications only wake the thread; the state is always re-read whole, so a
-// lost or stale notification costs nothing. Link-layer joins (`ip maddr add` = SIOCADDMULTI, packet
-// sockets' PACKET_MR_MULTICAST) send no notification at all, hence the periodic re-read of every
-// watch (ReReadInterval): such a join is followed within that interval.
+// Without a gap: where a NIC is (InnerPlace) is read from its outer end, whoever moved or renamed it.
+// One rtnetlink socket in the switch's namespace listens to every namespace that has a netnsid there
+// (NETLINK_LISTEN_ALL_NSID; InnerNamespaces gives each followed namespace one, before mvtap moves a
+// NIC in), for link changes and IPv4/IPv6 group joins; it holds no namespace alive. A link
+// notification only says "look again": the NIC is re-read whole (through the switch's namespace,
+// IFLA_TARGET_NETNSID), so a lost or stale one costs nothing, and a NIC gone from where it was is
+// looked for again from its outer end: moved on (followed there), or unregistered (its outer end is
+// gone too: the endpoint is deleted, as the kernel deletes a macvlan whose device is deleted).
+// Link-layer joins (`ip maddr add`, PACKET_MR_MULTICAST) send no notification at all: every
+// followed namespace's /proc/net/dev_mcast, kept open, is re-read every DefaultMulticastInterval (one pread
+// each; parsed only when it changed). Nor do a packet socket's ALLMULTI and PROMISC (only counters
+// change): each NIC's link is re-read once every LinkInterval, in turn. (An eBPF fentry program on
+// __dev_set_rx_mode would make both event-driven; a kernel locked down for integrity, as this
+// project's is, refuses tracing programs.) A namespace nobody but mvtap uses any more is let go of
+// (InnerNamespaces.Sweep), so the kernel can destroy it and the NICs in it.
 //
-// Never takes a lock the datapath takes; never throws out of its thread (a failure is logged and the
-// watch tried again on the next round).
-using Mvtap.Core.Model;
+// Never takes a lock the datapath takes; never throws out of its thread (a failure is logged once
+// and the NIC looked at again later); notifications are outside input (LinkNotification).
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
 
-internal sealed unsafe class InnerLinkMonitor : IDisposable
+internal sealed unsafe partial class InnerLinkMonitor : IDisposable
 {
-    /// <summary>How often every watch is re-read without a notification (link-layer joins have none).</summary>
-    public static readonly TimeSpan ReReadInterval = TimeSpan.FromSeconds(1);
-    private const int PollMilliseconds = 200; // bounds how long Dispose and new watches wait
+    /// <summary>How often each followed namespace's link-layer multicast list is re-read by default.</summary>
+    public static readonly TimeSpan DefaultMulticastInterval = TimeSpan.FromMilliseconds(25);
+    /// <summary>How often each NIC's link is re-read without a notification (ALLMULTI/PROMISC counters of packet sockets).</summary>
+    public static readonly TimeSpan LinkInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often namespaces are checked for users besides mvtap (also on every mount change).</summary>
+    public static readonly TimeSpan UseCheckInterval = TimeSpan.FromSeconds(2);
+    /// <summary>Every NIC is looked for and re-read this often without a notification (a net under the others).</summary>
+    public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(10);
+    private const int RetryMilliseconds = 20;   // a NIC caught in the middle of a move is looked for again this soon,
+    private const int MaxRetries = 50;          // this many times; then at the next resync
+    private const int MountCheckMilliseconds = 250;
 
-    private readonly object _gate = new(); // guards _watches; never held while calling a port
-    private readonly List<Watch> _watches = [];
+    private readonly InnerNamespaces _namespaces;
     private readonly Action<string> _log;
+    private readonly Action<MacvlanAttachment, string> _gone;
+    private readonly Action<MacvlanAttachment, string?> _movedOn;
+    private readonly long _multicastTicks;
+    private readonly object _gate = new(); // guards _commands; never held while calling out
+    private readonly List<(MacvlanAttachment Attachment, Command Command)> _commands = [];
+    private readonly FileDescriptor _wake = EventFd.Create();
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private long _malformed;
 
-    public InnerLinkMonitor(Action<string> log)
+    private enum Command { Add, Remove, Moved }
+
+    /// <param name="gone">a NIC was unregistered (its pair is gone): the attachment and the line to log; on this thread.</param>
+    /// <param name="movedOn">a NIC was moved to another namespace by someone else: its name under /run/netns, if any.</param>
+    public InnerLinkMonitor(InnerNamespaces namespaces, Action<string> log, Action<MacvlanAttachment, string> gone,
+        Action<MacvlanAttachment, string?> movedOn, TimeSpan? multicastInterval = null)
     {
+        _namespaces = namespaces;
         _log = log;
+        _gone = gone;
+        _movedOn = movedOn;
+        _multicastTicks = (long)(multicastInterval ?? DefaultMulticastInterval).TotalMilliseconds;
         _thread = new Thread(Run) { IsBackground = true, Name = "mvtap inner link monitor" };
         _thread.Start();
     }
 
-    public void Add(MacvlanAttachment attachment)
+    /// <summary>Notification datagrams that did not decode (counted and dropped; everything is re-read).</summary>
+    public long MalformedNotifications => Interlocked.Read(ref _malformed);
+
+    public void Add(MacvlanAttachment attachment) => Enqueue(attachment, Command.Add);
+
+    /// <summary>Stops following; the thread forgets the NIC on its next round.</summary>
+    public void Remove(MacvlanAttachment attachment) => Enqueue(attachment, Command.Remove);
+
+    /// <summary>mvtap moved the NIC (MacvlanAttachment.MoveTo): re-read it where it is now.</summary>
+    public void Moved(MacvlanAttachment attachment) => Enqueue(attachment, Command.Moved);
+
+    private void Enqueue(MacvlanAttachment attachment, Command command)
     {
-        lock (_gate) _watches.Add(new Watch(new InnerLinkFollower(attachment, _log)));
+        lock (_gate) _commands.Add((attachment, command));
+        try { EventFd.Signal(_wake.Fd); } catch (SystemCallException) { /* disposed: stopping */ }
     }
 
-    /// <summary>Stops watching; the thread closes the watch's sockets on its next round.</summary>
-    public void Remove(MacvlanAttachment attachment)
-    {
-        lock (_gate) foreach (var w in _watches) if (w.Follower.Attachment == attachment) w.Removed = true;
-    }
+    // ---- the thread ----------------------------------------------------------------------------
 
-    /// <summary>The inner end moved to another namespace: re-open the watch there.</summary>
-    public void Moved(MacvlanAttachment attachment)
-    {
-        lock (_gate) foreach (var w in _watches) if (w.Follower.Attachment == attachment) w.Reopen = true;
-    }
-
-    private sealed class Watch(InnerLinkFollower follower) : IDisposable
-    {
-        public InnerLinkFollower Follower { get; } = follower;
-        public volatile bool Removed, Reopen = true;
-        public RtnetlinkSubscription? Events;
-        public Rtnetlink? Client;
-        public LinkMulticastList? Multicast;
-        public int IfIndex;
-        /// <summary>The last failure was logged; a repeat is not.</summary>
-        public string? LastError;
-
-        public bool IsOpen => Events is not null;
-
-        public void Dispose()
-        {
-            Events?.Dispose();
-            Client?.Dispose();
-            Multicast?.Dispose();
-            Events = null;
-            Client = null;
-            Multicast = null;
-        }
-    }
+    private RtnetlinkSubscription? _events;
+    private Rtnetlink? _host;
+    private FileDescriptor? _mounts;
+    private InnerNamespace[] _spaces = [];
+    private int _spacesVersion = -1;
 
     private void Run()
     {
-        var buffer = new byte[64 * 1024];
-        var ready = new List<Watch>();
-        var nextReRead = DateTime.UtcNow;
-        while (!_stopping)
-        {
-            Watch[] watches;
-            lock (_gate)
-            {
-                foreach (var w in _watches.Where(w => w.Removed)) w.Dispose();
-                _watches.RemoveAll(w => w.Removed);
-                watches = [.. _watches];
-            }
-            foreach (var w in watches)
-                if (w.Reopen) Open(w);
-
-            var open = watches.Where(w => w.IsOpen).ToArray();
-            var fds = new PollFd[open.Length];
-            for (int i = 0; i < open.Length; i++) fds[i] = new PollFd { Fd = open[i].Events!.Fd, Events = Sockets.POLLIN };
-            // with no watch this only waits; EINTR and errors leave revents 0 (nothing read this round)
-            fixed (PollFd* p = fds) _ = Sockets.poll(p, (nuint)fds.Length, PollMilliseconds);
-
-            ready.Clear();
-            bool reReadAll = DateTime.UtcNow >= nextReRead;
-            if (reReadAll) nextReRead = DateTime.UtcNow + ReReadInterval;
-            for (int i = 0; i < open.Length; i++)
-            {
-                if (fds[i].Revents == 0 && !reReadAll) continue;
-                // drain: the notifications only say "something changed in that namespace"
-                for (int k = 0; k < 64 && open[i].Events!.Receive(buffer) != 0; k++) { }
-                ready.Add(open[i]);
-            }
-            foreach (var w in ready)
-                if (!w.Removed && !_stopping) Sync(w);
-        }
-        lock (_gate)
-        {
-            foreach (var w in _watches) w.Dispose();
-            _watches.Clear();
-        }
-    }
-
-    // On this thread: setns moves only the calling thread, and what is opened inside stays there.
-    private void Open(Watch w)
-    {
-        w.Reopen = false;
-        w.Dispose();
-        var a = w.Follower.Attachment;
         try
         {
-            var ns = a.InnerNamespaceOrHost;
-            (w.Events, w.Client, w.Multicast) = ns is null ? OpenHere() : NetNamespace.Run(ns, OpenHere);
-            // by index first: the interface may have been renamed before this watch opened
-            w.IfIndex = (a.InnerIfIndex > 0 ? w.Client.GetLink(a.InnerIfIndex)?.Index : null)
-                ?? w.Client.GetLink(a.InnerName)?.Index
-                ?? throw new MvtapException(Errno.ENODEV, $"no interface {a.InnerName} in {ns ?? "the switch's namespace"}");
-            w.LastError = null;
-            Sync(w);
+            _events = _namespaces.Home.Run(() => new RtnetlinkSubscription([RtnetlinkSubscription.RTNLGRP_LINK],
+                [RtnetlinkSubscription.RTNLGRP_IPV4_MCADDR, RtnetlinkSubscription.RTNLGRP_IPV6_MCADDR],
+                allNamespaces: true, receiveBuffer: 4 << 20));
+            _host = _namespaces.Home.Run(() => new Rtnetlink());
+            try { _mounts = FileIo.Open("/proc/self/mountinfo", FileIo.O_RDONLY); } catch (SystemCallException) { /* checked on the timer only */ }
         }
         catch (Exception e)
         {
-            // its namespace is gone (and the pair with it), or not there yet: not followed until moved again
-            w.Dispose();
-            Report(w, $"{a.Endpoint.Name}: cannot watch {a.InnerName}: {e.Message}");
+            _log($"the containers' NICs cannot be followed: {e.Message}");
+            return;
         }
-    }
-
-    private static (RtnetlinkSubscription, Rtnetlink, LinkMulticastList) OpenHere()
-    {
-        var events = new RtnetlinkSubscription([RtnetlinkSubscription.RTNLGRP_LINK],
-            [RtnetlinkSubscription.RTNLGRP_IPV4_MCADDR, RtnetlinkSubscription.RTNLGRP_IPV6_MCADDR]);
-        Rtnetlink? client = null;
-        try
+        var buffer = new byte[64 * 1024];
+        var fds = new PollFd[3];
+        long now = Environment.TickCount64;
+        long lastUseCheck = now, nextMulticast = now, nextUseCheck = now + (long)UseCheckInterval.TotalMilliseconds, nextResync = now + (long)ResyncInterval.TotalMilliseconds;
+        while (!_stopping)
         {
-            client = new Rtnetlink();
-            return (events, client, LinkMulticastList.OpenCurrent());
-        }
-        catch
-        {
-            events.Dispose();
-            client?.Dispose();
-            throw;
-        }
-    }
-
-    private void Sync(Watch w)
-    {
-        var a = w.Follower.Attachment;
-        try
-        {
-            long generation = a.PushGeneration;
-            var link = w.Client!.GetLink(w.IfIndex);
-            if (link is null)
+            try
             {
-                // moved by the switch (re-opened in the new namespace next round), or deleted, or
-                // moved elsewhere by someone else: nothing left to follow here
-                if (w.Reopen) return;
-                w.Dispose();
-                Report(w, $"{a.Endpoint.Name}: {a.InnerName} left its namespace; no longer followed");
-                return;
+                now = Environment.TickCount64;
+                long wakeAt = Math.Min(Math.Min(nextMulticast, nextUseCheck), Math.Min(nextResync, NextRetry()));
+                fds[0] = new PollFd { Fd = _events.Fd, Events = Sockets.POLLIN };
+                fds[1] = new PollFd { Fd = _wake.Fd, Events = Sockets.POLLIN };
+                fds[2] = new PollFd { Fd = _mounts?.Fd ?? -1, Events = POLLPRI };
+                // EINTR and errors leave revents 0: nothing read this round
+                fixed (PollFd* p = fds) _ = Sockets.poll(p, 3, (int)Math.Clamp(wakeAt - now, 0, 1000));
+                if (_stopping) break;
+                now = Environment.TickCount64;
+                if (fds[1].Revents != 0) EventFd.Drain(_wake.Fd);
+                TakeCommands();
+                if (fds[0].Revents != 0) ReadNotifications(buffer);
+                if (fds[2].Revents != 0)
+                {
+                    // a namespace unmounted (`ip netns del`) may have lost its last user: look soon, but
+                    // at most every MountCheckMilliseconds however busy the machine's mounts are (the
+                    // poll itself takes the change as seen: mounts_poll)
+                    nextUseCheck = Math.Min(nextUseCheck, lastUseCheck + MountCheckMilliseconds);
+                }
+                if (now >= nextUseCheck)
+                {
+                    lastUseCheck = now;
+                    nextUseCheck = now + (long)UseCheckInterval.TotalMilliseconds;
+                    LetGoOfUnused(checkUse: true);
+                }
+                else LetGoOfUnused(checkUse: false);
+                _refreshed.Clear();
+                if (now >= nextMulticast)
+                {
+                    PollLinks(now - (nextMulticast - _multicastTicks));
+                    nextMulticast = now + _multicastTicks;
+                    PollMulticast();
+                }
+                if (now >= nextResync)
+                {
+                    nextResync = now + (long)ResyncInterval.TotalMilliseconds;
+                    foreach (var f in _followers.Values) MarkDirty(f, relocate: true);
+                }
+                SyncDirty(now);
             }
-            if (link.Name != a.InnerName)
+            catch (Exception e)
             {
-                _log($"{a.Endpoint.Name}: its interface {a.InnerName} is now called {link.Name}; followed under that name");
-                a.FollowRename(link.Name);
+                // nothing ends this thread; the next round starts from what is known
+                _log($"following the containers' NICs: {e.GetType().Name}: {e.Message}");
+                Thread.Sleep(RetryMilliseconds);
             }
-            var groups = w.Multicast!.Read(w.IfIndex);
-            w.Follower.Apply(new InnerLinkState(
-                Up: link.IsUp,
-                Mac: link.Address ?? a.InnerMac,
-                Mtu: (int)link.Mtu,
-                // the counters, not the flags: ifi_flags shows only the user-set (gflags) part, while the
-                // kernel's filter (spec 1.5) sees dev->flags, set by any user (tcpdump, packet sockets)
-                AllMulti: (link.Flags & Rtnl.IFF_ALLMULTI) != 0 || link.Allmulti > 0,
-                Promisc: (link.Flags & Rtnl.IFF_PROMISC) != 0 || link.Promiscuity > 0,
-                Groups: groups.ToHashSet()), generation);
-            w.LastError = null;
         }
-        catch (Exception e) when (!a.Endpoint.IsDeleted)
+        _events.Dispose();
+        _host.Dispose();
+        _mounts?.Dispose();
+    }
+
+    private const short POLLPRI = 2;
+
+    private void TakeCommands()
+    {
+        (MacvlanAttachment, Command)[] commands;
+        lock (_gate)
         {
-            Report(w, $"{a.Endpoint.Name}: following {a.InnerName} failed: {e.Message}");
+            if (_commands.Count == 0) return;
+            commands = [.. _commands];
+            _commands.Clear();
         }
-        catch (Exception)
+        foreach (var (a, command) in commands)
         {
-            // removed while we looked: the watch goes on the next round
+            switch (command)
+            {
+                case Command.Add:
+                    if (!_followers.ContainsKey(a)) Follow(new InnerLinkFollower(a, _log));
+                    MarkDirty(_followers[a], relocate: a.Place is null);
+                    break;
+                case Command.Remove:
+                    if (_followers.TryGetValue(a, out var removed)) Forget(removed);
+                    break;
+                case Command.Moved when _followers.TryGetValue(a, out var f):
+                    f.LastPlace = a.Place; // mvtap's own move: not news to log
+                    MarkDirty(f, relocate: false);
+                    break;
+            }
         }
     }
 
-    private void Report(Watch w, string message)
+    // Every queued datagram (bounded per round); each notification marks the NIC it is about.
+    private void ReadNotifications(byte[] buffer)
     {
-        if (message == w.LastError) return;
-        w.LastError = message;
-        _log(message);
+        Span<LinkNotification> seen = stackalloc LinkNotification[256];
+        for (int k = 0; k < 256; k++)
+        {
+            int n = _events!.Receive(buffer, out int nsid);
+            if (n == 0) return;
+            if (n < 0)
+            {
+                // notifications were lost (the socket overflowed): look at everything again
+                foreach (var f in _followers.Values) MarkDirty(f, relocate: true);
+                continue;
+            }
+            int count = LinkNotification.Decode(buffer.AsSpan(0, n), seen, out bool malformed);
+            if (malformed) Interlocked.Increment(ref _malformed);
+            for (int i = 0; i < count; i++) Notice(nsid, seen[i]);
+            if (malformed || count == seen.Length)
+                foreach (var f in _followers.Values) MarkDirty(f, relocate: true);
+        }
+    }
+
+    private void PollMulticast()
+    {
+        if (_namespaces.Version != _spacesVersion)
+        {
+            _spacesVersion = _namespaces.Version;
+            _spaces = _namespaces.All();
+        }
+        foreach (var ns in _spaces)
+        {
+            if (!ns.IsOpen || !_refreshed.Add(ns) || !ns.RefreshMulticast()) continue;
+            if (_byNamespace.TryGetValue(KeyOf(ns.NsId), out var here))
+                foreach (var f in here) MarkDirty(f, relocate: false);
+        }
     }
 
     public void Dispose()
     {
         _stopping = true;
+        try { EventFd.Signal(_wake.Fd); } catch (SystemCallException) { }
         _thread.Join(5000);
+        _wake.Dispose();
     }
 }

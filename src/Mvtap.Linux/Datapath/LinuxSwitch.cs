@@ -2,9 +2,11 @@
 // devices (each with its Port and datapath thread), adds and removes `macvlan` endpoints (veth
 // pairs) on them, and on Dispose stops the threads and deletes every veth pair it created.
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
-// there and the outer veth ends are created there; endpoints' inner ends may go anywhere.
-// The lowers are followed (LowerLinkMonitor): a lower deleted, moved or re-created is reopened or
-// shown as it is; its owner hears of deleted lowers (LowerGone) and of interfaces appearing.
+// there and the outer veth ends are created there; endpoints' inner ends may go anywhere, and are
+// followed there (InnerLinkMonitor): a NIC deleted in its container deletes its endpoint, as the
+// kernel deletes a macvlan whose device is deleted (MacvlanEndpointDeleted tells the owner).
+// The lowers are followed too (LowerLinkMonitor): a lower deleted, moved or re-created is reopened
+// or shown as it is; its owner hears of deleted lowers (LowerGone) and of interfaces appearing.
 using Microsoft.Extensions.Logging;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
@@ -37,8 +39,21 @@ public sealed class LinuxSwitch : IDisposable
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
         _monitor = new LowerLinkMonitor(netns, () => Lowers, () => LowerGonePolicy, dp => LowerGone?.Invoke(dp),
             name => InterfaceAppeared?.Invoke(name), _logger);
-        _innerMonitor = new InnerLinkMonitor(_log);
+        _innerNamespaces = new InnerNamespaces(netns);
+        _innerMonitor = new InnerLinkMonitor(_innerNamespaces, _log, OnInterfaceGone,
+            (a, ns) => Raise(() => MacvlanInterfaceMoved?.Invoke(a.Endpoint, ns)));
     }
+
+    /// <summary>A macvlan endpoint's interface was unregistered (deleted inside its container, or gone with
+    /// its namespace): the switch has deleted the endpoint; the line says so. Raised on the thread pool.</summary>
+    public event Action<Endpoint, string>? MacvlanEndpointDeleted;
+
+    /// <summary>A macvlan endpoint's interface was moved to another namespace by someone else (its container)
+    /// and is followed there: that namespace's name under /run/netns (null: it has none, or it is the switch's).
+    /// Raised on the thread pool.</summary>
+    public event Action<Endpoint, string?>? MacvlanInterfaceMoved;
+
+    private readonly InnerNamespaces _innerNamespaces;
 
     private readonly LowerLinkMonitor _monitor;
     private readonly Action<string> _log;
@@ -117,8 +132,8 @@ public sealed class LinuxSwitch : IDisposable
             MacvlanAttachment? attachment = null;
             try
             {
-                attachment = (adopt ? MacvlanAttachment.Adopt(_rtnl, Namespace, ep, ifName, netns) : null)
-                    ?? MacvlanAttachment.Create(_rtnl, Namespace, ep, ifName, netns);
+                attachment = (adopt ? MacvlanAttachment.Adopt(_rtnl, Namespace, _innerNamespaces, ep, ifName, netns, OuterTaken) : null)
+                    ?? MacvlanAttachment.Create(_rtnl, Namespace, _innerNamespaces, ep, ifName, netns);
                 lower.Attach(attachment);
                 _endpoints[ep] = (lower, attachment);
                 PublishAttachments();
@@ -140,6 +155,37 @@ public sealed class LinuxSwitch : IDisposable
             }
         }
     }
+
+    private bool OuterTaken(int outerIndex) => _endpoints.Values.Any(e => e.Attachment.OuterIfIndex == outerIndex);
+
+    // The monitor's thread: the pair is gone, so is the endpoint (out of its port and the datapath).
+    private void OnInterfaceGone(MacvlanAttachment attachment, string line)
+    {
+        Endpoint? deleted = null;
+        lock (_gate)
+        {
+            foreach (var (ep, e) in _endpoints)
+            {
+                if (e.Attachment != attachment) continue;
+                _log(line);
+                _endpoints.Remove(ep);
+                PublishAttachments();
+                try { e.Lower.Port.Delete(ep); } catch (MvtapException) { /* deleted meanwhile */ }
+                e.Lower.Detach(attachment);
+                try { attachment.Dispose(_rtnl); } catch (Exception x) when (x is NetlinkException or SystemCallException) { }
+                deleted = ep;
+                break;
+            }
+        }
+        if (deleted is null) return;
+        Raise(() => MacvlanEndpointDeleted?.Invoke(deleted, line));
+    }
+
+    private void Raise(Action raise) => ThreadPool.QueueUserWorkItem(_ =>
+    {
+        try { raise(); }
+        catch (Exception e) { _log($"an endpoint event's handler failed: {e.Message}"); }
+    });
 
     /// <summary>The attachment of an endpoint this switch created (its veth names, its socket).</summary>
     public MacvlanAttachment AttachmentOf(Endpoint ep)
@@ -268,6 +314,7 @@ public sealed class LinuxSwitch : IDisposable
             PublishAttachments();
             foreach (var l in _lowers) l.Lower.Dispose();
             _lowers.Clear();
+            _innerNamespaces.Dispose();
             _rtnl.Dispose();
         }
     }

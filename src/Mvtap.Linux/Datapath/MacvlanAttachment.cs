@@ -3,29 +3,34 @@
 // outer end stays with the datapath, which opens it with AF_PACKET exactly like a lower device
 // (batched, vnet header) and holds it promiscuous so it receives every frame the inner end sends
 // and every frame we hand it, whatever the destination MAC.
+// Where the inner end is (Place: namespace and ifindex) is what its outer end says (a veth's peer
+// index and netnsid), so it is found again whoever moved or renamed it; changes are pushed to it by
+// index there. This file: the endpoint's side and the inner end's state; MacvlanAttachment.Pairs.cs
+// makes, adopts and deletes pairs.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
 
-public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
+public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
 {
-    private static int _counter;
     private readonly string? _hostNamespace;
+    private readonly InnerNamespaces _namespaces;
     private bool _disposed;
 
     private MacvlanAttachment(Endpoint endpoint, string outerName, int outerIndex, string innerName, string? innerNamespace,
-        string? hostNamespace, PacketSocket socket, bool innerUp, int innerIfIndex)
+        string? hostNamespace, InnerNamespaces namespaces, PacketSocket socket, bool innerUp, InnerPlace? place)
     {
-        InnerIfIndex = innerIfIndex;
         Endpoint = endpoint;
         OuterName = outerName;
         OuterIfIndex = outerIndex;
         InnerName = innerName;
         InnerNamespace = innerNamespace;
         _hostNamespace = hostNamespace;
+        _namespaces = namespaces;
+        _place = place;
+        InnerIfIndex = place?.IfIndex ?? 0;
         Socket = socket;
         InnerMac = endpoint.Mac;
         InnerMtu = endpoint.Mtu;
@@ -71,14 +76,99 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
     private int _innerIfIndex;
 
     /// <summary>The inner end was renamed where it lives (a container runtime names its NIC eth0 after
-    /// the move, as CNI plugins do): it is the same interface, pushed to and moved under its new name.</summary>
-    internal void FollowRename(string name)
-    {
-        lock (_innerGate) InnerName = name;
-    }
-    public string? InnerNamespace { get; private set; }
+    /// the move, as CNI plugins do): it is the same interface, pushed to and moved by its index.</summary>
+    internal void FollowRename(string name) => InnerName = name;
+
+    /// <summary>The name (under /run/netns) of the namespace the inner end is in; null: the switch's.
+    /// A namespace without a name keeps the last name known.</summary>
+    public string? InnerNamespace { get => Volatile.Read(ref _innerNamespace); private set => Volatile.Write(ref _innerNamespace, value); }
+    private string? _innerNamespace;
+
     /// <summary>Read and written by the datapath thread only.</summary>
     public PacketSocket Socket { get; }
+
+    // ---- where the inner end is ---------------------------------------------------------------
+    private readonly object _placeGate = new();
+    private InnerPlace? _place;
+    private long _searched; // when a namespace out of reach was last searched for
+    private const int SearchMilliseconds = 5000;
+
+    /// <summary>The place mvtap's own last move (MoveTo) put the inner end: not news to the monitor.</summary>
+    internal InnerPlace? MovedBySwitch { get; private set; }
+
+    /// <summary>Where the inner end was last found (null: not yet looked for).</summary>
+    internal InnerPlace? Place => Volatile.Read(ref _place);
+
+    /// <summary>Looks where the inner end is now, from its outer end; Gone when the pair no longer exists
+    /// (its outer end is unregistered: both ends always go together). <paramref name="host"/> is a
+    /// client in the switch's namespace, used by the calling thread only.</summary>
+    internal (InnerPlace? Place, bool Gone) Relocate(Rtnetlink host)
+    {
+        lock (_placeGate)
+        {
+            if (_disposed) return (_place, false);
+            var outer = host.GetLink(OuterIfIndex);
+            if (outer is null) return (_place, true);
+            if (outer.Link is not int index || index <= 0) return (_place, false); // mid-move: look again later
+            int? nsId = outer.LinkNetNsId;
+            var current = _place;
+            bool same = current is not null && current.NsId == nsId && current.IfIndex == index;
+            // still where it was: in a namespace followed, or in one out of reach (let go of, or held only by
+            // a descriptor somewhere), searched for again (every reachable namespace) only now and then
+            if (same && (current!.Namespace is { IsOpen: true } || Environment.TickCount64 - _searched < SearchMilliseconds))
+                return (current, false);
+            if (nsId is not null) _searched = Environment.TickCount64;
+            var ns = nsId is int id ? _namespaces.AcquireByNsId(id, InnerNamespace) : _namespaces.Home;
+            if (ns is null && same) return (current, false);
+            Settle(new InnerPlace(ns, nsId, index));
+            return (_place, false);
+        }
+    }
+
+    // Under _placeGate: the new place takes over the old one's count on its namespace.
+    private void Settle(InnerPlace place)
+    {
+        var old = _place;
+        Volatile.Write(ref _place, place);
+        InnerIfIndex = place.IfIndex;
+        if (place.Namespace is { } ns) InnerNamespace = ns.IsHome ? null : ns.Name ?? InnerNamespace;
+        _namespaces.Release(old?.Namespace);
+    }
+
+    /// <summary>Moves the inner end into the named namespace (`link set NAME netns NS`). The namespace is
+    /// followed before the NIC arrives there, so nothing the container does on arrival is missed.</summary>
+    internal void MoveTo(Rtnetlink hostRtnl, string netns)
+    {
+        var target = _namespaces.AcquireNamed(netns);
+        bool settled = false;
+        try
+        {
+            lock (_placeGate)
+            {
+                var place = Place is { Namespace.IsOpen: true } p ? p : Relocate(hostRtnl).Place;
+                if (place?.Namespace is not { IsOpen: true } from)
+                    throw new MvtapException(Errno.ENODEV, $"{Endpoint.Name}: its interface {InnerName} is not where mvtapd can reach it");
+                if (from == target) return;
+                using (var rtnl = from.Run(() => new Rtnetlink()))
+                    target.WithHandle(fd => { rtnl.SetLink(new LinkRequest { Index = place.IfIndex, NetNsFd = fd }); return 0; });
+                // a moved device keeps its index unless the new namespace has it taken: ask the outer end
+                var outer = hostRtnl.GetLink(OuterIfIndex);
+                if (outer is { Link: int index } && outer.LinkNetNsId == target.NsId)
+                {
+                    Settle(new InnerPlace(target, target.NsId, index));
+                    MovedBySwitch = _place;
+                    settled = true;
+                    InnerNamespace = target.IsHome ? null : netns;
+                }
+            }
+        }
+        finally
+        {
+            if (!settled) _namespaces.Release(target);
+        }
+        if (!settled) Relocate(hostRtnl); // moved on already by the container: wherever it is now
+    }
+
     // ---- the inner end's state, as far as we know it (pushed by us or observed by InnerLinkMonitor) ----
     // Written under _innerGate: by SyncInner (from Port.Changed, outside the port's lock) and by
     // InnerLinkFollower (monitor thread, never holding the port's lock while it holds ours).
@@ -116,18 +206,45 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
             var ep = Endpoint;
             bool upChanged = ep.IsUp != _lastEndpointUp;
             _lastEndpointUp = ep.IsUp;
-            var request = new LinkRequest { Name = InnerName };
+            var request = new LinkRequest();
             bool any = false;
             if (ep.Mac != InnerMac) { request = request with { Address = ep.Mac }; any = true; }
             if (ep.Mtu != InnerMtu) { request = request with { Mtu = (uint)ep.Mtu }; any = true; }
             if ((upChanged || restore) && ep.IsUp != InnerUp) { request = request with { Up = ep.IsUp }; any = true; }
             if (!any) return;
             Interlocked.Increment(ref _pushGeneration);
-            using var rtnl = OpenInnerRtnetlink();
-            rtnl.SetLink(request);
+            Push(request);
             InnerMac = ep.Mac;
             InnerMtu = ep.Mtu;
             if (request.Up is { } up) InnerUp = up;
+        }
+    }
+
+    // By index where the inner end is; once more after looking again if it was moved on meanwhile.
+    private void Push(LinkRequest request)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var place = attempt == 0 ? Place : null;
+            if (place?.Namespace is not { IsOpen: true })
+            {
+                using var host = _namespaces.Home.Run(() => new Rtnetlink());
+                var (found, gone) = Relocate(host);
+                if (gone) throw new MvtapException(Errno.ENODEV, $"{Endpoint.Name}: its interface {InnerName} is gone");
+                place = found;
+            }
+            if (place?.Namespace is not { IsOpen: true } ns)
+                throw new MvtapException(Errno.ENODEV, $"{Endpoint.Name}: its interface {InnerName} is not where mvtapd can reach it");
+            try
+            {
+                using var rtnl = ns.Run(() => new Rtnetlink());
+                rtnl.SetLink(request with { Index = place.IfIndex });
+                return;
+            }
+            catch (Exception e) when (attempt == 0 && e is RtnetlinkException { Errno: 19 } or ObjectDisposedException)
+            {
+                // moved on, or its namespace let go of, since we last looked
+            }
         }
     }
 
@@ -147,163 +264,5 @@ public sealed class MacvlanAttachment : IEndpointAttachment, IDisposable
             InnerUp = up;
             return changed;
         }
-    }
-
-    /// <summary>The namespace the inner end is in, for rtnetlink and /proc (null: the caller's).</summary>
-    public string? InnerNamespaceOrHost => InnerNamespace ?? _hostNamespace;
-
-    private Rtnetlink OpenInnerRtnetlink() =>
-        InnerNamespaceOrHost is { } ns ? Rtnetlink.InNamespace(ns) : new Rtnetlink();
-
-    /// <summary>
-    /// Creates the pair for <paramref name="endpoint"/>: outer end in <paramref name="hostNamespace"/> (null: the
-    /// caller's), inner end named <paramref name="innerName"/> created directly inside <paramref name="innerNamespace"/>
-    /// (null: next to the outer end). The outer end is brought up; the inner end takes the endpoint's admin
-    /// state (a new endpoint is down, as a new kernel macvlan device is: bringing either up brings both up).
-    /// </summary>
-    public static MacvlanAttachment Create(Rtnetlink hostRtnl, string? hostNamespace, Endpoint endpoint, string innerName, string? innerNamespace)
-    {
-        using var innerNs = innerNamespace is null ? null : NetNamespace.Open(innerNamespace);
-        string outer = CreatePair(hostRtnl, endpoint, innerName, innerNs);
-        try
-        {
-            hostRtnl.SetUp(outer, true);
-            if (endpoint.IsUp && innerNamespace is null) hostRtnl.SetUp(innerName, true);
-            else if (endpoint.IsUp)
-            {
-                using var innerRtnl = Rtnetlink.InNamespace(innerNamespace!);
-                innerRtnl.SetUp(innerName, true);
-            }
-            var link = hostRtnl.GetLink(outer) ?? throw new SystemCallException($"veth {outer} vanished", 19);
-            var socket = PacketLower.Open(hostNamespace, link.Index);
-            try
-            {
-                socket.SetPromiscuous(true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-            return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: endpoint.IsUp,
-                innerIfIndex: link.Link ?? 0); // a veth's IFLA_LINK is its peer's index
-        }
-        catch
-        {
-            TryDelete(hostRtnl, outer);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Takes over the pair of a previous mvtapd run (SIGKILL, or a stop that kept the interfaces):
-    /// the inner end <paramref name="innerName"/> in <paramref name="innerNamespace"/> stays as the
-    /// container configured it (addresses, routes) and traffic resumes through a new socket on its
-    /// outer end. Null when there is no such pair of ours (not a veth, or its peer is not an outer end).
-    /// </summary>
-    public static MacvlanAttachment? Adopt(Rtnetlink hostRtnl, string? hostNamespace, Endpoint endpoint, string innerName, string? innerNamespace)
-    {
-        using var innerRtnl = innerNamespace is null ? null : Rtnetlink.InNamespace(innerNamespace);
-        var innerSide = innerRtnl ?? hostRtnl;
-        var inner = innerSide.GetLink(innerName);
-        var outer = inner is null ? null : OuterEndOf(hostRtnl, inner);
-        if (outer is null)
-        {
-            // Renamed in its namespace while we were away (see FollowRename): the same pair still
-            // carries the endpoint's MAC on its inner end.
-            foreach (var link in innerSide.GetLinks())
-            {
-                if (link.Address != endpoint.Mac || OuterEndOf(hostRtnl, link) is not { } o) continue;
-                (inner, outer) = (link, o);
-                innerName = link.Name;
-                break;
-            }
-        }
-        if (inner is null || outer is null) return null;
-        (innerRtnl ?? hostRtnl).SetLink(new LinkRequest { Name = innerName, Address = endpoint.Mac, Mtu = (uint)endpoint.Mtu });
-        hostRtnl.SetUp(outer.Name, true);
-        var socket = PacketLower.Open(hostNamespace, outer.Index);
-        try
-        {
-            socket.SetPromiscuous(true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        return new MacvlanAttachment(endpoint, outer.Name, outer.Index, innerName, innerNamespace, hostNamespace, socket, innerUp: inner.IsUp, innerIfIndex: inner.Index);
-    }
-
-    // The outer end of ours (an "mvo" veth in the switch's namespace) whose peer is inner, if any.
-    private static LinkInfo? OuterEndOf(Rtnetlink hostRtnl, LinkInfo inner)
-    {
-        if (inner is not { Kind: "veth", Link: { } peerIndex }) return null;
-        var outer = hostRtnl.GetLink(peerIndex);
-        return outer is { Kind: "veth" } && outer.Name.StartsWith("mvo", StringComparison.Ordinal) ? outer : null;
-    }
-
-    /// <summary>Moves the inner end into another named namespace (`link set NAME netns NS`).</summary>
-    public void MoveTo(Rtnetlink hostRtnl, string netns)
-    {
-        using var innerRtnl = InnerNamespace is null ? null : Rtnetlink.InNamespace(InnerNamespace);
-        using var target = NetNamespace.Open(netns);
-        (innerRtnl ?? hostRtnl).MoveToNamespace(InnerName, target);
-        InnerNamespace = netns;
-        // a moved device keeps its index unless the new namespace has it taken
-        using var movedRtnl = Rtnetlink.InNamespace(netns);
-        InnerIfIndex = movedRtnl.GetLink(InnerName)?.Index ?? 0;
-    }
-
-    /// <summary>Closes the socket but leaves the pair, for a daemon that stops and will adopt it again.</summary>
-    public void Release()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        Socket.Dispose();
-        _io.Dispose();
-    }
-
-    // The outer name is ours to choose: "mvo" + pid + counter keeps concurrent daemons and test
-    // processes apart and stays within IFNAMSIZ (15); a leftover of a crashed run is skipped.
-    private static string CreatePair(Rtnetlink rtnl, Endpoint endpoint, string innerName, FileDescriptor? innerNs)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            string outer = $"mvo{Environment.ProcessId & 0xFFFF:x4}{Interlocked.Increment(ref _counter) & 0xFFFF:x4}";
-            try
-            {
-                Veth.Create(rtnl, outer, innerName, innerNs, peerAddress: endpoint.Mac, mtu: (uint)endpoint.Mtu);
-                return outer;
-            }
-            catch (RtnetlinkException e) when (e.Errno == 17 /* EEXIST */ && attempt < 16 && rtnl.GetLink(outer) is not null)
-            {
-                // our generated name was taken; an EEXIST for the inner name is the caller's to see
-            }
-        }
-    }
-
-    private static void TryDelete(Rtnetlink rtnl, string outer)
-    {
-        // Deleting either end removes the pair; ENODEV means it is gone already (its inner
-        // end's namespace was deleted, which destroys the pair with it).
-        try { rtnl.DeleteLink(outer); } catch (RtnetlinkException e) when (e.Errno == 19) { }
-    }
-
-    /// <summary>Closes the socket and deletes the veth pair. Call only after the datapath let go of the socket.</summary>
-    public void Dispose(Rtnetlink hostRtnl)
-    {
-        if (_disposed) return;
-        _disposed = true;
-        Socket.Dispose();
-        _io.Dispose();
-        TryDelete(hostRtnl, OuterName);
-    }
-
-    public void Dispose()
-    {
-        if (_disposed) return;
-        using var rtnl = _hostNamespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(_hostNamespace);
-        Dispose(rtnl);
     }
 }

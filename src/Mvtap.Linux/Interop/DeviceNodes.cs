@@ -62,9 +62,16 @@ public static partial class DeviceNodes
             Minor: *(uint*)(b + 132),
             Uid: *(uint*)(b + 20),
             Gid: *(uint*)(b + 24),
-            Permissions: mode & 0xfff);
+            Permissions: mode & 0xfff,
+            FileType: mode & S_IFMT);
     }
 }
 
-/// <summary>A filesystem node as statx sees it; Major/Minor are the node's st_rdev.</summary>
-public sealed record NodeInfo(bool IsCharacterDevice, uint Major, uint Minor, uint Uid, uint Gid, uint Permissions);
+/// <summary>A filesystem node as statx sees it; Major/Minor are the node's st_rdev; FileType is its S_IFMT bits.</summary>
+public sealed record NodeInfo(bool IsCharacterDevice, uint Major, uint Minor, uint Uid, uint Gid, uint Permissions, uint FileType = 0)
+{
+    public const uint S_IFSOCK = 0xc000, S_IFLNK = 0xa000, S_IFDIR = 0x4000;
+    public bool IsDirectory => FileType == S_IFDIR;
+    public bool IsSocket => FileType == S_IFSOCK;
+    public bool IsSymlink => FileType == S_IFLNK;
+}

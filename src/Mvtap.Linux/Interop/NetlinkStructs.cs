@@ -34,6 +34,32 @@ public struct IfInfoMsg
     public uint Change;
 }
 
+/// <summary>struct ifaddrmsg (8 bytes), <linux/if_addr.h>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct IfAddrMsg
+{
+    public byte Family;
+    public byte PrefixLength;
+    public byte Flags;
+    public byte Scope;
+    public int Index;
+}
+
+/// <summary>struct rtmsg (12 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct RtMsg
+{
+    public byte Family;
+    public byte DstLength;
+    public byte SrcLength;
+    public byte Tos;
+    public byte Table;
+    public byte Protocol;
+    public byte Scope;
+    public byte Type;
+    public uint Flags;
+}
+
 /// <summary>struct sockaddr_nl (12 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct SockaddrNl
@@ -59,6 +85,9 @@ public static class NetlinkAbi
     public const int NETLINK_CAP_ACK = 10;
     public const int NETLINK_EXT_ACK = 11;
     public const int NETLINK_GET_STRICT_CHK = 12;
+    /// <summary>A subscriber also hears the namespaces its own has a netnsid for; each message then
+    /// carries that id in a control message of this type.</summary>
+    public const int NETLINK_LISTEN_ALL_NSID = 8;
 
     public const ushort NLMSG_NOOP = 1, NLMSG_ERROR = 2, NLMSG_DONE = 3;
     public const ushort NLM_F_REQUEST = 1, NLM_F_MULTI = 2, NLM_F_ACK = 4, NLM_F_ECHO = 8;
@@ -96,6 +125,23 @@ public static class Rtnl
     public const ushort IFLA_MACVLAN_MODE = 1, IFLA_MACVLAN_FLAGS = 2, IFLA_MACVLAN_MACADDR_MODE = 3;
     public const ushort IFLA_MACVLAN_MACADDR = 4, IFLA_MACVLAN_MACADDR_DATA = 5, IFLA_MACVLAN_MACADDR_COUNT = 6;
     public const ushort IFLA_MACVLAN_BC_QUEUE_LEN = 7, IFLA_MACVLAN_BC_QUEUE_LEN_USED = 8, IFLA_MACVLAN_BC_CUTOFF = 9;
+
+    /// <summary>IFLA_TARGET_NETNSID: RTM_GETLINK answered from the namespace with this id (as the
+    /// asking socket's namespace knows it). Only for reading: on RTM_NEWLINK it moves the device.</summary>
+    public const ushort IFLA_TARGET_NETNSID = 46;
+    /// <summary>IPv4/IPv6 group joins and leaves (struct ifaddrmsg; Linux 6.13+).</summary>
+    public const ushort RTM_NEWMULTICAST = 56, RTM_DELMULTICAST = 57;
+    public const ushort RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_GETADDR = 22;
+    public const ushort RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTM_GETROUTE = 26;
+
+    public const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4, IFA_FLAGS = 8;
+    public const uint IFA_F_DADFAILED = 0x08, IFA_F_TENTATIVE = 0x40;
+
+    public const ushort RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_METRICS = 8, RTA_TABLE = 15;
+    public const ushort RTAX_MTU = 2, RTAX_ADVMSS = 8;
+    public const byte RT_TABLE_UNSPEC = 0, RT_TABLE_MAIN = 254, RTPROT_BOOT = 3, RTN_UNICAST = 1;
+    public const byte RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
+    public const byte AF_INET = 2, AF_INET6 = 10;
 
     public const uint IFF_UP = 0x1, IFF_BROADCAST = 0x2, IFF_LOOPBACK = 0x8, IFF_POINTOPOINT = 0x10;
     public const uint IFF_RUNNING = 0x40, IFF_NOARP = 0x80, IFF_PROMISC = 0x100, IFF_ALLMULTI = 0x200;

@@ -48,8 +48,11 @@ public sealed record LinkInfo
     public static readonly string[] OperStateNames = ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"];
     public string OperStateName => OperState < OperStateNames.Length ? OperStateNames[OperState] : OperState.ToString();
 
+    /// <summary>Parses an RTM_NEWLINK payload; <see cref="InvalidDataException"/> when it is too
+    /// short for its struct ifinfomsg (attributes that do not fit are ignored, as nla_parse does).</summary>
     internal static LinkInfo Parse(ReadOnlyMemory<byte> payload)
     {
+        if (payload.Length < 16) throw new InvalidDataException($"RTM_NEWLINK of {payload.Length} bytes: shorter than struct ifinfomsg");
         var msg = System.Runtime.InteropServices.MemoryMarshal.Read<IfInfoMsg>(payload.Span);
         var a = new NetlinkAttributes(payload[16..]);
         var linkinfo = a.Nested(Rtnl.IFLA_LINKINFO);

@@ -76,35 +76,49 @@ public sealed unsafe class NetlinkSocket : IDisposable
         while (true)
         {
             int n = ReceiveOne(what);
-            int offset = 0;
-            while (offset + 16 <= n)
+            if (ParseReplies(_receive.AsSpan(0, n), seq, dump, what, replies, ref interrupted)) return replies;
+        }
+    }
+
+    /// <summary>Walks one received datagram of replies to request <paramref name="seq"/>, adding
+    /// each reply message to <paramref name="replies"/>; true once the answer is complete (the
+    /// acknowledgement, or NLMSG_DONE of a dump). Throws <see cref="NetlinkException"/> for an
+    /// error the kernel reports and <see cref="InvalidDataException"/> for a message that does
+    /// not fit the datagram.</summary>
+    internal static bool ParseReplies(ReadOnlySpan<byte> received, uint seq, bool dump, string what,
+        List<NetlinkMessage> replies, ref bool interrupted)
+    {
+        int n = received.Length;
+        int offset = 0;
+        while (offset + 16 <= n)
+        {
+            var hdr = MemoryMarshal.Read<NlMsgHdr>(received[offset..]);
+            if (hdr.Length < 16 || offset + hdr.Length > n) throw new InvalidDataException($"{what}: truncated netlink message");
+            var payload = received.Slice(offset + 16, (int)hdr.Length - 16);
+            offset += NetlinkAbi.Align((int)hdr.Length);
+            if (hdr.Sequence != seq) continue; // a stale answer to an earlier, abandoned request
+            if ((hdr.Flags & NetlinkAbi.NLM_F_DUMP_INTR) != 0 && hdr.Type != NetlinkAbi.NLMSG_ERROR) interrupted = true;
+            switch (hdr.Type)
             {
-                var hdr = MemoryMarshal.Read<NlMsgHdr>(_receive.AsSpan(offset));
-                if (hdr.Length < 16 || offset + hdr.Length > n) throw new InvalidDataException($"{what}: truncated netlink message");
-                var payload = _receive.AsMemory(offset + 16, (int)hdr.Length - 16);
-                offset += NetlinkAbi.Align((int)hdr.Length);
-                if (hdr.Sequence != seq) continue; // a stale answer to an earlier, abandoned request
-                if ((hdr.Flags & NetlinkAbi.NLM_F_DUMP_INTR) != 0 && hdr.Type != NetlinkAbi.NLMSG_ERROR) interrupted = true;
-                switch (hdr.Type)
-                {
-                    case NetlinkAbi.NLMSG_ERROR:
-                        int error = BinaryPrimitives.ReadInt32LittleEndian(payload.Span);
-                        if (error != 0) throw new NetlinkException(-error, ExtAckMessage(hdr.Flags, payload.Span), what);
-                        return replies;
-                    case NetlinkAbi.NLMSG_DONE:
-                        // A dump that failed part-way reports the error in NLMSG_DONE's payload.
-                        int status = payload.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(payload.Span) : 0;
-                        if (status < 0) throw new NetlinkException(-status, ExtAckMessage(hdr.Flags, payload.Span, doneMessage: true), what);
-                        if (dump) return replies;
-                        break;
-                    case NetlinkAbi.NLMSG_NOOP:
-                        break;
-                    default:
-                        replies.Add(new NetlinkMessage(hdr.Type, hdr.Flags, payload.ToArray()));
-                        break;
-                }
+                case NetlinkAbi.NLMSG_ERROR:
+                    if (payload.Length < 4) throw new InvalidDataException($"{what}: truncated netlink error message");
+                    int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
+                    if (error != 0) throw new NetlinkException(-error, ExtAckMessage(hdr.Flags, payload), what);
+                    return true;
+                case NetlinkAbi.NLMSG_DONE:
+                    // A dump that failed part-way reports the error in NLMSG_DONE's payload.
+                    int status = payload.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(payload) : 0;
+                    if (status < 0) throw new NetlinkException(-status, ExtAckMessage(hdr.Flags, payload, doneMessage: true), what);
+                    if (dump) return true;
+                    break;
+                case NetlinkAbi.NLMSG_NOOP:
+                    break;
+                default:
+                    replies.Add(new NetlinkMessage(hdr.Type, hdr.Flags, payload.ToArray()));
+                    break;
             }
         }
+        return false;
     }
 
     private void Send(byte[] message, string what)
@@ -137,16 +151,16 @@ public sealed unsafe class NetlinkSocket : IDisposable
     private static string? ExtAckMessage(ushort flags, ReadOnlySpan<byte> payload, bool doneMessage = false)
     {
         if ((flags & NetlinkAbi.NLM_F_ACK_TLVS) == 0) return null;
-        int offset;
+        long offset; // long: an echoed request length near 4 GiB must not wrap
         if (doneMessage) offset = 4;
         else
         {
             if (payload.Length < 20) return null;
             uint requestLength = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
-            offset = 4 + ((flags & NetlinkAbi.NLM_F_CAPPED) != 0 ? 16 : NetlinkAbi.Align((int)requestLength));
+            offset = 4 + ((flags & NetlinkAbi.NLM_F_CAPPED) != 0 ? 16 : ((long)requestLength + 3 & ~3L));
         }
         if (offset > payload.Length) return null;
-        var attrs = new NetlinkAttributes(payload[offset..].ToArray());
+        var attrs = new NetlinkAttributes(payload[(int)offset..].ToArray());
         return attrs.String(NetlinkAbi.NLMSGERR_ATTR_MSG);
     }
 

@@ -1,5 +1,6 @@
 // The rtnetlink link client: list, create, change and delete links (macvlan, macvtap, veth...)
-// in the network namespace the client was opened in. Never shells out.
+// in the network namespace the client was opened in. Never shells out. Addresses and routes are
+// in Rtnetlink.Addresses.cs and Rtnetlink.Routes.cs.
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux.Netlink;

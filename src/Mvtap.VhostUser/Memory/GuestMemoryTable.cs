@@ -1,6 +1,10 @@
 // The current SET_MEM_TABLE: translates guest physical addresses (descriptor buffers) and
 // frontend virtual addresses (ring locations) to host pointers, bounds-checked on every access.
-// Immutable once built; the owner swaps whole tables while the rings are locked.
+// Immutable once built; the owner swaps whole tables while the rings are locked. A table is
+// refused whole, before anything is mapped, when a region is empty or overflows, when two
+// regions overlap in guest physical or in frontend virtual addresses (an address would mean
+// two memories; rust-vmm refuses overlaps too), or when a file is too short or, under
+// GuestMemoryPolicy.Sealed, could shrink.
 using Mvtap.VhostUser.Protocol;
 
 namespace Mvtap.VhostUser.Memory;
@@ -16,16 +20,23 @@ public sealed unsafe class GuestMemoryTable : IDisposable
     /// <summary>Regions whose file could still shrink under the mapping (see MemoryRegion).</summary>
     public int UnsealedRegions => _regions.Count(r => !r.ShrinkSealed);
 
-    /// <summary>Maps every region of a SET_MEM_TABLE; on any failure unmaps what was mapped.
-    /// <paramref name="requireSealed"/>: refuse files not sealed against shrinking.</summary>
+    /// <summary>Maps every region of a SET_MEM_TABLE once all of them are found acceptable; on a
+    /// failure while mapping, unmaps what was mapped. <paramref name="policy"/>: whether files
+    /// that are not sealed against shrinking are refused.</summary>
     public static GuestMemoryTable Map(ReadOnlySpan<MemoryRegionDescriptor> regions, ReadOnlySpan<Mvtap.Linux.Interop.FileDescriptor> fds,
-        bool requireSealed = false)
+        GuestMemoryPolicy policy = GuestMemoryPolicy.Sealed)
     {
+        if (fds.Length != regions.Length) throw new ArgumentException("one descriptor per region", nameof(fds));
+        foreach (var r in regions) MemoryRegion.Validate(r);
+        RefuseOverlaps(regions);
+        var files = new (bool ShrinkSealed, long BlockSize)[regions.Length];
+        for (int k = 0; k < regions.Length; k++) files[k] = MemoryRegion.Inspect(regions[k], fds[k], policy == GuestMemoryPolicy.Sealed);
+
         var mapped = new MemoryRegion[regions.Length];
         int i = 0;
         try
         {
-            for (; i < regions.Length; i++) mapped[i] = MemoryRegion.Map(regions[i], fds[i], requireSealed);
+            for (; i < regions.Length; i++) mapped[i] = MemoryRegion.Map(regions[i], fds[i], files[i].ShrinkSealed, files[i].BlockSize);
             return new GuestMemoryTable(mapped);
         }
         catch
@@ -34,6 +45,25 @@ public sealed unsafe class GuestMemoryTable : IDisposable
             throw;
         }
     }
+
+    private static void RefuseOverlaps(ReadOnlySpan<MemoryRegionDescriptor> regions)
+    {
+        for (int i = 0; i < regions.Length; i++)
+            for (int j = i + 1; j < regions.Length; j++)
+            {
+                var a = regions[i];
+                var b = regions[j];
+                if (Overlap(a.GuestPhysAddr, b.GuestPhysAddr, a.Size, b.Size))
+                    throw new VhostUserProtocolException($"memory regions {i} and {j} overlap in guest physical addresses " +
+                        $"(0x{a.GuestPhysAddr:x}+0x{a.Size:x}, 0x{b.GuestPhysAddr:x}+0x{b.Size:x})");
+                if (Overlap(a.UserAddr, b.UserAddr, a.Size, b.Size))
+                    throw new VhostUserProtocolException($"memory regions {i} and {j} overlap in frontend addresses " +
+                        $"(0x{a.UserAddr:x}+0x{a.Size:x}, 0x{b.UserAddr:x}+0x{b.Size:x})");
+            }
+    }
+
+    // Ranges [a, a+aSize) and [b, b+bSize), both non-empty and not wrapping (Validate).
+    private static bool Overlap(ulong a, ulong b, ulong aSize, ulong bSize) => a < b + bSize && b < a + aSize;
 
     /// <summary>Host pointer for guest physical address <paramref name="gpa"/> and how many of the
     /// <paramref name="length"/> bytes are contiguous from there (a range may continue in an

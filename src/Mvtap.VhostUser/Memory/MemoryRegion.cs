@@ -1,18 +1,16 @@
-// One region of guest memory from SET_MEM_TABLE, mapped from the frontend's descriptor. It
-// knows the region's two address spaces (guest physical for descriptors, frontend virtual for
-// ring addresses) and owns the mapping.
+// One region of guest memory from SET_MEM_TABLE, mapped from the frontend's descriptor. It knows
+// the region's two address spaces (guest physical for descriptors, frontend virtual for ring
+// addresses) and owns the mapping.
 //
-// SIGBUS: the daemon dies if it touches a mapped page that no longer exists in the file. At
+// SIGBUS: touching a mapped page that no longer exists in the file raises SIGBUS, which kills the
+// daemon unless the runtime delivers it as an exception (Net/VhostUserNetBackend.Faults.cs). At
 // map time the file must be long enough (fstat), which leaves one risk: a frontend that shrinks
 // the file later. A file sealed with F_SEAL_SHRINK cannot shrink (QEMU's memory-backend-memfd
-// seals by default: seal=on), so such a region is safe for its whole life. Other files cannot
-// be protected from here and are accepted, because refusing them would refuse common frontends:
-// QEMU's memory-backend-file on /dev/shm or hugetlbfs, memory-backend-memfd with seal=off, and
-// DPDK virtio-user (its --no-huge memfd and its hugepage files are unsealed). MAP_POPULATE
-// would not help (truncation unmaps populated pages too) and would commit all guest memory at
-// once; .NET cannot turn SIGBUS in unsafe code into a recoverable error. Only the frontend (the
-// VMM process, never the guest) can shrink the file, and only a local user allowed to connect to
-// the socket is a frontend; the backend logs such regions, and RequireSealedMemory refuses them.
+// seals by default: seal=on), so such a region is safe for its whole life; the seals are read
+// before the size, so the size seen can only grow afterwards. Other files cannot be protected from
+// here: MAP_POPULATE would not help (truncation unmaps populated pages too) and would commit all
+// guest memory at once. Only the frontend (the VMM process, never the guest) can shrink the file;
+// GuestMemoryPolicy.Sealed (an endpoint's default) refuses such files, Any maps them.
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Protocol;
 
@@ -43,34 +41,47 @@ public sealed unsafe class MemoryRegion : IDisposable
         Host = (byte*)mapping + d.MmapOffset;
     }
 
-    /// <summary>Maps <paramref name="d"/> from <paramref name="fd"/>. Refuses a region whose
-    /// numbers overflow or that lies beyond the end of the file: touching such a mapping would
-    /// kill the whole daemon with SIGBUS. With <paramref name="requireSealed"/> it also refuses a
-    /// file that is not sealed against shrinking.</summary>
-    public static MemoryRegion Map(MemoryRegionDescriptor d, FileDescriptor fd, bool requireSealed = false)
+    /// <summary>Refuses a region that is empty or whose numbers overflow (no system call).</summary>
+    public static void Validate(MemoryRegionDescriptor d)
     {
-        if (d.Size == 0) throw new VhostUserProtocolException("memory region of size 0");
+        if (d.Size == 0) throw new VhostUserProtocolException($"memory region at gpa 0x{d.GuestPhysAddr:x} has size 0");
         if (d.GuestPhysAddr + d.Size < d.GuestPhysAddr || d.UserAddr + d.Size < d.UserAddr)
             throw new VhostUserProtocolException($"memory region at gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x} wraps the address space");
         ulong end = d.MmapOffset + d.Size;
         if (end < d.MmapOffset || end > long.MaxValue)
             throw new VhostUserProtocolException($"memory region mmap_offset 0x{d.MmapOffset:x} + size 0x{d.Size:x} overflows");
+    }
 
+    /// <summary>Looks at <paramref name="fd"/> before anything is mapped: refuses a file shorter
+    /// than the region needs (touching the missing part would be SIGBUS) and, when
+    /// <paramref name="requireSealed"/>, a file that is not sealed against shrinking. Returns
+    /// whether it is sealed and its block size.</summary>
+    public static (bool ShrinkSealed, long BlockSize) Inspect(MemoryRegionDescriptor d, FileDescriptor fd, bool requireSealed)
+    {
         // Seals first: once F_SEAL_SHRINK is seen, the size read next can only grow.
         int seals = Seals.Get(fd);
-        bool sealed_ = seals >= 0 && (seals & Seals.F_SEAL_SHRINK) != 0;
-        if (requireSealed && !sealed_)
+        bool shrinkSealed = seals >= 0 && (seals & Seals.F_SEAL_SHRINK) != 0;
+        if (requireSealed && !shrinkSealed)
             throw new VhostUserProtocolException($"memory region at gpa 0x{d.GuestPhysAddr:x}: its file is not sealed against shrinking " +
-                "(F_SEAL_SHRINK) and this backend requires it (use QEMU's memory-backend-memfd with seal=on)");
+                "(F_SEAL_SHRINK) and the endpoint maps only sealed guest memory (guestmem sealed; QEMU's memory-backend-memfd seals " +
+                "by default, other frontends need guestmem any)");
         var (fileSize, blockSize) = Mman.Stat(fd);
+        ulong end = d.MmapOffset + d.Size;
         if ((ulong)fileSize < end)
             throw new VhostUserProtocolException($"memory region needs 0x{end:x} bytes of its file but the file has 0x{fileSize:x}");
+        return (shrinkSealed, blockSize);
+    }
 
+    /// <summary>Maps <paramref name="d"/> from <paramref name="fd"/>, which <see cref="Validate"/>
+    /// and <see cref="Inspect"/> have accepted.</summary>
+    public static MemoryRegion Map(MemoryRegionDescriptor d, FileDescriptor fd, bool shrinkSealed, long blockSize)
+    {
         // Map from offset 0 and round up to the block size: hugetlbfs needs whole huge pages.
+        ulong end = d.MmapOffset + d.Size;
         ulong block = blockSize > 0 ? (ulong)blockSize : 4096;
         ulong length = (end + block - 1) / block * block;
         nint mapping = Mman.MapShared(fd, length);
-        return new MemoryRegion(d, mapping, length, sealed_);
+        return new MemoryRegion(d, mapping, length, shrinkSealed);
     }
 
     /// <summary>Host pointer and the number of bytes (≤ <paramref name="length"/>) that are

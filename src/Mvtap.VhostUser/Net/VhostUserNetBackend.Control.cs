@@ -102,7 +102,7 @@ public sealed partial class VhostUserNetBackend
         GuestMemoryTable table;
         try
         {
-            table = GuestMemoryTable.Map(regions, fds, RequireSealedMemory);
+            table = GuestMemoryTable.Map(regions, fds, GuestMemory);
         }
         catch (SystemCallException e)
         {
@@ -115,18 +115,25 @@ public sealed partial class VhostUserNetBackend
         }
 
         GuestMemoryTable? old;
+        int unsealed = table.UnsealedRegions;
         using (LockAll())
         {
+            // the policy may have become Sealed while the table was being mapped (SetGuestMemory)
+            if (unsealed > 0 && GuestMemory == GuestMemoryPolicy.Sealed)
+            {
+                table.Dispose();
+                throw new VhostUserProtocolException("guest memory not sealed against shrinking (F_SEAL_SHRINK): the endpoint now maps only sealed guest memory (guestmem sealed)");
+            }
             old = _memory;
             _memory = table;
             foreach (var vq in _vrings) TranslateOrBreak(vq);
         }
         old?.Dispose();
-        int unsealed = table.UnsealedRegions;
         _log(unsealed == 0
             ? $"vhost-user net: memory table with {n} region(s), sealed against shrinking"
-            : $"vhost-user net: memory table with {n} region(s), {unsealed} not sealed against shrinking (F_SEAL_SHRINK): " +
-              "a frontend that truncates its guest memory file would crash the daemon (SIGBUS)");
+            : $"vhost-user net: memory table with {n} region(s), {unsealed} not sealed against shrinking (F_SEAL_SHRINK), mapped because " +
+              "the endpoint allows it (guestmem any): if the frontend truncates it, the daemon touches lost pages (SIGBUS), " +
+              (GuestMemoryFaultsCatchable ? "which it contains (device broken, session closed)" : "which kills it (this runtime cannot catch the fault)"));
         return Outcome.Ok;
     }
 

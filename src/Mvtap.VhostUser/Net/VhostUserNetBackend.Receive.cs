@@ -24,66 +24,76 @@ public sealed unsafe partial class VhostUserNetBackend
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)(start + count), (uint)batch.Capacity, nameof(count));
         var vq = _vrings[RxVring(queuePair)];
-        using (vq.Gate.EnterScope())
+        try
         {
-            if (!vq.IsReady || !vq.Enabled)
+            using (vq.Gate.EnterScope())
             {
-                Interlocked.Add(ref Counters._rxDropNotReady, count);
-                taken = count;
-                return 0;
-            }
-            var memory = _memory!;
-            ulong features = _features;
-            int hdrLen = NetHeader.WireLength(features);
-            bool mergeable = (features & VirtioNetFeatures.MrgRxbuf) != 0;
-            Span<byte> header = stackalloc byte[NetHeader.Length];
-            ushort usedBefore = vq.UsedIndex;
-            int delivered = 0, i = 0;
-            long bytes = 0, tooBig = 0, offload = 0, noBuffers = 0, notReady = 0;
-            bool rearmed = false;
-
-            int avail = vq.AvailableCount();
-            while (i < count && avail >= 0)
-            {
-                int slot = start + i;
-                batch.Header(slot).CopyTo(header);
-                if (!NetHeader.PrepareForGuest(header, features)) { offload++; i++; continue; }
-                var result = WriteFrame(vq, memory, header, hdrLen, batch.Frame(slot), mergeable, ref avail);
-                if (result == RxResult.Delivered) { delivered++; bytes += batch.Length(slot); i++; continue; }
-                if (result == RxResult.TooBig) { tooBig++; i++; continue; }
-                if (result == RxResult.Error) break;
-                // No buffers: ask for a kick; if buffers arrived meanwhile, try once more.
-                if (!rearmed && vq.RequestKick())
+                if (!vq.IsReady || !vq.Enabled)
                 {
-                    rearmed = true;
-                    avail = vq.AvailableCount();
-                    continue;
+                    Interlocked.Add(ref Counters._rxDropNotReady, count);
+                    taken = count;
+                    return 0;
                 }
-                break;
-            }
-            if (i < count)
-            {
-                // The rest could not be attempted: no buffers, or the ring broke.
-                if (!vq.IsReady) { notReady += count - i; i = count; }
-                else if (dropWhenNoBuffers) { noBuffers += count - i; i = count; }
-            }
-            taken = i;
+                var memory = _memory!;
+                ulong features = _features;
+                int hdrLen = NetHeader.WireLength(features);
+                bool mergeable = (features & VirtioNetFeatures.MrgRxbuf) != 0;
+                Span<byte> header = stackalloc byte[NetHeader.Length];
+                ushort usedBefore = vq.UsedIndex;
+                int delivered = 0, i = 0;
+                long bytes = 0, tooBig = 0, offload = 0, noBuffers = 0, notReady = 0;
+                bool rearmed = false;
 
-            if (vq.UsedIndex != usedBefore)
-            {
-                vq.PublishUsed();
-                vq.NotifyGuest(usedBefore);
+                int avail = vq.AvailableCount();
+                while (i < count && avail >= 0)
+                {
+                    int slot = start + i;
+                    batch.Header(slot).CopyTo(header);
+                    if (!NetHeader.PrepareForGuest(header, features)) { offload++; i++; continue; }
+                    var result = WriteFrame(vq, memory, header, hdrLen, batch.Frame(slot), mergeable, ref avail);
+                    if (result == RxResult.Delivered) { delivered++; bytes += batch.Length(slot); i++; continue; }
+                    if (result == RxResult.TooBig) { tooBig++; i++; continue; }
+                    if (result == RxResult.Error) break;
+                    // No buffers: ask for a kick; if buffers arrived meanwhile, try once more.
+                    if (!rearmed && vq.RequestKick())
+                    {
+                        rearmed = true;
+                        avail = vq.AvailableCount();
+                        continue;
+                    }
+                    break;
+                }
+                if (i < count)
+                {
+                    // The rest could not be attempted: no buffers, or the ring broke.
+                    if (!vq.IsReady) { notReady += count - i; i = count; }
+                    else if (dropWhenNoBuffers) { noBuffers += count - i; i = count; }
+                }
+                taken = i;
+
+                if (vq.UsedIndex != usedBefore)
+                {
+                    vq.PublishUsed();
+                    vq.NotifyGuest(usedBefore);
+                }
+                if (delivered > 0)
+                {
+                    Interlocked.Add(ref Counters._rxFrames, delivered);
+                    Interlocked.Add(ref Counters._rxBytes, bytes);
+                }
+                if (tooBig > 0) Interlocked.Add(ref Counters._rxDropTooBig, tooBig);
+                if (offload > 0) Interlocked.Add(ref Counters._rxDropOffload, offload);
+                if (noBuffers > 0) Interlocked.Add(ref Counters._rxDropNoBuffer, noBuffers);
+                if (notReady > 0) Interlocked.Add(ref Counters._rxDropNotReady, notReady);
+                return delivered;
             }
-            if (delivered > 0)
-            {
-                Interlocked.Add(ref Counters._rxFrames, delivered);
-                Interlocked.Add(ref Counters._rxBytes, bytes);
-            }
-            if (tooBig > 0) Interlocked.Add(ref Counters._rxDropTooBig, tooBig);
-            if (offload > 0) Interlocked.Add(ref Counters._rxDropOffload, offload);
-            if (noBuffers > 0) Interlocked.Add(ref Counters._rxDropNoBuffer, noBuffers);
-            if (notReady > 0) Interlocked.Add(ref Counters._rxDropNotReady, notReady);
-            return delivered;
+        }
+        catch (AccessViolationException)
+        {
+            OnGuestMemoryFault(vq);
+            Interlocked.Add(ref Counters._rxDropNotReady, count);
+            taken = count;
+            return 0;
         }
     }
 

@@ -44,6 +44,14 @@ public sealed partial class VhostUserNetBackend
                     if (framed) TryNack(connection, message);
                     break;
                 }
+                catch (AccessViolationException)
+                {
+                    // a handler touched guest memory the frontend had taken away (.Faults.cs)
+                    Interlocked.Increment(ref Counters._guestMemoryFaults);
+                    reason = "guest memory vanished under its mapping (the frontend shrank its memory file)";
+                    _log($"vhost-user net: {reason}; closing the session");
+                    break;
+                }
                 catch (SystemCallException e)
                 {
                     // The socket itself failed (the peer vanished mid-reply, reset): a disconnect.

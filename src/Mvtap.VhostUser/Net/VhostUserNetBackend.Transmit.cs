@@ -17,50 +17,58 @@ public sealed unsafe partial class VhostUserNetBackend
     public int ReceiveFromGuest(int queuePair, FrameBatch batch)
     {
         var vq = _vrings[TxVring(queuePair)];
-        using (vq.Gate.EnterScope())
+        try
         {
-            if (!vq.IsReady) return 0;
-            var memory = _memory!;
-            ulong features = _features;
-            int hdrLen = NetHeader.WireLength(features);
-            ushort usedBefore = vq.UsedIndex;
-            int n = 0, budget = vq.Size;
-            long bytes = 0, badHeader = 0, oversize = 0, disabled = 0;
+            using (vq.Gate.EnterScope())
+            {
+                if (!vq.IsReady) return 0;
+                var memory = _memory!;
+                ulong features = _features;
+                int hdrLen = NetHeader.WireLength(features);
+                ushort usedBefore = vq.UsedIndex;
+                int n = 0, budget = vq.Size;
+                long bytes = 0, badHeader = 0, oversize = 0, disabled = 0;
 
-            int avail = vq.AvailableCount();
-            while (avail > 0 && n < batch.Capacity && budget-- > 0)
-            {
-                int head = vq.PeekHead(0);
-                if (head < 0) break;
-                var result = ReadChain(vq, memory, head, hdrLen, batch.Header(n), batch.FrameBuffer(n), out int length);
-                if (result == TxResult.Error) break;
-                vq.Consume(1);
-                vq.AddUsed(head, 0); // the length is the bytes written; TX writes none (DPDK does the same)
-                avail--;
-                if (result == TxResult.TooShort) { badHeader++; continue; }
-                if (result == TxResult.Oversize) { oversize++; continue; }
-                // Started but disabled: consume and drop (spec 3.3, SET_VRING_ENABLE).
-                if (!vq.Enabled) { disabled++; continue; }
-                if (!NetHeader.IsAllowedFromGuest(batch.Header(n), features)) { badHeader++; continue; }
-                batch.SetLength(n, length);
-                bytes += length;
-                n++;
-            }
+                int avail = vq.AvailableCount();
+                while (avail > 0 && n < batch.Capacity && budget-- > 0)
+                {
+                    int head = vq.PeekHead(0);
+                    if (head < 0) break;
+                    var result = ReadChain(vq, memory, head, hdrLen, batch.Header(n), batch.FrameBuffer(n), out int length);
+                    if (result == TxResult.Error) break;
+                    vq.Consume(1);
+                    vq.AddUsed(head, 0); // the length is the bytes written; TX writes none (DPDK does the same)
+                    avail--;
+                    if (result == TxResult.TooShort) { badHeader++; continue; }
+                    if (result == TxResult.Oversize) { oversize++; continue; }
+                    // Started but disabled: consume and drop (spec 3.3, SET_VRING_ENABLE).
+                    if (!vq.Enabled) { disabled++; continue; }
+                    if (!NetHeader.IsAllowedFromGuest(batch.Header(n), features)) { badHeader++; continue; }
+                    batch.SetLength(n, length);
+                    bytes += length;
+                    n++;
+                }
 
-            if (vq.UsedIndex != usedBefore)
-            {
-                vq.PublishUsed();
-                vq.NotifyGuest(usedBefore);
+                if (vq.UsedIndex != usedBefore)
+                {
+                    vq.PublishUsed();
+                    vq.NotifyGuest(usedBefore);
+                }
+                if (n > 0)
+                {
+                    Interlocked.Add(ref Counters._txFrames, n);
+                    Interlocked.Add(ref Counters._txBytes, bytes);
+                }
+                if (badHeader > 0) Interlocked.Add(ref Counters._txDropBadHeader, badHeader);
+                if (oversize > 0) Interlocked.Add(ref Counters._txDropOversize, oversize);
+                if (disabled > 0) Interlocked.Add(ref Counters._txDropDisabled, disabled);
+                return n;
             }
-            if (n > 0)
-            {
-                Interlocked.Add(ref Counters._txFrames, n);
-                Interlocked.Add(ref Counters._txBytes, bytes);
-            }
-            if (badHeader > 0) Interlocked.Add(ref Counters._txDropBadHeader, badHeader);
-            if (oversize > 0) Interlocked.Add(ref Counters._txDropOversize, oversize);
-            if (disabled > 0) Interlocked.Add(ref Counters._txDropDisabled, disabled);
-            return n;
+        }
+        catch (AccessViolationException)
+        {
+            OnGuestMemoryFault(vq);
+            return 0;
         }
     }
 

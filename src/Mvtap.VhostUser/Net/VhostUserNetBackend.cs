@@ -2,6 +2,7 @@
 // k, 2k+1 = transmit queue) and the guest memory they live in. The control half is in
 // .Control.cs, the datapath halves in .Transmit.cs (guest to host) and .Receive.cs (host to
 // guest). Guest errors mark the device broken and are counted; nothing throws to the datapath.
+// Guest memory is mapped only as GuestMemory allows (Memory/GuestMemoryPolicy.cs).
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Virtqueue;
@@ -41,10 +42,29 @@ public sealed partial class VhostUserNetBackend : IDisposable
     public bool IsBroken => _health.IsBroken;
     public string? BrokenReason => _health.BrokenReason;
     public bool IsConnected => Volatile.Read(ref _serving) != 0;
-    /// <summary>Refuse guest memory whose file is not sealed against shrinking (F_SEAL_SHRINK):
-    /// only then can no frontend crash the daemon with SIGBUS by truncating it, but QEMU's
-    /// memory-backend-file and DPDK virtio-user are refused too (Memory/MemoryRegion.cs).</summary>
-    public bool RequireSealedMemory { get; init; }
+    /// <summary>Which guest memory SET_MEM_TABLE may map (GuestMemoryPolicy; Sealed by default:
+    /// only files sealed against shrinking, which no frontend can truncate under the daemon).
+    /// Takes effect at the next memory table; see <see cref="SetGuestMemory"/> for the current one.</summary>
+    public GuestMemoryPolicy GuestMemory
+    {
+        get => (GuestMemoryPolicy)Volatile.Read(ref _guestMemory);
+        init => _guestMemory = (int)value;
+    }
+
+    private int _guestMemory = (int)GuestMemoryPolicy.Sealed;
+
+    /// <summary>Changes <see cref="GuestMemory"/>. Returns true when the memory already mapped is
+    /// not allowed under the new policy (unsealed memory while the policy is now Sealed): the
+    /// caller should end the session. A table being mapped meanwhile is checked again against
+    /// the new policy before it is installed.</summary>
+    public bool SetGuestMemory(GuestMemoryPolicy policy)
+    {
+        using (LockAll())
+        {
+            Volatile.Write(ref _guestMemory, (int)policy);
+            return policy == GuestMemoryPolicy.Sealed && _memory is { UnsealedRegions: > 0 };
+        }
+    }
 
     /// <summary>Whether every region of the current memory table is sealed against shrinking
     /// (null: no table).</summary>
@@ -112,11 +132,19 @@ public sealed partial class VhostUserNetBackend : IDisposable
     public bool ArmKick(int vring)
     {
         var vq = _vrings[vring];
-        using (vq.Gate.EnterScope())
+        try
         {
-            if (!vq.IsReady) return false;
-            bool added = vq.RequestKick();
-            return added || (vring % 2 == 1 && vq.AvailableCount() > 0);
+            using (vq.Gate.EnterScope())
+            {
+                if (!vq.IsReady) return false;
+                bool added = vq.RequestKick();
+                return added || (vring % 2 == 1 && vq.AvailableCount() > 0);
+            }
+        }
+        catch (AccessViolationException)
+        {
+            OnGuestMemoryFault(vq);
+            return false;
         }
     }
 

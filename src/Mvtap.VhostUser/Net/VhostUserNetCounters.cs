@@ -4,7 +4,7 @@ namespace Mvtap.VhostUser.Net;
 
 public sealed class VhostUserNetCounters
 {
-    internal long _protocolErrors, _guestErrors, _connections, _disconnects;
+    internal long _protocolErrors, _guestErrors, _guestMemoryFaults, _connections, _disconnects;
     internal long _txFrames, _txBytes, _txDropBadHeader, _txDropOversize, _txDropDisabled;
     internal long _rxFrames, _rxBytes, _rxDropNoBuffer, _rxDropTooBig, _rxDropOffload, _rxDropNotReady;
 
@@ -12,6 +12,8 @@ public sealed class VhostUserNetCounters
     public long ProtocolErrors => Volatile.Read(ref _protocolErrors);
     /// <summary>Times the device was marked broken because of guest memory or ring contents.</summary>
     public long GuestErrors => Volatile.Read(ref _guestErrors);
+    /// <summary>Touches of guest memory that its frontend had taken away (a shrunk memory file).</summary>
+    public long GuestMemoryFaults => Volatile.Read(ref _guestMemoryFaults);
     public long Connections => Volatile.Read(ref _connections);
     public long Disconnects => Volatile.Read(ref _disconnects);
 

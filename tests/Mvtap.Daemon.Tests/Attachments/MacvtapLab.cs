@@ -11,13 +11,17 @@ internal sealed class MacvtapLab : IDisposable
     private static int _counter;
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-attach-").FullName;
     private bool _namespace;
+    private readonly List<string> _guestNamespaces = [];
 
-    /// <param name="daemonArgs">extra mvtapd options (e.g. --require-sealed-memory).</param>
+    /// <param name="daemonArgs">extra mvtapd options.</param>
     public MacvtapLab(params string[] daemonArgs)
     {
         Netns = $"mva{Environment.ProcessId % 100000}x{Interlocked.Increment(ref _counter)}";
         try
         {
+            // an endpoint's owner (another uid) reaches its attachment points under the run directory
+            File.SetUnixFileMode(_root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
             Shell.Ip("netns", "add", Netns);
             _namespace = true;
             Shell.Ip("-n", Netns, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
@@ -44,6 +48,31 @@ internal sealed class MacvtapLab : IDisposable
         Assert.True(r.Status == 0, r.Err);
         using var doc = JsonDocument.Parse(Daemon.Cli("-j", "link", "show", name).Out);
         return doc.RootElement[0].GetProperty("ifindex").GetInt32();
+    }
+
+    /// <summary>Adds a macvlan endpoint in bridge mode whose NIC lives in a namespace of its own with
+    /// 10.77.0.N/24 (N = 2, 3, ...), ext0 having 10.77.0.1/24; returns that namespace, from which
+    /// <see cref="PingsExternal"/> pings ext0.</summary>
+    public string AddMacvlanGuest(string name, string mac)
+    {
+        string ns = $"{Netns}g{_guestNamespaces.Count}";
+        Shell.Ip("netns", "add", ns);
+        _guestNamespaces.Add(ns);
+        if (_guestNamespaces.Count == 1) Shell.Ip("-n", Netns, "addr", "add", "10.77.0.1/24", "dev", "ext0");
+        var r = Daemon.Cli("link", "add", "link", "low0", "name", name, "type", "macvlan", "mode", "bridge", "address", mac, "netns", ns, "up");
+        Assert.True(r.Status == 0, r.Err);
+        Shell.Ip("-n", ns, "addr", "add", $"10.77.0.{_guestNamespaces.Count + 1}/24", "dev", name);
+        Shell.Ip("-n", ns, "link", "set", name, "up");
+        return ns;
+    }
+
+    /// <summary>A ping from a macvlan guest's namespace to ext0 is answered (a few tries: the first
+    /// may wait for ARP).</summary>
+    public bool PingsExternal(string guestNamespace)
+    {
+        for (int i = 0; i < 5; i++)
+            if (Shell.Ping(guestNamespace, "10.77.0.1")) return true;
+        return false;
     }
 
     public string VhostPath(int index) => Path.Combine(RunDir, $"tap{index}.vhost");
@@ -79,6 +108,7 @@ internal sealed class MacvtapLab : IDisposable
     public void Dispose()
     {
         Daemon?.Dispose();
+        foreach (var ns in _guestNamespaces) Shell.Run("ip", "netns", "del", ns);
         if (_namespace) Shell.Run("ip", "netns", "del", Netns);
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }

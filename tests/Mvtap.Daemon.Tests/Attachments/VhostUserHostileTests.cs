@@ -20,8 +20,8 @@ public sealed class VhostUserHostileTests
     {
         Assert.True(Testpmd.Available, $"{Testpmd.Binary} is missing (Debian dpdk-dev)");
         using var lab = new MacvtapLab();
-        int a = lab.AddMacvtap("vta", MacA);
-        int b = lab.AddMacvtap("vtb", MacB);
+        int a = lab.AddMacvtap("vta", MacA, "guestmem", "any"); // testpmd's --no-huge memfd is not sealed
+        int b = lab.AddMacvtap("vtb", MacB, "guestmem", "any");
         int c = lab.AddMacvtap("vtc", MacC);
 
         using var rx = Testpmd.Start($"net_virtio_user0,path={lab.VhostPath(b)},queues=1,mac={MacB}", "rxonly", lcore: 1);

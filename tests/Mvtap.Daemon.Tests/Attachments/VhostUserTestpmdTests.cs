@@ -21,8 +21,8 @@ public sealed class VhostUserTestpmdTests
     {
         Assert.True(Testpmd.Available, $"{Testpmd.Binary} is missing (Debian dpdk-dev)");
         using var lab = new MacvtapLab();
-        int a = lab.AddMacvtap("vta", MacA);
-        int b = lab.AddMacvtap("vtb", MacB);
+        int a = lab.AddMacvtap("vta", MacA, "guestmem", "any"); // testpmd's --no-huge memfd is not sealed
+        int b = lab.AddMacvtap("vtb", MacB, "guestmem", "any");
         Assert.True(File.Exists(lab.VhostPath(a)) && File.Exists(lab.VhostPath(b)), "tapN.vhost files");
 
         using var rx = Testpmd.Start(Vdev(lab.VhostPath(b), queues, MacB), "rxonly", queues, size, lcore: 1);
@@ -47,8 +47,8 @@ public sealed class VhostUserTestpmdTests
     {
         Assert.True(Testpmd.Available, $"{Testpmd.Binary} is missing (Debian dpdk-dev)");
         using var lab = new MacvtapLab();
-        int a = lab.AddMacvtap("vta", MacA);
-        int b = lab.AddMacvtap("vtb", MacB);
+        int a = lab.AddMacvtap("vta", MacA, "guestmem", "any"); // testpmd's --no-huge memfd is not sealed
+        int b = lab.AddMacvtap("vtb", MacB, "guestmem", "any");
 
         using var rx = Testpmd.Start(Vdev(lab.VhostPath(b), 1, MacB), "rxonly", lcore: 1);
         rx.WaitForStats(Wait);

@@ -1,6 +1,7 @@
 // One backend + endpoint listening in a private temp directory, the log it writes, and the
 // helpers to bring a device up to "rings running" with a TestFrontend in a few lines.
 using System.Collections.Concurrent;
+using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;
 
 namespace Mvtap.VhostUser.Tests.Frontend;
@@ -10,11 +11,11 @@ public sealed class BackendHarness : IDisposable
     private readonly List<IDisposable> _owned = [];
 
     public BackendHarness(int maxQueuePairs = 2, VhostUserRole role = VhostUserRole.Server, string? socketPath = null, bool start = true,
-        bool requireSealedMemory = false)
+        GuestMemoryPolicy guestMemory = GuestMemoryPolicy.Sealed)
     {
         Dir = Directory.CreateTempSubdirectory("mvtap-vu-").FullName;
         SocketPath = socketPath ?? Path.Combine(Dir, "tap0.vhost");
-        Backend = new VhostUserNetBackend(maxQueuePairs, line => Log.Enqueue(line)) { RequireSealedMemory = requireSealedMemory };
+        Backend = new VhostUserNetBackend(maxQueuePairs, line => Log.Enqueue(line)) { GuestMemory = guestMemory };
         Endpoint = new VhostUserEndpoint(Backend, SocketPath, role, line => Log.Enqueue(line))
         {
             RedialInterval = TimeSpan.FromMilliseconds(50),
@@ -40,7 +41,7 @@ public sealed class BackendHarness : IDisposable
     /// starts <paramref name="pairs"/> queue pairs. Returns the frontend, memory and rings
     /// (rings[2k] = RX of pair k, rings[2k+1] = TX).</summary>
     public (TestFrontend Frontend, TestGuestMemory Memory, TestVring[] Rings) Up(ulong features, int pairs = 1, int size = 256, int regions = 1,
-        bool sealShrink = false)
+        bool sealShrink = true)
     {
         var f = Connect();
         f.Negotiate(features);

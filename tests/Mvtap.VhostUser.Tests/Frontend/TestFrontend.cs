@@ -132,13 +132,19 @@ public sealed class TestFrontend : IDisposable
 
     public ulong SetMemTable(MemoryRegionDescriptor[] regions, FileDescriptor fd)
     {
+        var fds = new int[regions.Length];
+        Array.Fill(fds, fd.Fd);
+        return Request(VhostUserRequest.SetMemTable, MemTablePayload(regions), fds);
+    }
+
+    /// <summary>The SET_MEM_TABLE payload for <paramref name="regions"/>.</summary>
+    public static byte[] MemTablePayload(MemoryRegionDescriptor[] regions)
+    {
         var p = new byte[VhostUserPayload.MemoryTableHeader + regions.Length * MemoryRegionDescriptor.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)regions.Length);
         for (int i = 0; i < regions.Length; i++)
             regions[i].Write(p.AsSpan(VhostUserPayload.MemoryTableHeader + i * MemoryRegionDescriptor.Length));
-        var fds = new int[regions.Length];
-        Array.Fill(fds, fd.Fd);
-        return Request(VhostUserRequest.SetMemTable, p, fds);
+        return p;
     }
 
     public ulong SetVringAddr(VringAddress address)

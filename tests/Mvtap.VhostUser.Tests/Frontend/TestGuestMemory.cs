@@ -1,6 +1,7 @@
 // Guest RAM for the test frontend: a memfd, mapped here, described to the backend as one region
 // (or two adjacent ones) whose guest physical and frontend virtual addresses differ from each
-// other and whose data starts at a non-zero mmap_offset, so that mixing them up fails.
+// other and whose data starts at a non-zero mmap_offset, so that mixing them up fails. Sealed
+// against shrinking unless asked otherwise, as QEMU's memory-backend-memfd is.
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Protocol;
 
@@ -18,12 +19,13 @@ public sealed unsafe class TestGuestMemory : IDisposable
     private ulong _next;
 
     /// <param name="sealShrink">seal the memfd against shrinking (F_SEAL_SHRINK), as QEMU's
-    /// memory-backend-memfd does by default.</param>
-    public TestGuestMemory(ulong size = 4 << 20, int split = 1, bool sealShrink = false)
+    /// memory-backend-memfd does by default; false: a memfd its owner can truncate, as DPDK's.</param>
+    public TestGuestMemory(ulong size = 4 << 20, int split = 1, bool sealShrink = true)
     {
         Size = size;
         _split = split;
-        Fd = Mman.MemfdCreate("mvtap-test-guest", Mman.MFD_CLOEXEC | (sealShrink ? Mman.MFD_ALLOW_SEALING : 0));
+        Name = $"mvtap-test-guest-{Guid.NewGuid():N}";
+        Fd = Mman.MemfdCreate(Name, Mman.MFD_CLOEXEC | (sealShrink ? Mman.MFD_ALLOW_SEALING : 0));
         _mapLength = DefaultOffset + size;
         Mman.Truncate(Fd, (long)_mapLength);
         if (sealShrink) Seals.Add(Fd, Seals.F_SEAL_SHRINK);
@@ -32,6 +34,8 @@ public sealed unsafe class TestGuestMemory : IDisposable
     }
 
     public FileDescriptor Fd { get; }
+    /// <summary>The memfd's name, unique: /proc/self/fd and /proc/self/maps show it.</summary>
+    public string Name { get; }
     public ulong Gpa => DefaultGpa;
     public ulong Qva => DefaultQva;
     public ulong Size { get; }
