@@ -71,7 +71,7 @@ public class LinkJsonPrinterTests
         };
         using var doc = JsonDocument.Parse(LinkJsonPrinter.Format([v], true, 1, false));
         var link = doc.RootElement[0];
-        Assert.Equal("""{"spoofchk":true,"lower":{"state":"unreachable","reason":"lower eth1 was moved to a network namespace mvtapd cannot reach"}""" +
+        Assert.Equal("""{"spoofchk":true,"guestmem":"sealed","lower":{"state":"unreachable","reason":"lower eth1 was moved to a network namespace mvtapd cannot reach"}""" +
             ""","datapath":{"state":"running","reason":"restarted after a failure (InvalidOperationException: boom)","restarts":1}}""",
             link.GetProperty("mvtap").GetRawText());
         Assert.Equal("""{"internal_error":5}""", link.GetProperty("stats64").GetProperty("lower_drops_by_reason").GetRawText());

@@ -63,7 +63,7 @@ public class LinkTextPrinterTests
         Assert.Equal(
             "4: macvtap0@eth1: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state LOWERLAYERDOWN mode DEFAULT group default qlen 500\n" +
             "    link/ether 1a:46:0b:ca:bc:7b brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0 minmtu 68 maxmtu 65535 \n" +
-            "    macvtap mode vepa bcqueuelen 1000 usedbcqueuelen 1000 spoofchk on \n" +
+            "    macvtap mode vepa bcqueuelen 1000 usedbcqueuelen 1000 spoofchk on guestmem sealed \n" +
             "    lower gone datapath restarting restarts 2 \n" +
             "    lower reason: lower eth1 is gone\n" +
             "    datapath reason: failed (InvalidOperationException: boom); restarting in 4 s\n",
