@@ -1,7 +1,7 @@
 // What the registry does when the system changes under it rather than at a client's request: a
 // lower that appears after mvtapd started gets the saved endpoints that waited for it (restore
-// retries), and a lower that was deleted takes its endpoints with it when mvtapd follows the
-// kernel (--lower-gone delete).
+// retries; one deleted by name meanwhile is not waited for any more), and a lower that was
+// deleted takes its endpoints with it when mvtapd follows the kernel (--lower-gone delete).
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -21,6 +21,26 @@ public sealed partial class LinkRegistry
         _unrestored.Add(e);
         if (lowerMissing) _waitingForLower.Add(e);
         _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
+    }
+
+    // Under _gate: a saved endpoint a restore could not bring back, deleted by name. Saved without it
+    // first (refused whole when that fails), and no longer waited for: its lower appearing later
+    // must not bring it back.
+    private ControlResponse DeleteUnrestored(EndpointState saved)
+    {
+        _unrestored.Remove(saved);
+        try
+        {
+            Save();
+        }
+        catch (MvtapException)
+        {
+            _unrestored.Add(saved);
+            throw;
+        }
+        if (_waitingForLower.Remove(saved)) _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
+        _log.LogInformation("deleted {Name} (index {Index}), which was saved but not restored", InterfaceNames.Printable(saved.Name), saved.Index);
+        return ControlResponse.Success();
     }
 
     /// <summary>Whether an endpoint of the saved state waits for a lower of this name (cheap: called

@@ -206,7 +206,7 @@ public sealed partial class LinkRegistry : IDisposable
     private ControlResponse Delete(LinkDelRequest r)
     {
         // an endpoint that could not be restored (its namespace or lower gone) is still deletable
-        if (FindRecord(r.Name) is null && _unrestored.RemoveAll(e => e.Name == r.Name) > 0) return ControlResponse.Success();
+        if (FindRecord(r.Name) is null && _unrestored.Find(e => e.Name == r.Name) is { } saved) return DeleteUnrestored(saved);
         var record = Require(r.Name);
         // Saved first: a deleted interface (a container's NIC and its addresses) cannot be brought back
         try
