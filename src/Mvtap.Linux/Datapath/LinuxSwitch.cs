@@ -74,6 +74,9 @@ public sealed class LinuxSwitch : IDisposable
 
     public string? Namespace { get; }
 
+    /// <summary>The clock of the ports of lowers opened from now on (tests: reassembly timeouts).</summary>
+    internal TimeProvider? Clock { get; init; }
+
     /// <summary>Dispose leaves the endpoints' veth pairs in place (a daemon stopping, to adopt them
     /// again on start, so containers keep their configured NICs).</summary>
     public bool KeepInterfaces { get; }
@@ -88,7 +91,7 @@ public sealed class LinuxSwitch : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_lowers.Exists(l => l.Lower.Name == ifName))
                 throw new MvtapException(Errno.EEXIST, $"{ifName} is already open");
-            var lower = new PacketLower(ifName, Namespace);
+            var lower = new PacketLower(ifName, Namespace, Clock);
             try
             {
                 var datapath = new LowerDatapath(lower, _logger);

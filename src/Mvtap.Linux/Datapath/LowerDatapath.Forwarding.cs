@@ -1,6 +1,7 @@
 // The datapath thread's loop and the frames' way through it: read a batch from each ready
 // descriptor, run every frame through the forwarding core (endpoint → Forwarder.Transmit, lower →
-// Forwarder.Receive), run the broadcast work, flush each destination once.
+// Forwarder.Receive), run the broadcast work, flush each destination once. While multicast
+// datagrams are held in reassembly the loop wakes to expire them, frames or not.
 //
 // Containment: the handling of each frame is a try region (free until something throws). A frame
 // whose handling throws is dropped and counted as internal_error on its source (the endpoint, or
@@ -20,6 +21,8 @@ public sealed partial class LowerDatapath
 {
     /// <summary>How long an attachment whose batch read threw is left unpolled.</summary>
     internal static readonly TimeSpan AttachmentRetry = TimeSpan.FromSeconds(1);
+    /// <summary>The longest sleep while datagrams are held in reassembly (their clock need not be epoll's).</summary>
+    internal static readonly TimeSpan ReassemblyCheck = TimeSpan.FromSeconds(1);
 
     private void Loop()
     {
@@ -27,7 +30,8 @@ public sealed partial class LowerDatapath
         while (!_stop)
         {
             // Work left over (a full batch, a ring with frames behind it): look, don't sleep.
-            int n = _poll.Wait(_events, pending ? 0 : -1);
+            int idle = ReassemblyWait();
+            int n = _poll.Wait(_events, pending ? 0 : idle);
             Stats.wakeups++;
             WakeupHook?.Invoke();
             // One table per wake-up: the control plane publishes whole new tables, so this
@@ -69,6 +73,15 @@ public sealed partial class LowerDatapath
             FlushAll();
             Volatile.Write(ref Stats.allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
         }
+    }
+
+    /// <summary>Expires the multicast datagrams held in reassembly whose 30 s are up, and says how long
+    /// the loop may sleep: for ever when none is held, else until the next is due (at most
+    /// <see cref="ReassemblyCheck"/>), so one times out even when no frame follows it.</summary>
+    private int ReassemblyWait()
+    {
+        if (Port.Defragmenter.ExpireDue() is not { } due) return -1;
+        return (int)Math.Ceiling(Math.Min(due.TotalMilliseconds, ReassemblyCheck.TotalMilliseconds));
     }
 
     private void ReadLower(ForwardingTable table, ref DatapathSink sink)

@@ -27,7 +27,8 @@ public sealed class PacketLower : IDisposable
 
     /// <param name="ifName">the interface to open.</param>
     /// <param name="netns">the named network namespace it lives in (null: the caller's).</param>
-    public PacketLower(string ifName, string? netns = null)
+    /// <param name="clock">the port's clock (reassembly timeouts); default the system's.</param>
+    public PacketLower(string ifName, string? netns = null, TimeProvider? clock = null)
     {
         Namespace = netns;
         using var rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
@@ -38,7 +39,7 @@ public sealed class PacketLower : IDisposable
         try
         {
             int mtu = (int)link.Mtu;
-            Port = new Port(new LowerDevice(ifName, link.Address.Value, mtu, MaxMtuOf(link), _open.SupportsUnicastFilter));
+            Port = new Port(new LowerDevice(ifName, link.Address.Value, mtu, MaxMtuOf(link), _open.SupportsUnicastFilter), clock: clock);
             // Carrier is unknown for a few drivers; IFF_LOWER_UP is what the kernel's macvlan follows.
             Port.OnLowerStateChanged(link.IsUp, CarrierOf(link));
             Port.Changed += OnPortChanged;
