@@ -30,7 +30,17 @@ internal static class RunCommand
         string name = ArgumentValues.ParseInterfaceName(args[0], "dev", naming: false);
         var command = args.Skip(separator + 1).ToList();
 
-        using var tap = RequestTap(ControlPaths.SocketPath(runDir), name, stderr);
+        FileDescriptor? requested;
+        try
+        {
+            requested = RequestTap(ControlPaths.SocketPath(runDir), name, stderr);
+        }
+        catch (SystemCallException e)
+        {
+            // the connection failed under us (reset, broken pipe): said as the CLI says it for other requests
+            throw new ControlProtocolException($"the control connection to mvtapd failed: {e.Message}");
+        }
+        using var tap = requested;
         if (tap is null) return LinkOperationException.ExitStatus;
         stderr.Flush();
         Console.Out.Flush();
@@ -42,14 +52,16 @@ internal static class RunCommand
     /// <summary>One control request, answered by a response frame and then one byte carrying the descriptor.</summary>
     private static FileDescriptor? RequestTap(string socketPath, string name, TextWriter stderr)
     {
-        using var socket = UnixSocket.Create();
-        int errno = UnixSocket.Connect(socket, socketPath);
-        if (errno != 0)
-            throw new ControlProtocolException($"Cannot connect to mvtapd at {socketPath}: {new System.ComponentModel.Win32Exception(errno).Message} (is mvtapd running?)");
+        // The frame is made before connecting: mvtapd gives a connection 5 s to send its request,
+        // and a fresh process on a busy machine can take that long to encode its first JSON.
         var payload = ControlCodec.EncodeRequest(new TapFdRequest { Name = name });
         var frame = new byte[4 + payload.Length];
         BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)payload.Length);
         payload.CopyTo(frame, 4);
+        using var socket = UnixSocket.Create();
+        int errno = UnixSocket.Connect(socket, socketPath);
+        if (errno != 0)
+            throw new ControlProtocolException($"Cannot connect to mvtapd at {socketPath}: {new System.ComponentModel.Win32Exception(errno).Message} (is mvtapd running?)");
         for (int sent = 0; sent < frame.Length;) sent += UnixSocket.Send(socket, frame.AsSpan(sent));
 
         var fds = new List<FileDescriptor>();

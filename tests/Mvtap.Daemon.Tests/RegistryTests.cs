@@ -138,4 +138,21 @@ public sealed class RegistryTests : IDisposable
         Assert.Contains(saved.Endpoints, e => e.Name == "m7" && e.Index == 7);
         Assert.Contains(saved.Endpoints, e => e.Name == "x" && e.Index == 8);
     }
+
+    [Fact]
+    public void Deleting_an_endpoint_that_could_not_be_restored_is_saved()
+    {
+        var store = new StateStore(_dir);
+        store.Save(new DaemonState { NextIndex = 8, Endpoints = [new EndpointState { Index = 7, Name = "m7", Type = "macvtap", Lower = "eth-missing", Mac = "1a:00:00:00:00:07" }] });
+        using (var r = NewRegistry())
+        {
+            r.Restore(store.Load());
+            Ok(r, new LinkDelRequest { Name = "m7" });
+            Assert.DoesNotContain(store.Load().Endpoints, e => e.Name == "m7");
+        }
+        // and a restart does not bring it back
+        using var again = NewRegistry();
+        again.Restore(store.Load());
+        Assert.DoesNotContain(new StateStore(_dir).Load().Endpoints, e => e.Name == "m7");
+    }
 }

@@ -56,6 +56,13 @@ public sealed partial class LowerDatapath : IDisposable
     public PacketLower Lower { get; }
     public Port Port => Lower.Port;
     public DatapathStats Stats { get; } = new();
+    /// <summary>Tests only: called on the datapath thread with each frame the core passes to the lower's
+    /// own stack (RX_HANDLER_PASS), which for an AF_PACKET lower is otherwise only a count. Null in the product.</summary>
+    internal FrameSpy? PassedToLowerStack { get; set; }
+
+    internal delegate void FrameSpy(ReadOnlySpan<byte> frame);
+
+    // ---- control plane side --------------------------------------------------------------
 
     /// <summary>Starts forwarding frames between <paramref name="attachment"/> and the port (replacing
     /// any other attachment of its endpoint). Returns once the datapath thread polls its descriptors.</summary>
