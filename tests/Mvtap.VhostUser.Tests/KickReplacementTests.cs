@@ -147,8 +147,8 @@ public sealed class KickReplacementTests
 
         public void Send(MacAddress to, int seq)
         {
-            var bytes = new byte[NetHeader.Length + FrameLength];
-            var frame = bytes.AsSpan(NetHeader.Length);
+            var bytes = new byte[VirtioNetHeader.SizeWithBuffers + FrameLength];
+            var frame = bytes.AsSpan(VirtioNetHeader.SizeWithBuffers);
             to.Write(frame);
             Mac.Write(frame[6..]);
             BinaryPrimitives.WriteUInt16BigEndian(frame[12..], EtherType);
@@ -174,8 +174,8 @@ public sealed class KickReplacementTests
             }
             Assert.Equal((ushort)(index + 1), _rx.UsedIdx);
             var (id, len) = _rx.UsedElem(index);
-            Assert.Equal((uint)(NetHeader.Length + FrameLength), len);
-            var frame = _m.Span(_rxBufs[id] + NetHeader.Length, FrameLength);
+            Assert.Equal((uint)(VirtioNetHeader.SizeWithBuffers + FrameLength), len);
+            var frame = _m.Span(_rxBufs[id] + VirtioNetHeader.SizeWithBuffers, FrameLength);
             Assert.Equal(Mac, MacAddress.Read(frame[..6]));
             Assert.Equal(from, MacAddress.Read(frame[6..12]));
             Assert.Equal(seq, BinaryPrimitives.ReadInt32BigEndian(frame[14..]));

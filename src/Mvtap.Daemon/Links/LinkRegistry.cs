@@ -118,7 +118,7 @@ public sealed partial class LinkRegistry : IDisposable
     private EndpointRecord Create(LinkAddRequest r, int? index)
     {
         var kind = RequestValues.Kind(r.Type);
-        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? "macvtap" : "macvlan");
+        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
         RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");

@@ -1,6 +1,7 @@
 // eventfd(2): the wake-up counter used for vhost-user kicks and calls and to interrupt a
 // datapath thread's epoll_wait when the control plane publishes a new table.
 using System.Runtime.InteropServices;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Interop;
 
@@ -29,7 +30,7 @@ public static partial class EventFd
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != 11) throw new SystemCallException("write(eventfd)", errno); // EAGAIN: counter saturated, already signalled
+            if (errno != (int)Errno.EAGAIN) throw new SystemCallException("write(eventfd)", errno); // counter saturated, already signalled
         }
     }
 
@@ -41,7 +42,7 @@ public static partial class EventFd
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == 11) return 0;
+            if (errno == (int)Errno.EAGAIN) return 0;
             throw new SystemCallException("read(eventfd)", errno);
         }
         return value;
