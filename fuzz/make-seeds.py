@@ -133,6 +133,18 @@ put("control-requests", "source-mode", cf({"op": "link-add", "lower": "sim0", "t
 put("control-requests", "passthru-and-tap", cf({"op": "link-add", "lower": "sim1", "name": "p0", "type": "macvtap", "mode": "passthru", "owner": "root", "netns": "x"})
     + cf({"op": "link-add", "lower": "p0", "type": "macvtap"}) + cf({"op": "tap-fd", "name": "p0"}) + cf({"op": "link-set", "name": "p0", "new_name": "p1", "up": False}))
 put("control-requests", "broken", cf({"op": "nope"}) + b"\x00\x00\x00\x05{\"op\"")
+# every required field left out or null, then every optional one null: refused in ip's words / defaults
+put("control-requests", "required-missing-or-null", cf({"op": "link-add", "lower": "sim0", "name": "mv0", "type": "macvtap"})
+    + cf({"op": "link-add", "lower": None, "type": "macvtap"}) + cf({"op": "link-add", "lower": "sim0"})
+    + cf({"op": "link-add", "lower": "sim0", "type": "macvtap", "cni": {"container_id": None, "if_name": "eth0"}})
+    + cf({"op": "link-add", "lower": "sim0", "type": "macvlan", "flags": [None], "macaddrs": [None], "macaddr_operation": "set"})
+    + cf({"op": "link-set", "name": None, "up": True}) + cf({"op": "link-del"}) + cf({"op": "tap-fd", "name": None})
+    + cf({"op": "link-show", "name": None}))
+put("control-requests", "optional-null", cf({"op": "link-add", "lower": "sim0", "name": "mv0", "type": "macvtap", **{k: None for k in (
+    "mode", "flags", "address", "bc_queue_len", "bc_cutoff", "macaddr_operation", "macaddrs", "owner", "group", "spoof_check", "mtu",
+    "tx_queue_len", "netns", "guest_memory", "up", "cni", "vhost_user_path", "tap_name")}})
+    + cf({"op": "link-set", "name": "mv0", **{k: None for k in ("new_name", "up", "address", "mode", "flags", "bc_queue_len", "bc_cutoff",
+    "netns", "macaddr_operation", "macaddrs", "owner", "group", "spoof_check", "mtu", "tx_queue_len", "guest_memory")}}))
 put("control-requests", "real-lower", cf({"op": "link-add", "lower": "eth0", "type": "macvlan"}) + cf({"op": "link-show", "name": "eth0"}))
 
 # ---- state-file: state.json as mvtapd writes it
@@ -160,6 +172,15 @@ put("netlink-replies", "dump", b"\x01" + struct.pack("<I", 1) + nlmsg(16, link, 
 put("netlink-replies", "get-ack", b"\x00" + struct.pack("<I", 1) + nlmsg(16, link) + nlmsg(2, struct.pack("<i", 0) + bytes(16)))
 put("netlink-replies", "error-extack", b"\x00" + struct.pack("<I", 1) + nlmsg(2, struct.pack("<i", -22) + struct.pack("<IHHII", 32, 16, 5, 1, 0) + nla(1, b"Invalid MAC address\0"), flags=0x300))
 put("netlink-replies", "stale-and-intr", b"\x01" + struct.pack("<I", 1) + nlmsg(16, link, seq=9) + nlmsg(16, link, flags=0x10) + nlmsg(3, struct.pack("<i", -16)))
+# notifications as the inner-NIC follower reads them (control byte 0x7e: room for 64), and RTM_NEWNSID
+ifinfo9 = struct.pack("<BBHiII", 0, 0, 1, 9, 0x1003, 0)
+moved = ifinfo9 + nla(3, b"eth0\0") + nla(45, struct.pack("<i", 3)) + nla(49, struct.pack("<i", 2))
+ifaddr = struct.pack("<BBBBi", 2, 32, 0, 0, 9) + nla(7, b"\xe0\0\0\xfb")
+put("netlink-replies", "notify-moved-away", b"\x7e" + struct.pack("<I", 0) + nlmsg(16, link, seq=0) + nlmsg(17, moved, seq=0)
+    + nlmsg(56, ifaddr, seq=0) + nlmsg(57, ifaddr, seq=0) + nlmsg(17, ifinfo9 + nla(3, b"eth0\0"), seq=0))
+put("netlink-replies", "notify-bad-new-netnsid", b"\x7e" + struct.pack("<I", 0) + nlmsg(16, link, seq=0)
+    + nlmsg(17, ifinfo9 + nla(45, struct.pack("<h", 3)), seq=0) + nlmsg(16, link, seq=0))
+put("netlink-replies", "newnsid", b"\x00" + struct.pack("<I", 1) + nlmsg(88, struct.pack("<I", 0) + nla(1, struct.pack("<i", 5))) + nlmsg(2, struct.pack("<i", 0) + bytes(16)))
 
 # ---- dev-mcast: ifindex byte, file text
 put("dev-mcast", "lines", b"\x02" + b"1    lo              1     0     01005e000001\n2    eth0            1     0     333300000001\n2    eth0            1     0     01005e0000fb\n2    eth0            2     0     3333ff000001\n")

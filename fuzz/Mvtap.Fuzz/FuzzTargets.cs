@@ -26,7 +26,7 @@ public static class FuzzTargets
         new("stream-framing", "QEMU -netdev stream framing (4-byte big-endian length) into a stream attachment", StreamFramingTarget.Run, Linux),
         new("control-requests", "control socket framing and JSON, then the daemon's request handling on a sim lower", ControlRequestsTarget.Run, Control, Daemon, Core),
         new("state-file", "state.json through the StateStore's loader and restore on a sim lower", StateFileTarget.Run, Daemon, Core),
-        new("netlink-replies", "rtnetlink replies: message walk, attributes, link info, macvlan data", NetlinkRepliesTarget.Run, Linux),
+        new("netlink-replies", "rtnetlink replies and notifications: message walk, attributes, link info, macvlan data, link/group notifications, netns ids", NetlinkRepliesTarget.Run, Linux),
         new("dev-mcast", "/proc/net/dev_mcast lines", DevMcastTarget.Run, Linux),
     ];
 

@@ -1,5 +1,6 @@
 // The messages ip prints for a bad command line (lib/utils.c: invarg, duparg, duparg2,
 // incomplete_command, ...), reproduced word for word so that mvtap reads like ip.
+using Mvtap.Control;
 using Mvtap.Core.Frames;
 
 namespace Mvtap.Cli;
@@ -18,8 +19,7 @@ internal static class UsageErrors
     public static CommandLineException DuplicateOrGarbage(string keyword, string arg) =>
         new($"Error: either \"{keyword}\" is duplicate, or \"{arg}\" is a garbage.");
 
-    public static CommandLineException Required(string keyword) =>
-        new($"Not enough information: \"{keyword}\" argument is required.");
+    public static CommandLineException Required(string keyword) => new($"{ControlRequest.NotGiven(keyword)}.");
 
     public static CommandLineException ArgumentMustBe(string keyword, string choices, string arg) =>
         new($"Error: argument of \"{keyword}\" must be {choices}, not \"{arg}\"");

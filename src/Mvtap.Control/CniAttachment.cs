@@ -1,6 +1,8 @@
 // Which CNI attachment made an endpoint: the container runtime's (CNI_CONTAINERID, CNI_IFNAME)
 // and the network's name. The CNI plugin sends it with `link add`; mvtapd keeps it in its state
 // (so DEL, CHECK and GC find the endpoint again after a restart) and shows it in `link show -d`.
+// A field missing from the request or JSON null is "" (setters: see ControlRequest.cs), which
+// Problem() refuses.
 namespace Mvtap.Control;
 
 public sealed record CniAttachment
@@ -9,11 +11,11 @@ public sealed record CniAttachment
     public const int MaxFieldLength = 256;
 
     /// <summary>CNI_CONTAINERID.</summary>
-    public string ContainerId { get; init; } = "";
+    public string ContainerId { get; set => field = value ?? ""; } = "";
     /// <summary>CNI_IFNAME: the interface's name as the container (or VM) sees it.</summary>
-    public string IfName { get; init; } = "";
+    public string IfName { get; set => field = value ?? ""; } = "";
     /// <summary>The network configuration's `name`.</summary>
-    public string Network { get; init; } = "";
+    public string Network { get; set => field = value ?? ""; } = "";
 
     /// <summary>Why this attachment is unusable, or null when it is fine: every field present, printable and bounded.</summary>
     public string? Problem()

@@ -17,6 +17,16 @@ internal static class Frames
         return f;
     }
 
+    /// <summary>As <see cref="Make"/>, behind an 802.1Q tag of VLAN <paramref name="vid"/>: 64 bytes.</summary>
+    public static byte[] MakeTagged(MacAddress dst, MacAddress src, ushort innerType = TestEtherType, ushort vid = 5)
+    {
+        var f = Make(dst, src, EthernetFrame.EtherTypeVlan, 64);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14), vid);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(16), innerType);
+        BinaryPrimitives.WriteInt32BigEndian(f.AsSpan(18), Interlocked.Increment(ref _tag));
+        return f;
+    }
+
     public static MacAddress Mac(string s) => MacAddress.Parse(s);
 
     public static readonly MacAddress Ext = Mac("02:00:00:00:ee:01");

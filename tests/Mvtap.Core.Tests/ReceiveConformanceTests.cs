@@ -209,6 +209,19 @@ public class ReceiveConformanceTests
         Assert.Equal("B", lab.Got());
     }
 
+    // Found by the randomized differential tester (seed 36): the kernel's receive path moves an outer
+    // VLAN tag into metadata (skb_vlan_untag) before macvlan's rx_handler, so skb->protocol is PAUSE.
+    [Fact]
+    public void R22_a_vlan_tagged_pause_broadcast_is_not_flooded_either_as_the_kernel_untags_it_first()
+    {
+        var lab = new SpecLab();
+        lab.Wire(MakeTagged(MacAddress.Broadcast, Ext, EthernetFrame.EtherTypePause));
+        Assert.Equal("L", lab.Got());
+        lab.Port.Change(lab["V"], new EndpointChange { Promisc = true });
+        lab.Wire(MakeTagged(Mac("01:80:c2:00:00:01"), Ext, EthernetFrame.EtherTypePause));
+        Assert.Equal("L", lab.Got());
+    }
+
     [Fact]
     public void R24_vlan_tagged_frames_are_delivered_byte_identical()
     {

@@ -45,6 +45,19 @@ public class TransmitConformanceTests
         Assert.True(lab.OnWire);
     }
 
+    // spec 2: macvlan_broadcast returns early for PAUSE by skb->protocol, which for a raw frame an
+    // endpoint sends is its outer ethertype: behind a VLAN tag it is the tag's, and the copy goes out.
+    [Fact]
+    public void X04_a_bridge_endpoints_pause_broadcast_is_not_flooded_but_a_vlan_tagged_one_is()
+    {
+        var lab = new SpecLab();
+        lab.Send("B", Make(MacAddress.Broadcast, lab.Mac("B"), EthernetFrame.EtherTypePause));
+        Assert.Equal("", lab.Got());
+        Assert.True(lab.OnWire);
+        lab.Send("B", MakeTagged(MacAddress.Broadcast, lab.Mac("B"), EthernetFrame.EtherTypePause));
+        Assert.Equal("B2", lab.Got());
+    }
+
     [Theory]
     [InlineData("V")] [InlineData("P")] [InlineData("S")]
     public void X05_broadcast_from_vepa_private_or_source_goes_to_the_wire_only(string from)

@@ -46,7 +46,7 @@ public sealed class NameRequestTests : IDisposable
             RefusedInIpsWords(RawControl.Send(d.SocketPath, new LinkAddRequest { Lower = "sim0", Name = bad, Type = "macvtap", Up = true }), bad, "name");
             RefusedInIpsWords(RawControl.Send(d.SocketPath, new LinkAddRequest { Lower = "sim0", Name = bad, Type = "macvlan" }), bad, "name");
             RefusedInIpsWords(RawControl.Send(d.SocketPath, new LinkSetRequest { Name = "ok0", NewName = bad, Up = true }), bad, "name");
-            if (bad is not ("" or "." or "..")) // "sim." is a good name; an empty lower is "a link needs a lower device"
+            if (bad is not ("" or "." or "..")) // "sim." is a good name; an empty lower is "Not enough information: \"link\" argument is required"
                 RefusedInIpsWords(RawControl.Send(d.SocketPath, new LinkAddRequest { Lower = "sim" + bad, Name = "x0", Type = "macvtap" }), "sim" + bad, "link");
         }
         RefusedInIpsWords(RawControl.Send(d.SocketPath, new LinkAddRequest { Lower = "sim/../x", Name = "x0", Type = "macvtap" }), "sim/../x", "link");

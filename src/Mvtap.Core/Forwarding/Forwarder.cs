@@ -1,7 +1,8 @@
 // The forwarding rules of the kernel's macvlan driver (spec 2 and 3): for a frame sent by an
 // endpoint and for a frame received from the lower, exactly which endpoints get a copy,
 // whether it goes to the wire and whether the lower's own stack gets it. No system calls,
-// no allocation: decisions go straight to the sink.
+// no allocation: decisions go straight to the sink. A test may make a port get one rule wrong
+// on purpose (Port.Fault, ForwardingFault) to prove its differential harness notices.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 
@@ -53,6 +54,12 @@ public static class Forwarder
                 HandleFrame(table, packet, ref sink);
                 return;
             }
+        }
+        else if (table.Port.Fault == ForwardingFault.VepaShortCircuits && src.Mode == EndpointMode.Vepa
+                 && !packet.Destination.IsMulticast && table.ByMac.Find(packet.Destination) is { Mode: EndpointMode.Vepa })
+        {
+            HandleFrame(table, packet, ref sink);
+            return;
         }
         table.Port.Counters.CountTx(packet.Length);
         sink.ToWire(packet);
@@ -159,15 +166,19 @@ public static class Forwarder
     {
         if (src is null) Flood(table, packet, null, FromExternal, local: false, ref sink);
         else if (src.Mode == EndpointMode.Vepa) Flood(table, packet, src, FromVepa, local: false, ref sink);
+        else if (table.Port.Fault == ForwardingFault.BridgeReflectionReachesBridges) Flood(table, packet, src, FromVepa, local: false, ref sink);
         else Flood(table, packet, src, FromBridge, local: false, ref sink);
     }
 
     /// <summary>macvlan_broadcast: one copy to each up endpoint in the mode mask that passes
-    /// its multicast filter, except <paramref name="exclude"/>; PAUSE is never flooded.</summary>
+    /// its multicast filter, except <paramref name="exclude"/>; PAUSE is never flooded. PAUSE by
+    /// skb->protocol: on receive the ethertype behind a VLAN tag (the kernel untags before macvlan
+    /// sees the frame), on an endpoint's transmit (local) the outer one, as a raw sender's skb has it.</summary>
     private static void Flood<TSink>(ForwardingTable table, in Packet packet, EndpointSnapshot? exclude, EndpointMode mask, bool local, ref TSink sink)
         where TSink : IDeliverySink
     {
-        if (packet.EtherType == EthernetFrame.EtherTypePause) return;
+        ushort protocol = local ? packet.EtherType : EthernetFrame.ReceivedProtocol(packet.Frame);
+        if (protocol == EthernetFrame.EtherTypePause) return;
         var dst = packet.Destination;
         var kind = KindOf(dst);
         foreach (var ep in table.UpEndpoints)

@@ -20,6 +20,20 @@ public static class EthernetFrame
     public static MacAddress Source(ReadOnlySpan<byte> frame) => MacAddress.Read(frame[6..]);
     public static ushort EtherType(ReadOnlySpan<byte> frame) => BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
 
+    /// <summary>
+    /// The protocol the kernel's receive path gives a frame before macvlan's rx_handler sees it (skb->protocol):
+    /// the ethertype, or behind one outer 802.1Q/802.1ad tag the one after it, since skb_vlan_untag moves
+    /// that tag into metadata first. A frame an endpoint transmits carries its sender's protocol instead,
+    /// for a raw frame the outer ethertype (<see cref="EtherType"/>).
+    /// </summary>
+    public static ushort ReceivedProtocol(ReadOnlySpan<byte> frame)
+    {
+        ushort type = EtherType(frame);
+        return type is EtherTypeVlan or EtherTypeQinQ && frame.Length >= HeaderLength + VlanTagLength
+            ? BinaryPrimitives.ReadUInt16BigEndian(frame[(12 + VlanTagLength)..])
+            : type;
+    }
+
     /// <summary>Writes destination, source and ethertype; returns the header length.</summary>
     public static int WriteHeader(Span<byte> frame, MacAddress dst, MacAddress src, ushort etherType)
     {

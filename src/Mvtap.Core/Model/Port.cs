@@ -48,6 +48,8 @@ public sealed partial class Port
     public uint BcQueueLenUsed { get; private set; }
     /// <summary>The lower's MAC when the port was created; passthru restores it (spec 4.4).</summary>
     public MacAddress PermanentMac { get; private set; }
+    /// <summary>Tests only: a forwarding rule to get wrong on purpose (see ForwardingFault).</summary>
+    internal ForwardingFault Fault { get; set; }
 
     /// <summary>The table the datapath forwards with; replaced whole on every change.</summary>
     public ForwardingTable Table => Volatile.Read(ref _table);

@@ -17,6 +17,7 @@ public sealed partial class LinkRegistry
 {
     private ControlResponse Set(LinkSetRequest r, uint clientUid)
     {
+        RequestValues.Given(r.Name);
         var record = Require(r.Name);
         var ep = record.Endpoint;
         if (r.NewName is { } newName && newName != ep.Name)

@@ -71,6 +71,7 @@ public sealed partial class LinkRegistry : IDisposable
         {
             lock (_gate)
             {
+                RequestValues.Given(request.Name);
                 var record = Require(request.Name);
                 if (record.Kind != EndpointKind.Macvtap)
                     throw new MvtapException(Errno.EINVAL, $"{record.Name} is a {record.TypeName} link: only macvtap endpoints have a tap");
@@ -174,7 +175,7 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ILowerHost LowerFor(string name)
     {
-        if (string.IsNullOrEmpty(name)) throw new MvtapException(Errno.EINVAL, "a link needs a lower device (link LOWER)");
+        if (string.IsNullOrEmpty(name)) throw new MvtapException(Errno.EINVAL, ControlRequest.NotGiven("link"));
         RequestValues.Name(name, "link");
         // spec A09: an endpoint on top of an endpoint attaches to the real lower
         if (FindRecord(name) is { } upper) return upper.Lower;
@@ -198,6 +199,7 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ControlResponse Delete(LinkDelRequest r)
     {
+        RequestValues.Given(r.Name);
         // an endpoint that could not be restored (its namespace or lower gone) is still deletable,
         // and its deletion is as durable as any other: saved, or refused and kept
         if (FindRecord(r.Name) is null && _unrestored.FindIndex(e => e.Name == r.Name) is >= 0 and var gone)

@@ -14,6 +14,7 @@ internal static class RequestValues
     {
         "macvtap" => EndpointKind.Macvtap,
         "macvlan" => EndpointKind.Macvlan,
+        "" => throw new MvtapException(Errno.EINVAL, ControlRequest.NotGiven("type")),
         _ => throw new MvtapException(Errno.EOPNOTSUPP, $"link type \"{type}\" is not supported: use macvtap or macvlan"),
     };
 
@@ -79,6 +80,12 @@ internal static class RequestValues
         if (kind != EndpointKind.Macvtap)
             throw new MvtapException(Errno.EINVAL, $"{endpoint} is a macvlan: guestmem applies to macvtap endpoints (vhost-user guest memory)");
         return policy;
+    }
+
+    /// <summary>The device a request is about (set, del, tap-fd): missing or null in the request is refused as `ip link del` without one is.</summary>
+    public static void Given(string name)
+    {
+        if (name.Length == 0) throw new MvtapException(Errno.EINVAL, ControlRequest.NotGiven("dev"));
     }
 
     /// <summary>The name of an endpoint or of a lower, checked as the kernel's dev_valid_name and more

@@ -19,5 +19,10 @@ internal readonly struct DatapathSink(LowerDatapath datapath) : IDeliverySink
     // RX_HANDLER_PASS. AF_PACKET is a tap, not an rx_handler: the lower's own stack received
     // this frame from the kernel already, whatever we decide. So there is nothing to do but count.
     // (The difference from the kernel: the lower's stack also sees frames the core CONSUMED.)
-    public void ToLowerStack(in Packet packet) => datapath.Stats.lowerStackPassed++;
+    // A test may watch each decision (LowerDatapath.PassedToLowerStack).
+    public void ToLowerStack(in Packet packet)
+    {
+        datapath.Stats.lowerStackPassed++;
+        datapath.PassedToLowerStack?.Invoke(packet.Frame);
+    }
 }

@@ -58,6 +58,12 @@ public sealed class LowerDatapath : IDisposable
     /// <summary>Set if the thread died of an unexpected exception (it then forwards nothing).</summary>
     public Exception? Fault { get; private set; }
 
+    /// <summary>Tests only: called on the datapath thread with each frame the core passes to the lower's
+    /// own stack (RX_HANDLER_PASS), which for an AF_PACKET lower is otherwise only a count. Null in the product.</summary>
+    internal FrameSpy? PassedToLowerStack { get; set; }
+
+    internal delegate void FrameSpy(ReadOnlySpan<byte> frame);
+
     // ---- control plane side --------------------------------------------------------------
 
     /// <summary>Starts forwarding frames between <paramref name="attachment"/> and the port (replacing

@@ -16,11 +16,7 @@ public sealed partial class Rtnetlink
         try
         {
             foreach (var m in Run(b, "RTM_GETNSID"))
-            {
-                if (m.Type != Rtnl.RTM_NEWNSID || m.Payload.Length < 4) continue;
-                int? id = new NetlinkAttributes(m.Payload[4..]).S32(Rtnl.NETNSA_NSID);
-                return id is >= 0 ? id : null;
-            }
+                if (m.Type == Rtnl.RTM_NEWNSID && m.Payload.Length >= 4) return NsIdOf(m.Payload);
             return null;
         }
         catch (RtnetlinkException)
@@ -31,5 +27,14 @@ public sealed partial class Rtnetlink
         {
             GC.KeepAlive(netns);
         }
+    }
+
+    /// <summary>The id in an RTM_NEWNSID reply's payload (struct rtgenmsg, then NETNSA_NSID), or null
+    /// when it has none, a negative one (none assigned), or the payload is too short; bounds-checked.</summary>
+    internal static int? NsIdOf(ReadOnlyMemory<byte> payload)
+    {
+        if (payload.Length < 4) return null;
+        int? id = new NetlinkAttributes(payload[4..]).S32(Rtnl.NETNSA_NSID);
+        return id is >= 0 ? id : null;
     }
 }

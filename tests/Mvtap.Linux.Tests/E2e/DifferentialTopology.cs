@@ -1,9 +1,11 @@
 // One side of a frame-level differential test (design principle 1, spec 7 and Appendix A): a
-// veth lower "low0" in a host namespace whose peer "ext0" in an ext namespace is the wire, and
-// endpoints named by their role (P, V, V2, B, B2, S, S2, T) whose interfaces live in an "eps"
-// namespace. Built either with the kernel's macvlan or with mvtap's datapath (veth-attached
-// endpoints, spoofchk as asked), with the same MAC addresses, so the same crafted frames can be
-// injected into both and what each observation point saw compared byte for byte.
+// veth lower "low0" in a host namespace whose peer "ext0" in an ext namespace is the wire
+// (optionally a port of a Linux bridge in hairpin mode: a reflective relay that sends every frame
+// back down), and endpoints named by their role (P, V, V2, B, B2, S, S2, T) whose interfaces live
+// in an "eps" namespace, or endpoints made and moved one by one, each into a namespace of its own
+// (DifferentialTopology.Endpoints.cs). Built either with the kernel's macvlan or with mvtap's
+// datapath (veth-attached endpoints, spoofchk as asked), with the same MAC addresses, so the same
+// crafted frames can be injected into both and what each observation point saw compared byte for byte.
 //
 // Observation points: every endpoint's interface and the wire (ETH_P_ALL taps, own transmissions
 // ignored), and "the lower's own stack". That last one is not directly comparable. With the
@@ -12,7 +14,9 @@
 // ifindex). mvtap's lower is an AF_PACKET tap, so the kernel stack of low0 gets every wire frame
 // whatever mvtap decides; what is comparable is mvtap's decision, which its datapath counts as
 // LowerStackPassed. So the kernel's count of frames that reached the stack is compared with the
-// number of PASS decisions mvtap took.
+// number of PASS decisions mvtap took, and frame by frame with the frames mvtap passed (a test-only
+// hook on its datapath, LowerDatapath.PassedToLowerStack).
+using System.Collections.Concurrent;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Datapath;
@@ -22,7 +26,7 @@ using Mvtap.Linux.Tests.Datapath;
 
 namespace Mvtap.Linux.Tests.E2e;
 
-internal sealed class DifferentialTopology : IDisposable
+internal sealed partial class DifferentialTopology : IDisposable
 {
     public static readonly MacAddress LowerMac = E2eFrames.Mac(0, 1);
     public static readonly MacAddress ExtMac = E2eFrames.Mac(0, 2);
@@ -42,7 +46,7 @@ internal sealed class DifferentialTopology : IDisposable
     /// <summary>How long nothing new must arrive before an observation is over. Only bounds how
     /// long the test waits for stragglers (the kernel's broadcast work queue, mvtap's thread);
     /// no assertion depends on it.</summary>
-    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
+    public static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
 
     private readonly DatapathTopology _topo;
     private readonly List<IDisposable> _owned = [];
@@ -50,14 +54,21 @@ internal sealed class DifferentialTopology : IDisposable
     private readonly List<string> _labels = [];
     private readonly FrameObserver _wire;
     private readonly List<FrameObserver> _lowerStack = [];
+    // mvtap only: the test frames its core passed to the lower's stack, from the datapath thread
+    private readonly ConcurrentQueue<byte[]> _passed = new();
+    private readonly List<byte[]> _passedFrames = [];
     private readonly PacketSocket _wireInjector;
+    private PacketSocket? _lowerInjector;
     private LinuxSwitch? _switch;
 
-    public DifferentialTopology(bool kernel, bool spoofCheck = false)
+    /// <param name="relay">the wire is a port of a Linux bridge with hairpin on: every frame the lower sends comes back.</param>
+    /// <param name="log">mvtap only: where the switch's log lines go (default stderr).</param>
+    public DifferentialTopology(bool kernel, bool spoofCheck = false, bool relay = false, Action<string>? log = null)
     {
         IsKernel = kernel;
         SpoofCheck = spoofCheck;
-        _topo = new DatapathTopology();
+        IsRelay = relay;
+        _topo = new DatapathTopology(hairpin: relay);
         try
         {
             // IPv6 off everywhere so no ND/MLD traffic crosses the port: mvtap's PASS count is a plain counter.
@@ -77,9 +88,14 @@ internal sealed class DifferentialTopology : IDisposable
             }
             else
             {
-                _switch = new LinuxSwitch(_topo.Host.Name);
+                _switch = new LinuxSwitch(_topo.Host.Name, log: log);
                 Datapath = _switch.OpenLower(DatapathTopology.LowerName);
+                Datapath.PassedToLowerStack = frame =>
+                {
+                    if (FrameObserver.TagOf(frame) is not null) _passed.Enqueue(frame.ToArray());
+                };
             }
+            if (relay) AwaitBridgeForwarding();
         }
         catch
         {
@@ -90,6 +106,7 @@ internal sealed class DifferentialTopology : IDisposable
 
     public bool IsKernel { get; }
     public bool SpoofCheck { get; }
+    public bool IsRelay { get; }
     public TestNamespace Eps { get; } = null!;
     public int LowerIndex { get; }
     /// <summary>mvtap only.</summary>
@@ -100,7 +117,11 @@ internal sealed class DifferentialTopology : IDisposable
     public string HostNamespace => _topo.Host.Name;
     public string Flavor => IsKernel ? "kernel" : "mvtap";
 
-    private sealed record Member(string Name, MacAddress Mac, int IfIndex, Endpoint? Endpoint, FrameObserver Observer, PacketSocket Injector);
+    /// <summary>An endpoint: where its interface is, and (once it is in its namespace) its observation point and injector.</summary>
+    private sealed record Member(string Name, MacAddress Mac, int IfIndex, Endpoint? Endpoint, FrameObserver? Observer, PacketSocket? Injector)
+    {
+        public string Namespace { get; init; } = "";
+    }
 
     private T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
 
@@ -166,13 +187,13 @@ internal sealed class DifferentialTopology : IDisposable
         using (var rtnl = Rtnetlink.InNamespace(Eps.Name)) mac = rtnl.GetLink(role)!.Address!.Value;
         var observer = Own(new FrameObserver(Eps.Name, index));
         var injector = Own(NetNamespace.Run(Eps.Name, () => new PacketSocket(index, new PacketSocketOptions { Protocol = 0, SendBuffer = 1 << 20 })));
-        _members[role] = new Member(role, mac, index, ep, observer, injector);
+        _members[role] = new Member(role, mac, index, ep, observer, injector) { Namespace = Eps.Name };
     }
 
     /// <summary>`ip link set ROLE up|down` / the endpoint's admin state.</summary>
     public void SetUp(string role, bool up)
     {
-        if (IsKernel) Eps.Ip("link", "set", role, up ? "up" : "down");
+        if (IsKernel) TestNet.Ip("-n", _members[role].Namespace, "link", "set", role, up ? "up" : "down");
         else Datapath!.Port.SetUp(_members[role].Endpoint!, up);
     }
 
@@ -189,7 +210,7 @@ internal sealed class DifferentialTopology : IDisposable
             return;
         }
         using var rtnl = Rtnetlink.InNamespace(Eps.Name);
-        bool AnyCarrier() => _members.Keys.Any(r => rtnl.GetLink(r) is { } l && (l.Carrier ?? l.IsLowerUp));
+        bool AnyCarrier() => _members.Values.Where(m => m.Namespace == Eps.Name).Any(m => rtnl.GetLink(m.Name) is { } l && (l.Carrier ?? l.IsLowerUp));
         if (TestNet.WaitFor(AnyCarrier, any => !any))
             throw new InvalidOperationException("the kernel's endpoints kept their carrier for 5 s after the wire went down");
     }
@@ -234,52 +255,12 @@ internal sealed class DifferentialTopology : IDisposable
 
     /// <summary>Transmits a crafted frame from an endpoint's interface (source = the endpoint's MAC unless given).</summary>
     /// <param name="mayBeRefused">the kernel may refuse the send itself (ENOBUFS from a macvlan without carrier).</param>
-    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null, bool mayBeRefused = false)
+    public void FromEndpoint(string label, string role, MacAddress dst, MacAddress? src = null, bool mayBeRefused = false,
+        ushort etherType = FrameObserver.TestEtherType, ushort? vlan = null)
     {
         var m = _members[role];
-        if (!m.Injector.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label))) && !mayBeRefused)
+        if (!m.Injector!.Send(E2eFrames.Build(dst, src ?? m.Mac, TagFor(label), etherType, vlan)) && !mayBeRefused)
             throw new InvalidOperationException($"{role}'s injector's buffer is full");
-    }
-
-    private long Processed => Datapath is null ? 0 : Datapath.Stats.FramesFromLower + Datapath.Stats.FramesFromEndpoints;
-
-    private int DrainAll()
-    {
-        int n = _wire.Drain();
-        foreach (var m in _members.Values) n += m.Observer.Drain();
-        foreach (var o in _lowerStack) n += o.Drain();
-        return n;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="inject"/> (which injects <paramref name="injected"/> frames) and returns what
-    /// each observation point saw. Earlier frames are discarded first. For mvtap it first waits (bounded)
-    /// until the datapath has read every injected frame, then both flavours wait until nothing new
-    /// arrived for a while (bounded).
-    /// </summary>
-    public Observation Observe(int injected, Action inject)
-    {
-        DrainAll();
-        _wire.Frames.Clear();
-        foreach (var m in _members.Values) m.Observer.Frames.Clear();
-        foreach (var o in _lowerStack) o.Frames.Clear();
-        long passBefore = Datapath?.Stats.LowerStackPassed ?? 0;
-        long processedBefore = Processed;
-        inject();
-        if (Datapath is not null) TestNet.WaitFor(() => Processed - processedBefore, n => n >= injected);
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        var last = DateTime.UtcNow;
-        while (DateTime.UtcNow - last < Quiet && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(10);
-            if (DrainAll() > 0) last = DateTime.UtcNow;
-        }
-        var seen = new SortedDictionary<string, List<byte[]>>(StringComparer.Ordinal);
-        foreach (var m in _members.Values) seen[m.Name] = [.. m.Observer.Frames];
-        seen["wire"] = [.. _wire.Frames];
-        long lower = IsKernel ? _lowerStack.Sum(o => o.Frames.Count) : Datapath!.Stats.LowerStackPassed - passBefore;
-        if (Datapath?.Fault is { } fault) throw new InvalidOperationException("mvtap's datapath thread died", fault);
-        return new Observation(seen, lower, LabelOf);
     }
 
     public void Dispose()
@@ -288,32 +269,4 @@ internal sealed class DifferentialTopology : IDisposable
         foreach (var d in _owned) d.Dispose();
         _topo.Dispose();
     }
-}
-
-/// <summary>What every observation point saw in one Observe: test frames per endpoint and on the
-/// wire (exact bytes), and how many frames reached (kernel) or were passed to (mvtap) the lower's stack.</summary>
-internal sealed class Observation(SortedDictionary<string, List<byte[]>> seen, long lowerStack, Func<uint, string> label)
-{
-    public SortedDictionary<string, List<byte[]>> Seen { get; } = seen;
-    public long LowerStack { get; } = lowerStack;
-
-    /// <summary>One line, endpoints in role order then the wire and the lower's stack:
-    /// "B=x,y B2=- ... wire=z lower=1" with each frame named by the label it was injected under.</summary>
-    public string Summary()
-    {
-        var parts = Seen.Where(kv => kv.Key != "wire").OrderBy(kv => Order(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => $"{kv.Key}={Labels(kv.Value)}").ToList();
-        parts.Add($"wire={Labels(Seen["wire"])}");
-        parts.Add($"lower={LowerStack}");
-        return string.Join(' ', parts);
-    }
-
-    /// <summary>Every frame's bytes per observation point, for an exact comparison.</summary>
-    public string Bytes() => string.Join('\n', Seen.Select(kv =>
-        kv.Key + ": " + string.Join(' ', kv.Value.Select(Convert.ToHexString).Order(StringComparer.Ordinal))));
-
-    private static int Order(string role) => "PVBST".IndexOf(role[0]);
-
-    private string Labels(List<byte[]> frames) =>
-        frames.Count == 0 ? "-" : string.Join(',', frames.Select(f => label(FrameObserver.TagOf(f)!.Value)).Order(StringComparer.Ordinal));
 }

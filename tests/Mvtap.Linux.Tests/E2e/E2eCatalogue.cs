@@ -98,6 +98,8 @@ internal static class E2eCatalogue
             t.FromWire("pbc", Bcast, External, FrameObserver.PauseEtherType);
             t.FromWire("pV", t.MacOf("V"), External, FrameObserver.PauseEtherType);
         }, "P=- V=pV V2=- B=- B2=- S=- wire=- lower=1"),
+        ["R22b a VLAN-tagged PAUSE broadcast is not flooded either: the kernel untags before macvlan sees it"] = new(Standard, 1,
+            (t, _) => t.FromWire("tpbc", Bcast, External, FrameObserver.PauseEtherType, vlan: 5), $"{None5} wire=- lower=1"),
         ["R25 passthru gets unicast to any MAC and the lower gets none"] = new(Passthru, 2, (t, _) =>
         {
             t.FromWire("toU", Unknown, External);
@@ -127,6 +129,11 @@ internal static class E2eCatalogue
         }, $"{None5} wire=PtoB,StoB,VtoB,VtoV2 lower=0"),
         ["X04 bridge broadcast reaches the other bridge endpoint and the wire"] = new(Standard, 1,
             (t, _) => t.FromEndpoint("bc", "B", Bcast), "P=- V=- V2=- B=- B2=bc S=- wire=bc lower=0"),
+        ["X04b a bridge endpoint's PAUSE broadcast is not flooded, a VLAN-tagged one is: its protocol is the tag's"] = new(Standard, 2, (t, _) =>
+        {
+            t.FromEndpoint("pbc", "B", Bcast, etherType: FrameObserver.PauseEtherType);
+            t.FromEndpoint("tpbc", "B", Bcast, etherType: FrameObserver.PauseEtherType, vlan: 5);
+        }, "P=- V=- V2=- B=- B2=tpbc S=- wire=pbc,tpbc lower=0"),
         ["X05 vepa, private and source broadcasts go to the wire only"] = new(Standard, 3, (t, _) =>
         {
             t.FromEndpoint("Vbc", "V", Bcast);

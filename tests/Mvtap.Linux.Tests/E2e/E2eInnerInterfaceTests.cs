@@ -33,22 +33,10 @@ public sealed class E2eInnerInterfaceTests
             $"mvtap's endpoint {role} did not follow {what} within 5 s");
     }
 
-    /// <summary>
-    /// Waits (bounded) until <paramref name="role"/>'s interface is operationally up, and for mvtap the outer end
-    /// of its pair too. A device that regains its carrier gets its transmit queue back from the kernel's linkwatch
-    /// work a moment later (dev_activate, with the operstate); until then what is sent through it is dropped
-    /// silently. Both flavours wait the same way; the kernel's macvlan is up at once.
-    /// </summary>
-    private static void AwaitOperational(DifferentialTopology t, string role)
-    {
-        const byte IfOperUp = 6;
-        using (var rtnl = Rtnetlink.InNamespace(t.Eps.Name))
-            Assert.Equal(IfOperUp, TestNet.WaitFor(() => rtnl.GetLink(role)!.OperState, s => s == IfOperUp));
-        if (t.IsKernel) return;
-        string outer = t.Switch!.AttachmentOf(t.MvtapEndpoint(role)).OuterName;
-        using (var host = Rtnetlink.InNamespace(t.HostNamespace))
-            Assert.Equal(IfOperUp, TestNet.WaitFor(() => host.GetLink(outer)!.OperState, s => s == IfOperUp));
-    }
+    /// <summary>Waits (bounded) until <paramref name="role"/>'s interface is operationally up, and for mvtap the
+    /// outer end of its pair too (see DifferentialTopology.AwaitOperational).</summary>
+    private static void AwaitOperational(DifferentialTopology t, string role) =>
+        Assert.True(t.AwaitOperational(role), $"{role} did not become operational within 5 s");
 
     private static MacAddress InterfaceMac(DifferentialTopology t, string role)
     {
