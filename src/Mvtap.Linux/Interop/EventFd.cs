@@ -68,7 +68,7 @@ public static partial class EventFd
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == 11) return 0;
+            if (errno == (int)Errno.EAGAIN) return 0;
             throw new SystemCallException("preadv2(eventfd, RWF_NOWAIT)", errno);
         }
         return value;
