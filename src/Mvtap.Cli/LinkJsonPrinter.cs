@@ -2,8 +2,8 @@
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
 // linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d, with
 // mvtap.lower and mvtap.datapath: state, reason, from mvtapd) and drops by reason under
-// stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s).
-// -p indents it.
+// stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s),
+// and the frames mvtap took from and sent to the lower under stats64.lower. -p indents it.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -150,6 +150,10 @@ internal static class LinkJsonPrinter
         w.WriteEndObject();
         WriteDrops(w, "drops_by_reason", s.DropsByReason);
         if (s.LowerDropsByReason.Count > 0) WriteDrops(w, "lower_drops_by_reason", s.LowerDropsByReason);
+        w.WriteStartObject("lower");
+        w.WriteNumber("rx_packets", s.LowerRxPackets);
+        w.WriteNumber("tx_packets", s.LowerTxPackets);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

@@ -82,4 +82,8 @@ public sealed record LinkStatistics
     /// <summary>Frames of the endpoint's lower device that reached no endpoint, by reason ("reasm_overlap",
     /// "malformed", "internal_error", ...): counted once per lower, so every endpoint on it shows the same.</summary>
     public Dictionary<string, ulong> LowerDropsByReason { get; init; } = [];
+    /// <summary>Frames mvtap took from the endpoint's lower device (the wire) and frames it sent to it:
+    /// counted once per lower, so every endpoint on it shows the same.</summary>
+    public ulong LowerRxPackets { get; init; }
+    public ulong LowerTxPackets { get; init; }
 }

@@ -41,7 +41,7 @@ public class LinkJsonPrinterTests
     }
 
     [Fact]
-    public void Json_statistics_use_ip_stats64_names_plus_drop_reasons()
+    public void Json_statistics_use_ip_stats64_names_plus_drop_reasons_and_the_lower_s_frames()
     {
         var v = SampleLinks.Macvtap0 with
         {
@@ -49,13 +49,14 @@ public class LinkJsonPrinterTests
             {
                 RxBytes = 100, RxPackets = 2, RxMulticast = 1, TxBytes = 60, TxPackets = 1, TxDropped = 4,
                 DropsByReason = new() { ["spoofed_source"] = 4 },
+                LowerRxPackets = 7, LowerTxPackets = 9,
             },
         };
         using var doc = JsonDocument.Parse(LinkJsonPrinter.Format([v], false, 1, false));
         Assert.Equal(
             """{"rx":{"bytes":100,"packets":2,"errors":0,"dropped":0,"over_errors":0,"multicast":1}""" +
             ""","tx":{"bytes":60,"packets":1,"errors":0,"dropped":4,"carrier_errors":0,"collisions":0}""" +
-            ""","drops_by_reason":{"spoofed_source":4}}""",
+            ""","drops_by_reason":{"spoofed_source":4},"lower":{"rx_packets":7,"tx_packets":9}}""",
             doc.RootElement[0].GetProperty("stats64").GetRawText());
     }
 

@@ -87,7 +87,7 @@ internal sealed class DaemonProcess : IDisposable
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
+    internal static extern int Kill(int pid, int signal);
 
     public void Dispose()
     {

@@ -71,6 +71,8 @@ internal static class LinkViews
                 TxDropped = (ulong)c.TxDropped,
                 DropsByReason = c.NonZeroDrops().ToDictionary(kv => kv.Key, kv => (ulong)kv.Value),
                 LowerDropsByReason = port.Counters.NonZeroDrops().ToDictionary(kv => kv.Key, kv => (ulong)kv.Value),
+                LowerRxPackets = (ulong)Volatile.Read(ref port.Counters.RxPackets),
+                LowerTxPackets = (ulong)Volatile.Read(ref port.Counters.TxPackets),
             },
         };
     }
