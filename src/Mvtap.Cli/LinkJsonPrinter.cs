@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -61,8 +62,8 @@ internal static class LinkJsonPrinter
         w.WriteString("info_kind", v.Type);
         w.WriteStartObject("info_data");
         w.WriteString("mode", v.Mode);
-        if (v.Flags.Contains("nopromisc")) w.WriteBoolean("nopromisc", true);
-        if (v.Flags.Contains("nodst")) w.WriteBoolean("nodst", true);
+        foreach (var flag in LinkWords.Flags)
+            if (v.Flags.Contains(flag)) w.WriteBoolean(flag, true);
         w.WriteNumber("bcqueuelen", v.BcQueueLen);
         w.WriteNumber("usedbcqueuelen", v.UsedBcQueueLen);
         if (v.BcCutoff != 1) w.WriteNumber("bclim", v.BcCutoff);

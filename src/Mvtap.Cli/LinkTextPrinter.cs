@@ -6,6 +6,7 @@
 // lower's. Trailing spaces are kept where ip prints them.
 using System.Text;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -38,8 +39,8 @@ internal static class LinkTextPrinter
     private static void AppendMacvlanDetails(StringBuilder sb, LinkView v)
     {
         sb.Append($"    {v.Type} mode {v.Mode} ");
-        if (v.Flags.Contains("nopromisc")) sb.Append("nopromisc ");
-        if (v.Flags.Contains("nodst")) sb.Append("nodst ");
+        foreach (var flag in LinkWords.Flags)
+            if (v.Flags.Contains(flag)) sb.Append(flag).Append(' ');
         sb.Append($"bcqueuelen {v.BcQueueLen} usedbcqueuelen {v.UsedBcQueueLen} ");
         if (v.BcCutoff != 1) sb.Append($"bclim {v.BcCutoff} ");
         if (v.Mode == "source")

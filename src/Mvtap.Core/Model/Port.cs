@@ -92,7 +92,7 @@ public sealed partial class Port
             WaitForLowerMac();
             if (_endpoints.Exists(e => e.Name == s.Name))
                 throw new MvtapException(Errno.EEXIST, $"an endpoint named {s.Name} already exists");
-            if (!EndpointModeNames.IsDefined(s.Mode))
+            if (!EndpointModes.IsDefined(s.Mode))
                 throw new MvtapException(Errno.EINVAL, $"mode {(uint)s.Mode} is not a macvlan mode");
             ValidateFlags(s.Flags);
             if (s.Mac is { } m && !m.IsValidUnicast)

@@ -33,7 +33,7 @@ public sealed partial class LinkRegistry
             Lower = x.Lower.Name,
             Mac = x.Endpoint.Mac.ToString(),
             Mode = x.Endpoint.Mode.Name(),
-            Flags = RequestValues.FlagNames(x.Endpoint.Flags),
+            Flags = x.Endpoint.Flags.Names(),
             Up = x.Endpoint.IsUp,
             Mtu = x.Endpoint.Mtu,
             TxQueueLen = x.TxQueueLen,

@@ -118,10 +118,12 @@ public sealed partial class LinkRegistry : IDisposable
     private EndpointRecord Create(LinkAddRequest r, int? index)
     {
         var kind = RequestValues.Kind(r.Type);
-        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? "macvtap" : "macvlan");
+        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
         RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
+        // a restored state file's netns was never resolved: it must still be a name under /run/netns
+        if (r.Netns is { } netns) NamespaceArgument.CheckName(netns);
         var guestMemory = r.GuestMemory is null ? GuestMemoryPolicy.Sealed : RequestValues.GuestMemory(r.GuestMemory, kind, name);
         var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);

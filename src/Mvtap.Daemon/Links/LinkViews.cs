@@ -33,7 +33,7 @@ internal static class LinkViews
             Lower = record.Lower.Name,
             Mac = ep.Mac.ToString(),
             Mode = ep.Mode.Name(),
-            Flags = RequestValues.FlagNames(ep.Flags),
+            Flags = ep.Flags.Names(),
             AdminUp = ep.IsUp,
             OperState = !ep.IsUp ? "DOWN" : carrier ? "UP" : "LOWERLAYERDOWN",
             Carrier = carrier,

@@ -108,7 +108,7 @@ public sealed class PacketLowerHost : ILowerHost
     }
 
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
-        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
+        GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
     {
         int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
         if (_macvtaps.TryGetValue(endpoint, out var existing))

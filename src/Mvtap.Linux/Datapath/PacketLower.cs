@@ -32,7 +32,7 @@ public sealed class PacketLower : IDisposable
     {
         Namespace = netns;
         using var rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
-        var link = rtnl.GetLink(ifName) ?? throw new SystemCallException($"no interface {ifName}", 19 /* ENODEV */);
+        var link = rtnl.GetLink(ifName) ?? throw new SystemCallException($"no interface {ifName}", (int)Errno.ENODEV);
         if (link.HardwareType != 1 /* ARPHRD_ETHER */ || link.Address is null)
             throw new ArgumentException($"{ifName} is not an Ethernet interface", nameof(ifName));
         _open = OpenAt(null, rtnl, link);
