@@ -13,7 +13,8 @@
 // - a namespace it was followed into that nothing reaches any more is let go of, so the kernel can
 //   dismantle it (a physical NIC then comes home, and is reopened).
 // Every step is logged. Notifications can be lost (ENOBUFS) or arrive in another order across
-// namespaces, so every ResyncInterval the state is also read whole. The events are outside input:
+// namespaces, so every ResyncInterval the state is also read whole; a lower such a read misses is
+// taken for lost only when the next read misses it too (its notification may be on its way). The events are outside input:
 // a malformed message is logged and skipped; nothing ends the thread.
 using Microsoft.Extensions.Logging;
 using Mvtap.Linux.Interop;
@@ -41,6 +42,8 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
     private readonly HashSet<string> _complaints = new(StringComparer.Ordinal);
     private readonly List<LinkEvent> _events = [];
     private readonly List<string> _skipped = [];
+    // lowers a whole read did not find where they were open, and where that was (monitor thread only)
+    private readonly Dictionary<LowerDatapath, (LowerNamespace Ns, int IfIndex)> _missing = [];
     private readonly Thread _thread;
     private volatile bool _stopping;
 
@@ -255,14 +258,25 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
 
     private void Resync()
     {
-        foreach (var dp in _lowers())
+        var lowers = _lowers();
+        foreach (var stale in _missing.Keys.Where(k => !lowers.Contains(k)).ToList()) _missing.Remove(stale);
+        foreach (var dp in lowers)
         {
             try
             {
                 var lower = dp.Lower;
-                if (!lower.Status.IsOpen) { ReopenByName(dp); continue; }
+                if (!lower.Status.IsOpen) { _missing.Remove(dp); ReopenByName(dp); continue; }
                 var ns = lower.OpenElsewhere ?? _home;
-                if (ns.Client!.GetLink(lower.IfIndex) is { } link) { Apply(dp, ns, link); continue; }
+                if (ns.Client!.GetLink(lower.IfIndex) is { } link) { _missing.Remove(dp); Apply(dp, ns, link); continue; }
+                // Not where it was. The kernel takes a device out of its namespace's list before it
+                // announces the move or deletion (RTM_DELLINK, which says where it went), so the
+                // notification may only be on its way: lost only when the next read misses it again.
+                if (!(_missing.TryGetValue(dp, out var seen) && seen == (ns, lower.IfIndex)))
+                {
+                    _missing[dp] = (ns, lower.IfIndex);
+                    continue;
+                }
+                _missing.Remove(dp);
                 // its deletion or move was not seen: it is not where it was
                 Lose(dp, new LowerStatus(LowerPresence.Unreachable, $"lower {lower.Name} is no longer at ifindex {lower.IfIndex} in {ns}"));
                 ReopenByName(dp);
