@@ -2,13 +2,12 @@
 // /etc/passwd and /etc/group as udev's OWNER=/GROUP= would be (no NSS: the CLI must not depend
 // on whatever libnss modules the host has). A number is taken as is, even without an entry.
 using System.Globalization;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
 internal static class AccountLookup
 {
-    private const int EINVAL = 22;
-
     public static uint UserId(string user) => Resolve("/etc/passwd", user) ?? throw Unknown("user", user);
 
     public static uint GroupId(string group) => Resolve("/etc/group", group) ?? throw Unknown("group", group);
@@ -39,5 +38,5 @@ internal static class AccountLookup
             .Select(line => line.Split(':'))
             .Where(f => f.Length >= 3 && f[0].Length > 0 && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out _));
 
-    private static LinkOperationException Unknown(string what, string name) => new(EINVAL, $"invalid {what} \"{name}\"");
+    private static LinkOperationException Unknown(string what, string name) => new(Errno.EINVAL, $"invalid {what} \"{name}\"");
 }

@@ -3,6 +3,7 @@
 // For a macvtap it also does what udev would: /dev/tapN with the requested owner and group
 // (TapNodes), removed again on delete. spoofchk on is refused with EOPNOTSUPP (the kernel has no
 // such check), as is owner/group together with netns (the node would be another namespace's).
+// The request's words are read with Core's LinkWords, errnos named from Core's Errno.
 using Mvtap.Control;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
@@ -17,7 +18,6 @@ namespace Mvtap.Cli;
 /// <param name="warnings">Where conflicts that were worked around are reported (stderr).</param>
 internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescriptor> openNetns, TextWriter warnings) : ILinkBackend
 {
-    private const int ENODEV = 19, EINVAL = 22, EOPNOTSUPP = 95;
     private readonly TapNodes _nodes = new(openNetns, warnings);
 
     /// <summary>The calling thread's namespace, as `ip` without -n would use.</summary>
@@ -31,7 +31,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
         using var rtnl = open();
         var lower = rtnl.GetLink(r.Lower) ?? throw NoDevice(r.Lower);
-        bool tap = r.Type == "macvtap" && r.Netns is null;
+        bool tap = r.Type == LinkWords.Macvtap && r.Netns is null;
         var before = tap && r.Name is null ? rtnl.GetLinks().Select(l => l.Index).ToHashSet() : null;
         using var netnsFd = OpenNetns(r.Netns, out int? netnsPid);
         var macvlan = new MacvlanAttributes
@@ -62,7 +62,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         // without a name the kernel chose one (macvtapN): the new link is the one not there before
         var created = r.Name is not null
             ? rtnl.GetLink(r.Name)
-            : rtnl.GetLinks().FirstOrDefault(l => l.Kind == "macvtap" && l.Link == lower.Index && !before!.Contains(l.Index));
+            : rtnl.GetLinks().FirstOrDefault(l => l.Kind == LinkWords.Macvtap && l.Link == lower.Index && !before!.Contains(l.Index));
         if (created is null) return; // deleted meanwhile by someone else: nothing to give a node to
         try
         {
@@ -83,20 +83,14 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
         using var rtnl = open();
         var link = rtnl.GetLink(r.Name) ?? throw NoDevice(r.Name);
-        if ((uid is not null || gid is not null) && link.Kind != "macvtap")
-            throw new LinkOperationException(EOPNOTSUPP, $"owner and group belong to a macvtap's /dev/tapN; {r.Name} is a {link.Kind ?? "non-macvlan"} link");
+        if ((uid is not null || gid is not null) && link.Kind != LinkWords.Macvtap)
+            throw new LinkOperationException(Errno.EOPNOTSUPP, $"owner and group belong to a macvtap's /dev/tapN; {r.Name} is a {link.Kind ?? "non-macvlan"} link");
         using var netnsFd = OpenNetns(r.Netns, out int? netnsPid);
 
         var macs = r.Macaddrs?.Select(MacAddress.Parse).ToList() ?? [];
-        MacaddrOperation? op = r.MacaddrOperation switch
-        {
-            null => null,
-            "add" => MacaddrOperation.Add,
-            "del" => MacaddrOperation.Delete,
-            "set" => MacaddrOperation.Set,
-            "flush" => MacaddrOperation.Flush,
-            var other => throw new LinkOperationException(EINVAL, $"unknown macaddr operation \"{other}\""),
-        };
+        MacaddrOperation? op = r.MacaddrOperation is null ? null
+            : LinkWords.TryParseMacaddrOperation(r.MacaddrOperation, out var o) ? o
+            : throw new LinkOperationException(Errno.EINVAL, $"unknown macaddr operation \"{r.MacaddrOperation}\"");
         bool oneAddressPerMessage = op is MacaddrOperation.Add or MacaddrOperation.Delete;
 
         var macvlan = new MacvlanAttributes
@@ -140,7 +134,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         using var rtnl = open();
         var link = rtnl.GetLink(r.Name) ?? throw NoDevice(r.Name);
         // the device number must be read while the link (and its sysfs entry) still exists
-        var device = link.Kind == "macvtap" ? TryReadDevices([link]).SingleOrDefault() : null;
+        var device = link.Kind == LinkWords.Macvtap ? TryReadDevices([link]).SingleOrDefault() : null;
         Call(() => rtnl.DeleteLink(link.Index));
         if (device is not null) _nodes.Remove(device);
     }
@@ -151,13 +145,13 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         var all = Call(rtnl.GetLinks);
         var names = all.ToDictionary(l => l.Index, l => l.Name);
         var views = all
-            .Where(l => l.Kind is "macvlan" or "macvtap")
+            .Where(l => l.Kind is LinkWords.Macvlan or LinkWords.Macvtap)
             .Where(l => r.Name is null || l.Name == r.Name)
             .ToList();
-        var devices = TryReadDevices(views.Where(l => l.Kind == "macvtap")).ToDictionary(d => d.Index);
+        var devices = TryReadDevices(views.Where(l => l.Kind == LinkWords.Macvtap)).ToDictionary(d => d.Index);
         var result = views.Select(l => ToView(l, names, devices.GetValueOrDefault(l.Index))).ToList();
         if (r.Name is not null && result.Count == 0)
-            throw new LinkOperationException(ENODEV, all.Any(l => l.Name == r.Name)
+            throw new LinkOperationException(Errno.ENODEV, all.Any(l => l.Name == r.Name)
                 ? $"{r.Name} is not a macvtap or macvlan link"
                 : $"Device \"{r.Name}\" does not exist");
         return result;
@@ -184,19 +178,16 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         // ownership as udev would have set it; root (the default) is not shown, like an unset owner
         var node = device is null ? null : _nodes.Find(device);
         var m = l.Macvlan ?? new MacvlanInfo();
-        var flags = new List<string>();
-        if (m.Flags.HasFlag(EndpointFlags.NoPromisc)) flags.Add("nopromisc");
-        if (m.Flags.HasFlag(EndpointFlags.NoDst)) flags.Add("nodst");
         string lower = l.Link is int li && l.LinkNetNsId is null && names.TryGetValue(li, out var n) ? n : $"if{l.Link ?? 0}";
         return new LinkView
         {
             Index = l.Index,
             Name = l.Name,
-            Type = l.Kind ?? "macvlan",
+            Type = l.Kind ?? LinkWords.Macvlan,
             Lower = lower,
             Mac = l.Address?.ToString() ?? "00:00:00:00:00:00",
             Mode = m.Mode.Name(),
-            Flags = flags,
+            Flags = m.Flags.Names(),
             AdminUp = l.IsUp,
             OperState = l.OperStateName,
             Carrier = l.Carrier ?? l.IsLowerUp,
@@ -218,23 +209,20 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
     }
 
     private static EndpointMode Mode(string name) =>
-        EndpointModeNames.TryParse(name, out var mode) ? mode : throw new LinkOperationException(EINVAL, $"unknown mode \"{name}\"");
+        LinkWords.TryParseMode(name, out var mode) ? mode : throw new LinkOperationException(Errno.EINVAL, $"unknown mode \"{name}\"");
 
-    private static EndpointFlags Flags(List<string> names) => names.Aggregate(EndpointFlags.None, (f, n) => f | n switch
-    {
-        "nopromisc" => EndpointFlags.NoPromisc,
-        "nodst" => EndpointFlags.NoDst,
-        _ => throw new LinkOperationException(EINVAL, $"unknown flag \"{n}\""),
-    });
+    private static EndpointFlags Flags(List<string> names) =>
+        LinkWords.TryParseFlags(names, out var flags, out var unknown) ? flags
+            : throw new LinkOperationException(Errno.EINVAL, $"unknown flag \"{unknown}\"");
 
     private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck, string? netns, string? guestMemory)
     {
         if (guestMemory is not null)
-            throw new LinkOperationException(EOPNOTSUPP, "the kernel's macvtap maps no guest memory: guestmem is a setting of mvtapd's vhost-user attachment");
+            throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvtap maps no guest memory: guestmem is a setting of mvtapd's vhost-user attachment");
         if ((owner is not null || group is not null) && netns is not null)
-            throw new LinkOperationException(EOPNOTSUPP, "--kernel sets owner and group only for a macvtap that stays in this namespace (its /dev/tapN is named by this namespace's ifindex)");
+            throw new LinkOperationException(Errno.EOPNOTSUPP, "--kernel sets owner and group only for a macvtap that stays in this namespace (its /dev/tapN is named by this namespace's ifindex)");
         if (spoofCheck == true)
-            throw new LinkOperationException(EOPNOTSUPP, "the kernel's macvlan has no spoofchk; only \"spoofchk off\" is possible with --kernel");
+            throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvlan has no spoofchk; only \"spoofchk off\" is possible with --kernel");
     }
 
     private static FileDescriptor? OpenNetns(string? netns, out int? pid)
@@ -248,11 +236,11 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         }
         catch (Exception e) when (e is not LinkOperationException)
         {
-            throw new LinkOperationException(EINVAL, $"Invalid \"netns\" value \"{netns}\": {e.Message}");
+            throw new LinkOperationException(Errno.EINVAL, $"Invalid \"netns\" value \"{netns}\": {e.Message}");
         }
     }
 
-    private static LinkOperationException NoDevice(string name) => new(ENODEV, $"Cannot find device \"{name}\"");
+    private static LinkOperationException NoDevice(string name) => new(Errno.ENODEV, $"Cannot find device \"{name}\"");
 
     private static void Call(Action action) => Call(() => { action(); return 0; });
 

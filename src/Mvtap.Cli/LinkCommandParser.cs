@@ -1,8 +1,10 @@
 // The hand-written `ip link` grammar: `mvtap link {add|set|delete|show|help} ...`. Keywords are
 // tested in ip's order (iplink.c's iplink_parse, then iplink_macvlan.c's macvlan_parse_opt),
 // with strcmp where ip uses strcmp and prefix matching where ip uses matches(); errors carry
-// ip's wording. Add and set accept every keyword before or after `type`.
+// ip's wording. Add and set accept every keyword before or after `type`. The words of types,
+// modes, flags, macaddr operations and guestmem are Core's LinkWords.
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -138,8 +140,7 @@ internal static class LinkCommandParser
             {
                 string v = c.NextArg();
                 if (s.Type is not null) throw UsageErrors.Duplicate("type", v);
-                if (v is not ("macvtap" or "macvlan"))
-                    throw new CommandLineException($"Error: Unknown device type \"{v}\"; mvtap makes \"macvtap\" and \"macvlan\" links.");
+                if (!LinkWords.IsLinkType(v)) throw UsageErrors.UnknownType(v);
                 s.Type = v;
             }
             else if (w == "group")
@@ -152,25 +153,24 @@ internal static class LinkCommandParser
             {
                 string v = c.NextArg();
                 if (s.Mode is not null) throw UsageErrors.Duplicate("mode", v);
-                if (v is not ("private" or "vepa" or "bridge" or "passthru" or "source"))
-                    throw UsageErrors.ArgumentMustBe("mode", "\"private\", \"vepa\", \"bridge\", \"passthru\" or \"source\"", v);
+                if (!LinkWords.TryParseMode(v, out _)) throw UsageErrors.ArgumentMustBeOneOf("mode", LinkWords.Modes, v);
                 s.Mode = v;
             }
             else if (Keyword.Matches(w, "flag"))
             {
                 string v = c.NextArg();
-                if (v is not ("nopromisc" or "nodst" or "null"))
-                    throw UsageErrors.ArgumentMustBe("flag", "\"nopromisc\", \"nodst\" or \"null\"", v);
+                bool none = v == "null";
+                if (!none && !LinkWords.TryParseFlag(v, out _)) throw UsageErrors.ArgumentMustBeOneOf("flag", [.. LinkWords.Flags, "null"], v);
                 s.FlagsGiven = true;
-                if (v != "null") s.Flags.Add(v);
+                if (!none) s.Flags.Add(v);
             }
             else if (Keyword.Matches(w, "macaddr"))
             {
                 if (s.MacaddrOperation is not null) throw UsageErrors.Duplicate("macaddr", c.TryPeekNext(out var n) ? n : "");
                 ParseMacaddr(c, s, creating);
             }
-            else if (Keyword.Matches(w, "nopromisc")) { s.FlagsGiven = true; s.Flags.Add("nopromisc"); }
-            else if (Keyword.Matches(w, "nodst")) { s.FlagsGiven = true; s.Flags.Add("nodst"); }
+            else if (Keyword.Matches(w, LinkWords.NoPromisc)) { s.FlagsGiven = true; s.Flags.Add(LinkWords.NoPromisc); }
+            else if (Keyword.Matches(w, LinkWords.NoDst)) { s.FlagsGiven = true; s.Flags.Add(LinkWords.NoDst); }
             else if (Keyword.Matches(w, "bcqueuelen"))
             {
                 string v = c.NextArg();
@@ -205,7 +205,7 @@ internal static class LinkCommandParser
                 // mvtap's own keyword, matched whole so that it never takes a device's name
                 string v = c.NextArg();
                 if (s.GuestMemory is not null) throw UsageErrors.Duplicate("guestmem", v);
-                if (v is not ("sealed" or "any")) throw UsageErrors.ArgumentMustBe("guestmem", "\"sealed\" or \"any\"", v);
+                if (!LinkWords.TryParseGuestMemory(v, out _)) throw UsageErrors.ArgumentMustBeOneOf("guestmem", LinkWords.GuestMemoryPolicies, v);
                 s.GuestMemory = v;
             }
             else if (Keyword.Matches(w, "help")) return false;
@@ -221,8 +221,8 @@ internal static class LinkCommandParser
 
         if (creating && s.Name is not null && s.Dev is not null && s.Name != s.Dev)
             throw new CommandLineException("both \"name\" and \"dev\" cannot be used when creating devices.");
-        if (s.Flags.Contains("nopromisc") && s.Mode != "passthru")
-            throw new CommandLineException($"{s.Type ?? "macvlan"}: nopromisc flag only valid in passthru mode");
+        if (s.Flags.Contains(LinkWords.NoPromisc) && s.Mode != EndpointMode.Passthru.Name())
+            throw new CommandLineException($"{s.Type ?? LinkWords.Macvlan}: nopromisc flag only valid in passthru mode");
         return true;
     }
 
@@ -231,22 +231,24 @@ internal static class LinkCommandParser
     {
         string op = c.NextArg();
         var macs = new List<string>();
-        if (op is "add" or "del")
+        bool known = LinkWords.TryParseMacaddrOperation(op, out var operation);
+        if (known && operation is MacaddrOperation.Add or MacaddrOperation.Delete)
         {
             macs.Add(ArgumentValues.ParseUnicastMac(c.NextArg()));
             TakeMoreMacs(c, macs);
         }
-        else if (op == "set") TakeMoreMacs(c, macs);
-        else if (op == "flush") { }
+        else if (known && operation == MacaddrOperation.Set) TakeMoreMacs(c, macs);
+        else if (known && operation == MacaddrOperation.Flush) { }
         else if (creating && Core.Frames.MacAddress.TryParse(op, out _))
         {
             macs.Add(ArgumentValues.ParseUnicastMac(op));
             TakeMoreMacs(c, macs);
-            op = "set";
+            op = MacaddrOperation.Set.Name();
+            operation = MacaddrOperation.Set;
         }
-        else throw UsageErrors.ArgumentMustBe("macaddr", "\"add\", \"del\", \"set\" or \"flush\"", op);
+        else throw UsageErrors.ArgumentMustBeOneOf("macaddr", LinkWords.MacaddrOperations, op);
 
-        if (creating && op is "del" or "flush")
+        if (creating && operation is MacaddrOperation.Delete or MacaddrOperation.Flush)
             throw UsageErrors.InvalidArgument(op, "a new link has no source addresses to delete or flush");
         s.MacaddrOperation = op;
         s.Macaddrs = macs;
@@ -272,8 +274,7 @@ internal static class LinkCommandParser
             if (Keyword.Matches(w, "type"))
             {
                 string v = c.NextArg();
-                if (v is not ("macvtap" or "macvlan"))
-                    throw new CommandLineException($"Error: Unknown device type \"{v}\"; mvtap makes \"macvtap\" and \"macvlan\" links.");
+                if (!LinkWords.IsLinkType(v)) throw UsageErrors.UnknownType(v);
             }
             else if (Keyword.Matches(w, "help")) return new LinkHelpCommand();
             else

@@ -1,11 +1,14 @@
 // `mvtap -j link show` output: the field names and order of `ip -j link show` (ifindex, link,
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
-// linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d) and
-// drops by reason under stats64.drops_by_reason (-s), the lower's under lower_drops_by_reason. -p indents it.
+// linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d, with
+// mvtap.lower and mvtap.datapath: state, reason, from mvtapd) and drops by reason under
+// stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s).
+// -p indents it.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -59,8 +62,8 @@ internal static class LinkJsonPrinter
         w.WriteString("info_kind", v.Type);
         w.WriteStartObject("info_data");
         w.WriteString("mode", v.Mode);
-        if (v.Flags.Contains("nopromisc")) w.WriteBoolean("nopromisc", true);
-        if (v.Flags.Contains("nodst")) w.WriteBoolean("nodst", true);
+        foreach (var flag in LinkWords.Flags)
+            if (v.Flags.Contains(flag)) w.WriteBoolean(flag, true);
         w.WriteNumber("bcqueuelen", v.BcQueueLen);
         w.WriteNumber("usedbcqueuelen", v.UsedBcQueueLen);
         if (v.BcCutoff != 1) w.WriteNumber("bclim", v.BcCutoff);
@@ -90,6 +93,22 @@ internal static class LinkJsonPrinter
             w.WriteString("container_id", cni.ContainerId);
             w.WriteString("ifname", cni.IfName);
             w.WriteString("network", cni.Network);
+            w.WriteEndObject();
+        }
+        if (v.LowerState is not null)
+        {
+            w.WriteStartObject("lower");
+            w.WriteString("state", v.LowerState);
+            if (v.LowerReason is not null) w.WriteString("reason", v.LowerReason);
+            if (v.LowerNetns is not null) w.WriteString("netns", v.LowerNetns);
+            w.WriteEndObject();
+        }
+        if (v.DatapathState is not null)
+        {
+            w.WriteStartObject("datapath");
+            w.WriteString("state", v.DatapathState);
+            if (v.DatapathReason is not null) w.WriteString("reason", v.DatapathReason);
+            w.WriteNumber("restarts", v.DatapathRestarts);
             w.WriteEndObject();
         }
         w.WriteEndObject();
@@ -129,17 +148,16 @@ internal static class LinkJsonPrinter
             w.WriteNumber("heartbeat_errors", 0);
         }
         w.WriteEndObject();
-        w.WriteStartObject("drops_by_reason");
-        foreach (var (reason, count) in s.DropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            w.WriteNumber(reason, count);
+        WriteDrops(w, "drops_by_reason", s.DropsByReason);
+        if (s.LowerDropsByReason.Count > 0) WriteDrops(w, "lower_drops_by_reason", s.LowerDropsByReason);
         w.WriteEndObject();
-        if (s.LowerDropsByReason.Count > 0)
-        {
-            w.WriteStartObject("lower_drops_by_reason");
-            foreach (var (reason, count) in s.LowerDropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                w.WriteNumber(reason, count);
-            w.WriteEndObject();
-        }
+    }
+
+    private static void WriteDrops(Utf8JsonWriter w, string name, Dictionary<string, ulong> drops)
+    {
+        w.WriteStartObject(name);
+        foreach (var (reason, count) in drops.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            w.WriteNumber(reason, count);
         w.WriteEndObject();
     }
 }

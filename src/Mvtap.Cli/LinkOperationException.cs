@@ -6,5 +6,7 @@ internal sealed class LinkOperationException(int errno, string message) : Except
 {
     public const int ExitStatus = 1;
 
+    public LinkOperationException(Mvtap.Core.Model.Errno errno, string message) : this((int)errno, message) { }
+
     public int Errno { get; } = errno;
 }

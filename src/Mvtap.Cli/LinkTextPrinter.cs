@@ -1,10 +1,12 @@
 // `mvtap link show` text output in ip's layout: the index line, the link/ether line, with -d the
 // promiscuity/mtu details and the macvlan line ("macvtap mode vepa bcqueuelen 1000 usedbcqueuelen
-// 1000"), then mvtap's own settings and the CNI attachment that made the endpoint; with -s ip's
-// RX/TX table (and -s -s the error rows), then mvtap's drops by reason and its lower's. Trailing
-// spaces are kept where ip prints them.
+// 1000"), then mvtap's own settings, the CNI attachment that made the endpoint, and the lower's
+// state (present, moved, unreachable, gone) and its datapath thread's, with reasons; with -s ip's
+// RX/TX table (and -s -s the error rows), then mvtap's drops by reason, the endpoint's and its
+// lower's. Trailing spaces are kept where ip prints them.
 using System.Text;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -37,8 +39,8 @@ internal static class LinkTextPrinter
     private static void AppendMacvlanDetails(StringBuilder sb, LinkView v)
     {
         sb.Append($"    {v.Type} mode {v.Mode} ");
-        if (v.Flags.Contains("nopromisc")) sb.Append("nopromisc ");
-        if (v.Flags.Contains("nodst")) sb.Append("nodst ");
+        foreach (var flag in LinkWords.Flags)
+            if (v.Flags.Contains(flag)) sb.Append(flag).Append(' ');
         sb.Append($"bcqueuelen {v.BcQueueLen} usedbcqueuelen {v.UsedBcQueueLen} ");
         if (v.BcCutoff != 1) sb.Append($"bclim {v.BcCutoff} ");
         if (v.Mode == "source")
@@ -60,6 +62,16 @@ internal static class LinkTextPrinter
             sb.Append('\n');
         }
         if (v.Cni is { } cni) sb.Append($"    cni network {cni.Network} container {cni.ContainerId} ifname {cni.IfName} \n");
+
+        // mvtapd's: where the lower is and whether its datapath thread forwards, with the reasons when not plainly so
+        if (v.LowerState is null && v.DatapathState is null) return;
+        sb.Append("    ");
+        if (v.LowerState is not null) sb.Append($"lower {v.LowerState} ");
+        if (v.LowerNetns is not null) sb.Append($"netns {v.LowerNetns} ");
+        if (v.DatapathState is not null) sb.Append($"datapath {v.DatapathState} restarts {v.DatapathRestarts} ");
+        sb.Append('\n');
+        if (v.LowerReason is not null) sb.Append($"    lower reason: {v.LowerReason}\n");
+        if (v.DatapathReason is not null) sb.Append($"    datapath reason: {v.DatapathReason}\n");
     }
 
     /// <summary>ip's print_stats64: column widths start at the header widths and grow to fit the numbers.</summary>
@@ -86,20 +98,17 @@ internal static class LinkTextPrinter
             sb.Append($"    TX errors:{Pad("", cols[0] - 10)} {Pad("aborted", cols[1])} {Pad("fifo", cols[2])} {Pad("window", cols[3])} {Pad("heartbt", cols[4])} {Pad("transns", cols[5])}\n");
             ErrorRow(sb, cols, 0, 0, 0, 0, 0);
         }
-        if (s.DropsByReason.Count > 0)
-        {
-            sb.Append("    drops:");
-            foreach (var (reason, count) in s.DropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                sb.Append($" {reason} {count}");
-            sb.Append('\n');
-        }
-        if (s.LowerDropsByReason.Count > 0)
-        {
-            sb.Append("    lower drops:");
-            foreach (var (reason, count) in s.LowerDropsByReason.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                sb.Append($" {reason} {count}");
-            sb.Append('\n');
-        }
+        AppendDrops(sb, "drops", s.DropsByReason);
+        AppendDrops(sb, "lower drops", s.LowerDropsByReason);
+    }
+
+    private static void AppendDrops(StringBuilder sb, string title, Dictionary<string, ulong> drops)
+    {
+        if (drops.Count == 0) return;
+        sb.Append($"    {title}:");
+        foreach (var (reason, count) in drops.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            sb.Append($" {reason} {count}");
+        sb.Append('\n');
     }
 
     private static void Fit(int[] cols, params ulong[] values)

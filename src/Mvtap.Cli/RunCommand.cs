@@ -4,6 +4,7 @@
 // works as written. The TAP lives as long as COMMAND holds the descriptor.
 using System.Buffers.Binary;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Cli;
@@ -46,7 +47,7 @@ internal static class RunCommand
         Console.Out.Flush();
         int errno = Exec.ReplaceProcess(tap, TapFd, command);
         stderr.WriteLine($"mvtap run: cannot run {command[0]}: {new System.ComponentModel.Win32Exception(errno).Message}");
-        return errno == 2 /* ENOENT */ ? 127 : 126;
+        return errno == (int)Errno.ENOENT ? 127 : 126;
     }
 
     /// <summary>One control request, answered by a response frame and then one byte carrying the descriptor.</summary>
@@ -76,7 +77,7 @@ internal static class RunCommand
             var response = ControlCodec.DecodeResponse(body);
             if (!response.Ok)
             {
-                var error = response.Error ?? new ControlError(22, "refused");
+                var error = response.Error ?? new ControlError((int)Errno.EINVAL, "refused");
                 stderr.WriteLine(RefusalMessage.Format(error.Errno, error.Message));
                 return null;
             }

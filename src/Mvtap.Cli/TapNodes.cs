@@ -6,6 +6,7 @@
 // instead, with a warning naming the conflict. A node is removed only while its major:minor is
 // still the deleted link's, so a node that has meanwhile become another device's is left alone.
 using System.Globalization;
+using Mvtap.Core.Model;
 using Mvtap.Linux;
 using Mvtap.Linux.Interop;
 
@@ -16,7 +17,6 @@ internal sealed record TapDevice(string LinkName, int Index, uint Major, uint Mi
 
 internal sealed class TapNodes(Func<FileDescriptor> openNetns, TextWriter warnings, string devDirectory = "/dev")
 {
-    private const int EEXIST = 17;
     private const uint DefaultPermissions = 0x180 /* 0600, udev's default */, GroupPermissions = 0x1B0 /* 0660 */;
 
     /// <summary>The character devices of the given macvtaps (name, ifindex) that sysfs of the namespace shows.</summary>
@@ -44,7 +44,7 @@ internal sealed class TapNodes(Func<FileDescriptor> openNetns, TextWriter warnin
 
     public TapDevice ReadOne(string name, int index) =>
         Read([(name, index)]).SingleOrDefault()
-        ?? throw new LinkOperationException(19 /* ENODEV */, $"no character device for {name} in sysfs (/sys/class/net/{name}/tap{index}/dev)");
+        ?? throw new LinkOperationException(Errno.ENODEV, $"no character device for {name} in sysfs (/sys/class/net/{name}/tap{index}/dev)");
 
     /// <summary>/dev/tapN, the name udev would use.</summary>
     public string PrimaryPath(TapDevice d) => Path.Combine(devDirectory, $"tap{d.Index}");
@@ -120,7 +120,7 @@ internal sealed class TapNodes(Func<FileDescriptor> openNetns, TextWriter warnin
             if (existing is not null) File.Delete(alternative);
             if (TryCreate(alternative, d, permissions)) return (alternative, true);
         }
-        throw new LinkOperationException(EEXIST, $"could not create a device node for {d.LinkName} ({d.Major}:{d.Minor}): {primary} keeps changing");
+        throw new LinkOperationException(Errno.EEXIST, $"could not create a device node for {d.LinkName} ({d.Major}:{d.Minor}): {primary} keeps changing");
     }
 
     private static bool TryCreate(string path, TapDevice d, uint permissions)
@@ -130,7 +130,7 @@ internal sealed class TapNodes(Func<FileDescriptor> openNetns, TextWriter warnin
             DeviceNodes.CreateCharacterDevice(path, d.Major, d.Minor, permissions);
             return true;
         }
-        catch (SystemCallException e) when (e.Errno == EEXIST)
+        catch (SystemCallException e) when (e.Errno == (int)Errno.EEXIST)
         {
             return false;
         }

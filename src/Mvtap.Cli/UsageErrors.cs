@@ -2,6 +2,7 @@
 // incomplete_command, ...), reproduced word for word so that mvtap reads like ip.
 using Mvtap.Control;
 using Mvtap.Core.Frames;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -23,6 +24,14 @@ internal static class UsageErrors
 
     public static CommandLineException ArgumentMustBe(string keyword, string choices, string arg) =>
         new($"Error: argument of \"{keyword}\" must be {choices}, not \"{arg}\"");
+
+    /// <summary>ArgumentMustBe with the choices listed as ip lists them: "a", "b" or "c".</summary>
+    public static CommandLineException ArgumentMustBeOneOf(string keyword, IReadOnlyList<string> words, string arg) =>
+        ArgumentMustBe(keyword, string.Join(", ", words.Take(words.Count - 1).Select(w => $"\"{w}\"")) + $" or \"{words[^1]}\"", arg);
+
+    /// <summary>A `type` that mvtap does not make.</summary>
+    public static CommandLineException UnknownType(string arg) =>
+        new($"Error: Unknown device type \"{arg}\"; mvtap makes \"{LinkWords.Macvtap}\" and \"{LinkWords.Macvlan}\" links.");
 
     public static CommandLineException InvalidLladdr(string arg) => new($"\"{arg}\" is invalid lladdr.");
 

@@ -3,6 +3,7 @@
 // endpoint exists undoes what was done (IPAM DEL, endpoint deleted), so a refused ADD leaves
 // nothing behind.
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cni;
 
@@ -27,7 +28,7 @@ internal static class AddCommand
             Address = conf.Mac,
             Mtu = conf.Mtu > 0 ? conf.Mtu : null,
             BcQueueLen = conf.BcQueueLen,
-            MacaddrOperation = conf.Macaddrs.Count > 0 ? "set" : null,
+            MacaddrOperation = conf.Macaddrs.Count > 0 ? MacaddrOperation.Set.Name() : null,
             Macaddrs = conf.Macaddrs.Count > 0 ? conf.Macaddrs : null,
             SpoofCheck = conf.SpoofCheck,
             Cni = who,
@@ -36,13 +37,13 @@ internal static class AddCommand
         request = conf.Endpoint switch
         {
             // the NIC is made down: arp_notify must be set before it comes up
-            EndpointType.Macvlan => request with { Type = "macvlan", Netns = netns, Up = false },
+            EndpointType.Macvlan => request with { Type = LinkWords.Macvlan, Netns = netns, Up = false },
             EndpointType.VhostUser => request with
             {
-                Type = "macvtap", Owner = conf.Owner, Group = conf.Group, Up = true, GuestMemory = conf.GuestMemory,
+                Type = LinkWords.Macvtap, Owner = conf.Owner, Group = conf.Group, Up = true, GuestMemory = conf.GuestMemory,
                 VhostUserPath = socketPath = PrepareSocket(conf, env),
             },
-            _ => request with { Type = "macvtap", Netns = netns, TapName = env.IfName, Owner = conf.Owner, Group = conf.Group, Up = true },
+            _ => request with { Type = LinkWords.Macvtap, Netns = netns, TapName = env.IfName, Owner = conf.Owner, Group = conf.Group, Up = true },
         };
         var view = daemon.Add(request);
 

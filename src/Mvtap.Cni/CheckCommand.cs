@@ -4,6 +4,7 @@
 // MTU, prevResult's addresses and routes; for a vhost-user one the socket is where prevResult
 // says. Then the IPAM plugin checks its part. Any difference is error 100 saying which.
 using Mvtap.Control;
+using Mvtap.Core.Model;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Cni;
@@ -40,7 +41,7 @@ internal static class CheckCommand
 
     private static void CheckEndpoint(LinkView view, NetConf conf, CniInterface expected)
     {
-        string type = conf.Endpoint == EndpointType.Macvlan ? "macvlan" : "macvtap";
+        string type = conf.Endpoint == EndpointType.Macvlan ? LinkWords.Macvlan : LinkWords.Macvtap;
         if (view.Type != type) throw Failed($"{view.Name} is a {view.Type} endpoint, the configuration makes a {type} one");
         if (view.Mode != conf.Mode) throw Failed($"{view.Name}'s mode {view.Mode} does not match the expected {conf.Mode}");
         if (conf.Master is { } master && view.Lower != master) throw Failed($"{view.Name} is on {view.Lower}, the configuration says master {master}");

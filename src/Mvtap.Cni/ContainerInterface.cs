@@ -5,6 +5,7 @@
 // what CHECK reads back. setns moves only this thread, for the length of each call.
 using System.Net;
 using System.Net.Sockets;
+using Mvtap.Core.Model;
 using Mvtap.Linux;
 using Mvtap.Linux.Netlink;
 
@@ -74,7 +75,7 @@ internal static class ContainerInterface
             {
                 rtnl.AddRoute(request);
             }
-            catch (RtnetlinkException e) when (e.Errno == 17 && r.Dst.PrefixLength == 0)
+            catch (RtnetlinkException e) when (e.Errno == (int)Errno.EEXIST && r.Dst.PrefixLength == 0)
             {
                 // another network already set the default route (SPEC 0.4.0 notes): skip ours
             }

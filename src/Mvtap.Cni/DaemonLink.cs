@@ -6,13 +6,12 @@
 using System.Security.Cryptography;
 using System.Text;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cni;
 
 internal sealed class DaemonLink(ControlClient client)
 {
-    public const int ENODEV = 19, EOPNOTSUPP = 95;
-
     public static DaemonLink For(NetConf conf, TimeSpan? timeout = null) =>
         new(new ControlClient(conf.SocketPath, timeout ?? TimeSpan.FromSeconds(30)));
 
@@ -37,7 +36,7 @@ internal sealed class DaemonLink(ControlClient client)
         var response = Call(new LinkShowRequest { Name = name });
         if (response.Ok && response.Links is [var view, ..] && view.Cni is { } c && c.Is(who.ContainerId, who.IfName, who.Network))
             return view;
-        if (!response.Ok && response.Error?.Errno != ENODEV) throw Refused(response.Error!);
+        if (!response.Ok && response.Error?.Errno != (int)Errno.ENODEV) throw Refused(response.Error!);
         // renamed by hand (link set NAME name NEW): look through them all
         return All().FirstOrDefault(v => v.Cni is { } a && a.Is(who.ContainerId, who.IfName, who.Network));
     }
@@ -48,7 +47,7 @@ internal sealed class DaemonLink(ControlClient client)
     public void Delete(string name)
     {
         var response = Call(new LinkDelRequest { Name = name });
-        if (!response.Ok && response.Error?.Errno != ENODEV) throw Refused(response.Error!);
+        if (!response.Ok && response.Error?.Errno != (int)Errno.ENODEV) throw Refused(response.Error!);
     }
 
     private ControlResponse Send(ControlRequest request)
@@ -74,10 +73,10 @@ internal sealed class DaemonLink(ControlClient client)
     public static CniError Refused(ControlError e)
     {
         string msg = "Error: " + (e.Message.EndsWith('.') ? e.Message : e.Message + ".");
-        int code = e.Errno switch
+        int code = (Errno)e.Errno switch
         {
-            ENODEV or 22 or 34 or 99 => CniError.InvalidConfig, // ENODEV, EINVAL, ERANGE, EADDRNOTAVAIL
-            EOPNOTSUPP => CniError.UnsupportedField,
+            Errno.ENODEV or Errno.EINVAL or Errno.ERANGE or Errno.EADDRNOTAVAIL => CniError.InvalidConfig,
+            Errno.EOPNOTSUPP => CniError.UnsupportedField,
             _ => CniError.Refused,
         };
         return new CniError(code, msg, $"mvtapd refused the request with errno {e.Errno}");

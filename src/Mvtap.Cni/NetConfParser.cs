@@ -3,13 +3,12 @@
 // the key; a key it deliberately does not support is error 2 with the key and value. It touches
 // nothing on the system, so the Kubernetes examples are checked with it in a test.
 using System.Text.Json;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cni;
 
 internal static class NetConfParser
 {
-    private static readonly string[] Modes = ["bridge", "vepa", "private", "passthru", "source"];
-
     /// <param name="macFromArgs">CNI_ARGS MAC=, which overrides `mac` (runtimeConfig.mac overrides both).</param>
     public static NetConf Parse(byte[] stdin, string? macFromArgs = null)
     {
@@ -33,13 +32,13 @@ internal static class NetConfParser
 
             var endpoint = r.String("endpoint") switch
             {
-                null or "macvlan" => EndpointType.Macvlan,
+                null or LinkWords.Macvlan => EndpointType.Macvlan,
                 "vhost-user" => EndpointType.VhostUser,
                 "tap" => EndpointType.Tap,
                 var other => throw Invalid("endpoint", other, "use macvlan, vhost-user or tap"),
             };
             string mode = r.String("mode") is { Length: > 0 } m ? m : NetConf.DefaultMode;
-            if (Array.IndexOf(Modes, mode) < 0) throw Invalid("mode", mode, "use bridge, vepa, private, passthru or source");
+            if (!LinkWords.TryParseMode(mode, out _)) throw Invalid("mode", mode, "use bridge, vepa, private, passthru or source");
             int mtu = r.Int("mtu") ?? 0;
             if (mtu < 0) throw Invalid("mtu", mtu.ToString(), "must be 0 (the master's MTU) or more");
             var macaddrs = r.Strings("macaddrs") ?? [];
@@ -54,7 +53,7 @@ internal static class NetConfParser
             if (mac is not null) CheckMac("mac", mac);
 
             string? guestMemory = r.String("guestMemory");
-            if (guestMemory is not null && guestMemory is not ("sealed" or "any")) throw Invalid("guestMemory", guestMemory, "use sealed or any");
+            if (guestMemory is not null && !LinkWords.TryParseGuestMemory(guestMemory, out _)) throw Invalid("guestMemory", guestMemory, "use sealed or any");
             if (guestMemory is not null && endpoint != EndpointType.VhostUser)
                 throw Invalid("guestMemory", guestMemory, "only a vhost-user endpoint maps guest memory");
             string? owner = r.String("owner"), group = r.String("group");

@@ -43,6 +43,18 @@ public sealed record LinkView
     public int VhostUserQueuePairs { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
+    /// <summary>Where the lower is: "present", "moved" (followed into another namespace),
+    /// "unreachable" or "gone"; and why, when it is not simply present. Null when not known (the
+    /// --kernel backend: the kernel's own macvlans have no such state).</summary>
+    public string? LowerState { get; init; }
+    public string? LowerReason { get; init; }
+    /// <summary>The namespace a moved lower was followed into.</summary>
+    public string? LowerNetns { get; init; }
+    /// <summary>The lower's datapath thread: "running", "restarting" (after a failure) or "stopped";
+    /// why, and how often it was restarted. Null when there is none (the --kernel backend).</summary>
+    public string? DatapathState { get; init; }
+    public string? DatapathReason { get; init; }
+    public int DatapathRestarts { get; init; }
     /// <summary>The CNI attachment that made the endpoint; null for one made by hand.</summary>
     public CniAttachment? Cni { get; init; }
     public int Promiscuity { get; init; }
@@ -68,6 +80,6 @@ public sealed record LinkStatistics
     /// <summary>Frames not delivered, by reason ("no_destination", "queue_full", "spoofed_source", ...).</summary>
     public Dictionary<string, ulong> DropsByReason { get; init; } = [];
     /// <summary>Frames of the endpoint's lower device that reached no endpoint, by reason ("reasm_overlap",
-    /// "malformed", ...): counted once per lower, so every endpoint on it shows the same.</summary>
+    /// "malformed", "internal_error", ...): counted once per lower, so every endpoint on it shows the same.</summary>
     public Dictionary<string, ulong> LowerDropsByReason { get; init; } = [];
 }

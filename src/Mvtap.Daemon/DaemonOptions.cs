@@ -1,6 +1,7 @@
 // mvtapd's settings: where the control socket and attachment points live, where the state is
-// kept, which group may use the control socket, which namespace holds the lower devices. (What
-// guest memory vhost-user maps is each macvtap endpoint's own `guestmem` setting.)
+// kept, which group may use the control socket, which namespace holds the lower devices, and
+// what becomes of the endpoints of a lower that is deleted. (What guest memory vhost-user maps is
+// each macvtap endpoint's own `guestmem` setting.)
 namespace Mvtap.Daemon;
 
 public sealed record DaemonOptions
@@ -13,4 +14,8 @@ public sealed record DaemonOptions
     public string? SocketGroup { get; init; }
     /// <summary>The named network namespace the lower devices live in; null = mvtapd's own.</summary>
     public string? Netns { get; init; }
+    /// <summary>What happens to the endpoints of a lower that is deleted: kept, without carrier,
+    /// until an interface of its name appears (default; a deliberate difference), or deleted as the
+    /// kernel deletes a lower's macvlans.</summary>
+    public Mvtap.Linux.Datapath.LowerGonePolicy LowerGone { get; init; }
 }

@@ -9,6 +9,7 @@ using Mvtap.Daemon;
 using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
+using Mvtap.Linux.Datapath;
 
 GuestMemoryFaults.EnsureCatchable(); // may restart the process, before anything else runs
 
@@ -16,7 +17,14 @@ var runDir = new Option<string?>("--run-dir") { Description = $"control socket a
 var stateDir = new Option<string>("--state-dir") { Description = "where state.json is kept", DefaultValueFactory = _ => DaemonOptions.DefaultStateDir };
 var group = new Option<string?>("--socket-group") { Description = "group allowed to use the control socket (mode 0660)" };
 var netns = new Option<string?>("--netns") { Description = "network namespace (a name under /run/netns) the lower devices live in; default: mvtapd's own" };
-var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns };
+var lowerGone = new Option<string>("--lower-gone")
+{
+    Description = "when a lower device is deleted: keep its endpoints (no carrier; reopened when an interface of that name " +
+        "appears, so a driver reload or a bond rebuild loses nothing) or delete them, as the kernel deletes a lower's macvlans",
+    DefaultValueFactory = _ => "keep",
+};
+lowerGone.AcceptOnlyFromAmong("keep", "delete");
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, lowerGone };
 root.SetAction(parsed =>
 {
     var options = new DaemonOptions
@@ -25,6 +33,7 @@ root.SetAction(parsed =>
         StateDir = parsed.GetValue(stateDir)!,
         SocketGroup = parsed.GetValue(group),
         Netns = parsed.GetValue(netns),
+        LowerGone = parsed.GetValue(lowerGone) == "delete" ? LowerGonePolicy.Delete : LowerGonePolicy.Keep,
     };
     return Mvtapd.Run(options);
 });
@@ -56,8 +65,16 @@ internal static class Mvtapd
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(access);
-        using var linuxSwitch = new Mvtap.Linux.Datapath.LinuxSwitch(options.Netns, keepInterfaces: true);
-        builder.Services.AddSingleton<Func<string, ILowerHost?>>(name => PacketLowerHost.Open(linuxSwitch, name));
+        // the switch logs through the host's logging (its datapath faults at error level, to the journal)
+        builder.Services.AddSingleton(sp => new LinuxSwitch(options.Netns, keepInterfaces: true, logger: sp.GetRequiredService<ILogger<LinuxSwitch>>())
+        {
+            LowerGonePolicy = options.LowerGone,
+        });
+        builder.Services.AddSingleton<Func<string, ILowerHost?>>(sp =>
+        {
+            var linuxSwitch = sp.GetRequiredService<LinuxSwitch>();
+            return name => PacketLowerHost.Open(linuxSwitch, name);
+        });
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         using var host = builder.Build();

@@ -72,6 +72,11 @@ public static class NetNamespace
         return null;
     }
 
+    /// <summary>The identity of the namespace an open namespace file refers to, as the kernel prints it,
+    /// e.g. "net:[4026531840]" (the nsfs inode; the descriptor's own /proc link would name the path
+    /// it was opened by instead, a bind mount's for a named namespace).</summary>
+    public static string IdOf(FileDescriptor netns) => $"net:[{FileIdentity.Of(netns).Inode}]";
+
     /// <summary>The calling thread's namespace identity as the kernel prints it, e.g. "net:[4026531840]".</summary>
     public static string CurrentId() =>
         new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? throw new InvalidOperationException("no /proc/thread-self/ns/net");

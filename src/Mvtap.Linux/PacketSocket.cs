@@ -4,6 +4,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Mvtap.Core.Frames;
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux;
@@ -117,7 +118,7 @@ public sealed unsafe class PacketSocket : IDisposable
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno is Sockets.EAGAIN or Sockets.EINTR or 105 /* ENOBUFS */) return 0;
+            if (errno is Sockets.EAGAIN or Sockets.EINTR or (int)Errno.ENOBUFS) return 0;
             throw new SystemCallException("sendmmsg(AF_PACKET)", errno);
         }
         return n;
@@ -131,7 +132,7 @@ public sealed unsafe class PacketSocket : IDisposable
             nint n = Sockets.sendto(_fd.Fd, p, (nuint)frame.Length, Sockets.MSG_DONTWAIT, null, 0);
             if (n >= 0) return true;
             int errno = Marshal.GetLastPInvokeError();
-            if (errno is Sockets.EAGAIN or 105) return false;
+            if (errno is Sockets.EAGAIN or (int)Errno.ENOBUFS) return false;
             throw new SystemCallException("send(AF_PACKET)", errno);
         }
     }

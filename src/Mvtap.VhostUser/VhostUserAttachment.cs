@@ -139,7 +139,7 @@ public sealed class VhostUserAttachment : IEndpointAttachment
         // A GSO type the guest did not ack: cut it into wire-sized frames here, as the kernel's
         // tap does for a queue without the offload (spec 5.6), each its own RX buffer chain;
         // the checksum stays partial only for a guest that acked GUEST_CSUM.
-        if (packet.Vnet.IsGso && !NetHeader.GuestAcceptsGso(packet.Vnet.GsoType, features))
+        if (packet.Vnet.IsGso && !VirtioNetOffloads.GuestAcceptsGso(packet.Vnet.GsoType, features))
         {
             DeliverSegmented(packet, guestCsum);
             return;

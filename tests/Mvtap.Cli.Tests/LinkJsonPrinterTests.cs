@@ -60,6 +60,24 @@ public class LinkJsonPrinterTests
     }
 
     [Fact]
+    public void Json_details_carry_the_lowers_and_the_datapaths_state_and_reason_and_statistics_the_lowers_drops()
+    {
+        var v = SampleLinks.Macvtap0 with
+        {
+            VhostUserPath = null, StreamPath = null,
+            LowerState = "unreachable", LowerReason = "lower eth1 was moved to a network namespace mvtapd cannot reach",
+            DatapathState = "running", DatapathRestarts = 1, DatapathReason = "restarted after a failure (InvalidOperationException: boom)",
+            Statistics = new Mvtap.Control.LinkStatistics { LowerDropsByReason = new() { ["internal_error"] = 5 } },
+        };
+        using var doc = JsonDocument.Parse(LinkJsonPrinter.Format([v], true, 1, false));
+        var link = doc.RootElement[0];
+        Assert.Equal("""{"spoofchk":true,"guestmem":"sealed","lower":{"state":"unreachable","reason":"lower eth1 was moved to a network namespace mvtapd cannot reach"}""" +
+            ""","datapath":{"state":"running","reason":"restarted after a failure (InvalidOperationException: boom)","restarts":1}}""",
+            link.GetProperty("mvtap").GetRawText());
+        Assert.Equal("""{"internal_error":5}""", link.GetProperty("stats64").GetProperty("lower_drops_by_reason").GetRawText());
+    }
+
+    [Fact]
     public void Pretty_json_is_indented_and_equivalent()
     {
         string pretty = LinkJsonPrinter.Format([SampleLinks.Macvtap0], true, 1, pretty: true);

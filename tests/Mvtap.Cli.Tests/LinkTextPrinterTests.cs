@@ -52,6 +52,42 @@ public class LinkTextPrinterTests
     }
 
     [Fact]
+    public void Details_say_where_mvtapds_lower_is_and_how_its_datapath_thread_fares_with_the_reasons()
+    {
+        var gone = SampleLinks.Macvtap0 with
+        {
+            AdminUp = true, Carrier = false, OperState = "LOWERLAYERDOWN", VhostUserPath = null, StreamPath = null,
+            LowerState = "gone", LowerReason = "lower eth1 is gone",
+            DatapathState = "restarting", DatapathRestarts = 2, DatapathReason = "failed (InvalidOperationException: boom); restarting in 4 s",
+        };
+        Assert.Equal(
+            "4: macvtap0@eth1: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state LOWERLAYERDOWN mode DEFAULT group default qlen 500\n" +
+            "    link/ether 1a:46:0b:ca:bc:7b brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0 minmtu 68 maxmtu 65535 \n" +
+            "    macvtap mode vepa bcqueuelen 1000 usedbcqueuelen 1000 spoofchk on guestmem sealed \n" +
+            "    lower gone datapath restarting restarts 2 \n" +
+            "    lower reason: lower eth1 is gone\n" +
+            "    datapath reason: failed (InvalidOperationException: boom); restarting in 4 s\n",
+            LinkTextPrinter.Format([gone], details: true, statistics: 0));
+        var moved = SampleLinks.Macvtap0 with { VhostUserPath = null, StreamPath = null, LowerState = "moved", LowerNetns = "ns2", DatapathState = "running" };
+        Assert.EndsWith("    lower moved netns ns2 datapath running restarts 0 \n", LinkTextPrinter.Format([moved], details: true, statistics: 0));
+    }
+
+    [Fact]
+    public void Statistics_add_the_lowers_drops_by_reason_after_the_endpoints()
+    {
+        var v = SampleLinks.Macvtap0 with
+        {
+            Statistics = new Mvtap.Control.LinkStatistics
+            {
+                DropsByReason = new() { ["no_carrier"] = 3 },
+                LowerDropsByReason = new() { ["internal_error"] = 1, ["malformed"] = 2 },
+            },
+        };
+        Assert.EndsWith("    drops: no_carrier 3\n    lower drops: internal_error 1 malformed 2\n",
+            LinkTextPrinter.Format([v], details: false, statistics: 1));
+    }
+
+    [Fact]
     public void Statistics_table_matches_ip()
     {
         Assert.Equal(Line1 +

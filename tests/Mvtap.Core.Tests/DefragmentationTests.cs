@@ -89,4 +89,27 @@ public class DefragmentationTests
         Assert.Equal(Ipv4Defragmenter.Result.Held, d.Add(Fragment(Group, 11, 1480, 100, false, 2), out _)); // the first one expired
         Assert.Equal(1, d.Counters[DropReason.ReassemblyTimeout]);
     }
+
+    [Fact]
+    public void A_held_datagram_expires_between_frames_when_its_30_seconds_are_up_and_the_wait_until_then_is_told()
+    {
+        var clock = new ManualClock();
+        var d = new Ipv4Defragmenter(clock: clock);
+        Assert.Null(d.ExpireDue()); // nothing held: nothing to wait for
+        d.Add(Fragment(Group, 12, 0, 1480, true, 1), out _);
+        clock.Ticks += 10_000;
+        d.Add(Fragment(Group, 13, 0, 1480, true, 1), out _);
+        Assert.Equal(TimeSpan.FromMilliseconds(20_001), d.ExpireDue()); // the first is due just after its 30 s
+        clock.Ticks += 20_000;
+        Assert.Equal(TimeSpan.FromMilliseconds(1), d.ExpireDue()); // exactly 30 s is not yet past them
+        Assert.Equal(2, d.HeldDatagrams);
+        clock.Ticks += 1;
+        Assert.Equal(TimeSpan.FromMilliseconds(10_000), d.ExpireDue()); // the first went, the second is next
+        Assert.Equal(1, d.HeldDatagrams);
+        Assert.Equal(1, d.Counters[DropReason.ReassemblyTimeout]);
+        clock.Ticks += 10_000;
+        Assert.Null(d.ExpireDue());
+        Assert.Equal(0, d.HeldDatagrams);
+        Assert.Equal(2, d.Counters[DropReason.ReassemblyTimeout]);
+    }
 }

@@ -155,4 +155,16 @@ public sealed class RegistryTests : IDisposable
         again.Restore(store.Load());
         Assert.DoesNotContain(new StateStore(_dir).Load().Endpoints, e => e.Name == "m7");
     }
+
+    [Fact]
+    public void A_state_file_netns_that_is_a_path_is_not_restored_and_stays_in_the_file()
+    {
+        var store = new StateStore(_dir);
+        store.Save(new DaemonState { NextIndex = 2, Endpoints = [new EndpointState { Index = 1, Name = "s1", Type = "macvlan", Lower = "sim0", Mac = "1a:00:00:00:00:01", Netns = "../../proc/1/ns/net" }] });
+        using var r = NewRegistry();
+        r.Restore(store.Load());
+        Assert.Empty(Ok(r, new LinkShowRequest()).Links!);
+        Ok(r, new LinkAddRequest { Lower = "sim0", Name = "x", Type = "macvtap" });
+        Assert.Contains(store.Load().Endpoints, e => e.Name == "s1" && e.Netns == "../../proc/1/ns/net");
+    }
 }

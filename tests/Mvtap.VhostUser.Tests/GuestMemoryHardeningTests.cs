@@ -5,6 +5,7 @@
 // changing the policy back to Sealed reports the mapped unsealed memory so the session can be
 // ended, and a table being mapped meanwhile is refused. Memory tables that are malformed (too many
 // regions, empty or overlapping regions) are refused whole, leaking no descriptor and no mapping.
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;
@@ -24,7 +25,7 @@ public class GuestMemoryHardeningTests
         Assert.True(h.Backend.GuestMemorySealed);
         Assert.Contains(h.Log, l => l.Contains("1 region(s), sealed against shrinking"));
         // the premise: the frontend itself can no longer take the pages away
-        var e = Assert.Throws<SystemCallException>(() => Mman.Truncate(m.Fd, 4096));
+        var e = Assert.Throws<SystemCallException>(() => Mmap.Truncate(m.Fd, 4096));
         Assert.Equal(1, e.Errno); // EPERM
         CarriesAFrame(h, m, rings);
     }
@@ -89,8 +90,8 @@ public class GuestMemoryHardeningTests
         var f = h.Connect();
         f.Negotiate(Feature.Basic);
         string name = $"mvtap-nine-{Guid.NewGuid():N}";
-        using var memfd = Mman.MemfdCreate(name);
-        Mman.Truncate(memfd, 9 << 20);
+        using var memfd = Mmap.MemfdCreate(name);
+        Mmap.Truncate(memfd, 9 << 20);
         var regions = new MemoryRegionDescriptor[9];
         for (int i = 0; i < 9; i++)
         {

@@ -4,6 +4,7 @@
 // in both address spaces to the file's byte at mmap_offset + distance, and nothing outside the
 // regions; a refused one maps nothing.
 using CsCheck;
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Protocol;
@@ -21,9 +22,9 @@ public sealed unsafe class GuestMemoryTablePropertyTests : IDisposable
 
     public GuestMemoryTablePropertyTests()
     {
-        _fd = Mman.MemfdCreate(_name);
-        Mman.Truncate(_fd, FilePages * Page);
-        _file = (byte*)Mman.MapShared(_fd, FilePages * Page);
+        _fd = Mmap.MemfdCreate(_name);
+        Mmap.Truncate(_fd, FilePages * Page);
+        _file = (byte*)Mmap.MapShared(_fd, FilePages * Page);
         for (int o = 0; o < FilePages * Page; o++) _file[o] = Pattern(o);
     }
 
@@ -82,7 +83,7 @@ public sealed unsafe class GuestMemoryTablePropertyTests : IDisposable
 
     public void Dispose()
     {
-        Mman.Unmap((nint)_file, FilePages * Page);
+        Mmap.Unmap((nint)_file, FilePages * Page);
         _fd.Dispose();
     }
 }

@@ -5,7 +5,8 @@
 // file outlives the number (the frontend keeps its eventfd) can then neither be removed nor
 // told apart. The test keeps every old kick open and kicks it too, like a frontend with a
 // stale notifier, checks every frame in lockstep, and at the end requires the datapath's epoll
-// set to hold exactly the lower, its wake-up eventfd and the two current kicks.
+// set to hold exactly the lower, its wake-up eventfd and the two current kicks. Side and
+// ThrowawayLower also serve BlockingDescriptorTests.
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Mvtap.Core.Frames;
@@ -83,7 +84,7 @@ public sealed class KickReplacementTests
 
     /// <summary>One macvtap endpoint in bridge mode with a vhost-user backend attached to the
     /// datapath, and the test's frontend for it: one queue pair, lockstep traffic.</summary>
-    private sealed class Side : IDisposable
+    internal sealed class Side : IDisposable
     {
         private readonly LowerDatapath _datapath;
         private readonly BackendHarness _h;
@@ -145,10 +146,29 @@ public sealed class KickReplacementTests
             _kick = fresh;
         }
 
+        /// <summary>Clears O_NONBLOCK on the TX kick, as a hostile frontend can: the descriptor
+        /// it sent shares its open file description with ours.</summary>
+        public void MakeTxKickBlocking() => FileIo.SetNonBlocking(_kick, false);
+
+        /// <summary>Lets a datapath read blocked on the TX kick go (signals it), so a failing test can end.</summary>
+        public void Unblock()
+        {
+            FileIo.SetNonBlocking(_kick, true);
+            EventFd.Signal(_kick.Fd);
+        }
+
+        /// <summary>A new kick for the RX ring: the datapath re-reads every kick (a resync).</summary>
+        public void ReplaceRxKick()
+        {
+            var fresh = EventFd.Create();
+            Assert.Equal(0UL, _f.SetU64(VhostUserRequest.SetVringKick, (ulong)_rx.Index, [fresh.Fd]));
+            _oldKicks.Add(fresh);
+        }
+
         public void Send(MacAddress to, int seq)
         {
-            var bytes = new byte[NetHeader.Length + FrameLength];
-            var frame = bytes.AsSpan(NetHeader.Length);
+            var bytes = new byte[VirtioNetHeader.SizeWithBuffers + FrameLength];
+            var frame = bytes.AsSpan(VirtioNetHeader.SizeWithBuffers);
             to.Write(frame);
             Mac.Write(frame[6..]);
             BinaryPrimitives.WriteUInt16BigEndian(frame[12..], EtherType);
@@ -174,8 +194,8 @@ public sealed class KickReplacementTests
             }
             Assert.Equal((ushort)(index + 1), _rx.UsedIdx);
             var (id, len) = _rx.UsedElem(index);
-            Assert.Equal((uint)(NetHeader.Length + FrameLength), len);
-            var frame = _m.Span(_rxBufs[id] + NetHeader.Length, FrameLength);
+            Assert.Equal((uint)(VirtioNetHeader.SizeWithBuffers + FrameLength), len);
+            var frame = _m.Span(_rxBufs[id] + VirtioNetHeader.SizeWithBuffers, FrameLength);
             Assert.Equal(Mac, MacAddress.Read(frame[..6]));
             Assert.Equal(from, MacAddress.Read(frame[6..12]));
             Assert.Equal(seq, BinaryPrimitives.ReadInt32BigEndian(frame[14..]));
@@ -194,7 +214,7 @@ public sealed class KickReplacementTests
     }
 
     /// <summary>A namespace holding a veth pair (both ends up) whose one end is the lower.</summary>
-    private sealed class ThrowawayLower : IDisposable
+    internal sealed class ThrowawayLower : IDisposable
     {
         public const string LowerName = "low0";
 

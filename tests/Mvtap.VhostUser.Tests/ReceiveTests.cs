@@ -1,6 +1,7 @@
 // Guest receive (RX vring): frames given to DeliverToGuest land in the guest's buffers with a
 // correct header and num_buffers, with and without MRG_RXBUF.
 using System.Buffers.Binary;
+using Mvtap.Core.Frames;
 using Mvtap.VhostUser.Net;
 using Mvtap.VhostUser.Tests.Frontend;
 
@@ -84,7 +85,7 @@ public class ReceiveTests
         var (_, m, rings) = h.Up(Feature.Offloads, size: 1024);
         var bufs = Enumerable.Range(0, 48).Select(_ => m.Alloc(1536)).ToArray();
         foreach (var b in bufs) rings[0].AddChain(new Seg(b, 1536, true));
-        var hdr = Frames.Header(flags: NetHeader.FlagNeedsCsum, gsoType: NetHeader.GsoTcpV4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16);
+        var hdr = Frames.Header(flags: VirtioNetHeader.FlagNeedsCsum, gsoType: VirtioNetHeader.GsoTcpV4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16);
         var frame = Frames.Make(65535 + 14 - 1);
 
         Assert.Equal(1, h.Backend.DeliverToGuest(0, One(frame, hdr), 1));
@@ -156,9 +157,9 @@ public class ReceiveTests
         var bufs = Enumerable.Range(0, 3).Select(_ => m.Alloc(2048)).ToArray();
         foreach (var b in bufs) rings[0].AddChain(new Seg(b, 2048, true));
         var batch = new FrameBatch(3);
-        batch.Set(0, Frames.Header(flags: NetHeader.FlagNeedsCsum, csumStart: 34, csumOffset: 16), Frames.Make(100));
-        batch.Set(1, Frames.Header(gsoType: NetHeader.GsoTcpV6, gsoSize: 1400), Frames.Make(100));
-        batch.Set(2, Frames.Header(flags: NetHeader.FlagDataValid), Frames.Make(100));
+        batch.Set(0, Frames.Header(flags: VirtioNetHeader.FlagNeedsCsum, csumStart: 34, csumOffset: 16), Frames.Make(100));
+        batch.Set(1, Frames.Header(gsoType: VirtioNetHeader.GsoTcpV6, gsoSize: 1400), Frames.Make(100));
+        batch.Set(2, Frames.Header(flags: VirtioNetHeader.FlagDataValid), Frames.Make(100));
         Assert.Equal(1, h.Backend.DeliverToGuest(0, batch, 3));
         Assert.Equal(2, h.Backend.Counters.RxDropOffload);
         Assert.Equal(0, m.Span(bufs[0], 1)[0]); // DATA_VALID stripped: the guest did not ack GUEST_CSUM

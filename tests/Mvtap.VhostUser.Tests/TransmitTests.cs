@@ -1,5 +1,6 @@
 // Guest transmit (TX vring): frames placed by the guest come out of ReceiveFromGuest
 // byte-identical with their headers, however the guest chains its descriptors.
+using Mvtap.Core.Frames;
 using Mvtap.VhostUser.Net;
 using Mvtap.VhostUser.Tests.Frontend;
 
@@ -93,7 +94,7 @@ public class TransmitTests
     {
         using var h = new BackendHarness();
         var (_, m, rings) = h.Up(Feature.Offloads);
-        var hdr = Frames.Header(flags: NetHeader.FlagNeedsCsum, gsoType: NetHeader.GsoTcpV4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16);
+        var hdr = Frames.Header(flags: VirtioNetHeader.FlagNeedsCsum, gsoType: VirtioNetHeader.GsoTcpV4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16);
         var frame = Frames.Make(65535 + 14 - 1, seed: 9);
         // Linux puts the header and the linear part first, then page-sized fragments.
         var segs = new List<Seg> { new(m.Put(hdr), 12) };
@@ -116,8 +117,8 @@ public class TransmitTests
         using var h = new BackendHarness();
         var (_, m, rings) = h.Up(Feature.Mrg); // no CSUM, no HOST_TSO
         var frame = Frames.Make(100);
-        foreach (var hdr in new[] { Frames.Header(flags: NetHeader.FlagNeedsCsum, csumStart: 34, csumOffset: 16),
-                                    Frames.Header(gsoType: NetHeader.GsoTcpV4, gsoSize: 1448) })
+        foreach (var hdr in new[] { Frames.Header(flags: VirtioNetHeader.FlagNeedsCsum, csumStart: 34, csumOffset: 16),
+                                    Frames.Header(gsoType: VirtioNetHeader.GsoTcpV4, gsoSize: 1448) })
         {
             var bytes = Frames.Concat(hdr, frame);
             rings[1].AddChain(new Seg(m.Put(bytes), (uint)bytes.Length));

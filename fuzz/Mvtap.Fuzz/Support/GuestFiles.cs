@@ -28,8 +28,8 @@ public static class GuestFiles
 
     public static FileDescriptor Memory(long size, bool seal)
     {
-        var fd = Mman.MemfdCreate("mvtap-fuzz-guest", Mman.MFD_CLOEXEC | Mman.MFD_ALLOW_SEALING);
-        Mman.Truncate(fd, size);
+        var fd = Mmap.MemfdCreate("mvtap-fuzz-guest", Mmap.MFD_CLOEXEC | Mmap.MFD_ALLOW_SEALING);
+        Mmap.Truncate(fd, size);
         if (seal) Seals.Add(fd, Seals.F_SEAL_SHRINK);
         return fd;
     }

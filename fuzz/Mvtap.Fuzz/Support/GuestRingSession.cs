@@ -33,7 +33,7 @@ public sealed unsafe class GuestRingSession
         new MemoryRegionDescriptor(0, GuestFiles.MemorySize, UserBase, 0).Write(table[VhostUserPayload.MemoryTableHeader..]);
         _wire.Send(VhostUserRequest.SetMemTable, table, needReply: true, [memory.Fd]);
         if (_wire.ReadReply(VhostUserRequest.SetMemTable) != 0) throw new InvalidOperationException("memory table refused");
-        _map = Mman.MapShared(memory, (ulong)GuestFiles.MemorySize);
+        _map = Mmap.MapShared(memory, (ulong)GuestFiles.MemorySize);
         memory.Dispose();
     }
 

@@ -6,7 +6,8 @@
 // ifinfomsg) and every RTM_NEWNSID as GetNsId does. As notifications: LinkNotification.Decode, the
 // inner-NIC follower's decoder (links, group joins, RTM_DELLINK of a link moved away with
 // IFLA_NEW_NETNSID/IFLA_NEW_IFINDEX), which must never throw and must agree, message by message,
-// with LinkInfo.Parse of the same bytes; and the datagram's first bytes as the NETLINK_LISTEN_ALL_NSID
+// with LinkInfo.Parse of the same bytes; LinkEvents.Read, the lower monitor's, which reports what
+// it skips and never throws; and the datagram's first bytes as the NETLINK_LISTEN_ALL_NSID
 // control message the notification socket reads. Input: one byte (bit 0: a dump; bits 1-6: room for
 // 1..64 notifications), the request's 4-byte sequence number, then the datagram.
 using System.Buffers.Binary;
@@ -44,6 +45,7 @@ public static class NetlinkRepliesTarget
         }
 
         Notifications(datagram, room);
+        LinkEvents.Read(datagram.ToArray(), new List<LinkEvent>(), new List<string>());
         _ = RtnetlinkSubscription.ListenAllNsid(datagram[..Math.Min(64, datagram.Length)]);
     }
 

@@ -5,6 +5,7 @@
 // maps only sealed memory, guestmem sealed (first record only; else guestmem any) — then a 16-bit length and raw bytes (headers,
 // payloads, or a lie about either). A protocol error may end the session; nothing may throw out
 // of Serve, the backend must be disconnected and reset after it, and no descriptor may leak.
+using Mvtap.Core.Model;
 using Mvtap.Fuzz.Support;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;

@@ -1,5 +1,5 @@
 // The virtio-net header as it arrives with a frame (10 or 12 bytes, either byte order), the
-// kernel's acceptance checks (IsValidFor, NetHeader's feature rules) and software GSO
+// kernel's acceptance checks (IsValidFor, VirtioNetOffloads' feature rules) and software GSO
 // (GsoLayout, GsoSegmenter) into a checking sink, plus completing a partial checksum. Input:
 // one control byte (bit 0 big-endian header, bit 1 keep partial checksums, bit 2 12-byte
 // header, bits 3-7 the sink's segment cap), 8 bytes of negotiated features, the header, the frame.
@@ -25,7 +25,7 @@ public static class VnetGsoTarget
         Span<byte> features = stackalloc byte[8];
         features.Clear();
         input.Take(8).CopyTo(features);
-        Span<byte> raw = stackalloc byte[NetHeader.Length];
+        Span<byte> raw = stackalloc byte[VirtioNetHeader.SizeWithBuffers];
         raw.Clear();
         input.Take(headerLength).CopyTo(raw);
         var frame = input.Rest();
@@ -35,8 +35,8 @@ public static class VnetGsoTarget
 
         // the vhost-user backend's view of the same header under the guest's features
         ulong acked = BinaryPrimitives.ReadUInt64LittleEndian(features);
-        NetHeader.IsAllowedFromGuest(raw, acked);
-        NetHeader.PrepareForGuest(raw, acked);
+        VirtioNetOffloads.IsAllowedFromGuest(raw, acked);
+        VirtioNetOffloads.PrepareForGuest(raw, acked);
 
         var verdict = GsoLayout.TryRead(frame, vnet, GsoSegmenter.MaxSegments, out var layout);
         if (verdict == GsoVerdict.Segmented && !valid) throw new InvalidOperationException("a layout for a header IsValidFor refuses");

@@ -147,17 +147,22 @@ public static class Forwarder
         return n;
     }
 
+    /// <summary>Fans out one frame taken from the broadcast queue (what <see cref="ProcessBroadcasts"/>
+    /// does for each), for a caller that drains the queue itself with its own processor.</summary>
+    public static void ProcessQueued<TSink>(ForwardingTable table, in Packet packet, Endpoint? source, ref TSink sink)
+        where TSink : IDeliverySink
+    {
+        // The kernel holds a reference to the source and uses its mode at processing time;
+        // a source deleted meanwhile is treated as external.
+        var src = source is null ? null : table.Find(source);
+        MulticastReceive(table, src, packet, ref sink);
+    }
+
     private struct QueuedBroadcast<TSink>(ForwardingTable table, TSink sink) : IBroadcastProcessor where TSink : IDeliverySink
     {
         public TSink Sink = sink;
 
-        public void Process(in Packet packet, Endpoint? source)
-        {
-            // The kernel holds a reference to the source and uses its mode at processing time;
-            // a source deleted meanwhile is treated as external.
-            var src = source is null ? null : table.Find(source);
-            MulticastReceive(table, src, packet, ref Sink);
-        }
+        public void Process(in Packet packet, Endpoint? source) => ProcessQueued(table, packet, source, ref Sink);
     }
 
     /// <summary>macvlan_multicast_rx: who gets a multicast, by the mode of its source.</summary>

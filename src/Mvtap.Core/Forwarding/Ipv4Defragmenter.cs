@@ -10,7 +10,8 @@
 //   equal its length, i.e. 0..end is covered without a hole; one whose IP header plus payload
 //   exceeds 65535 bytes is discarded then (ip_frag_reasm's E2BIG): so a fragment ending past
 //   65535 - IHL is never delivered, and its bytes are not even stored;
-// - a datagram not completed 30 s after its first fragment (ipfrag_time) is dropped;
+// - a datagram not completed 30 s after its first fragment (ipfrag_time) is dropped, checked at
+//   each fragment and, through ExpireDue, by the datapath between frames;
 // - a datagram that more than 64 fragments from the same source passed since it last took
 //   one (ipfrag_max_dist) starts over: what it held is dropped, its 30 s start again;
 // - memory held (pages of data, per-fragment and per-datagram bookkeeping) is bounded like
@@ -293,6 +294,19 @@ public sealed class Ipv4Defragmenter
         HeldFragments -= q.Fragments;
         Release(q);
         return Result.Dropped;
+    }
+
+    /// <summary>Expires what is due at the clock's now, for a caller that runs it between frames as well
+    /// (the kernel's ip_expire is a timer: a datagram times out although no frame follows it). Returns
+    /// how long until the oldest datagram still held is due; null when none is held (nothing is read).</summary>
+    public TimeSpan? ExpireDue()
+    {
+        if (_oldest is null) return null;
+        long now = _clock.GetTimestamp();
+        Expire(now);
+        if (_oldest is not { } q) return null;
+        long ticks = q.Started + _timeoutTicks + 1 - now; // due once more than the timeout has passed
+        return TimeSpan.FromTicks((long)((double)ticks * TimeSpan.TicksPerSecond / _clock.TimestampFrequency));
     }
 
     /// <summary>Drops every datagram whose 30 s are up (ip_expire); the oldest come first.</summary>

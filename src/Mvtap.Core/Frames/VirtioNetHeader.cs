@@ -1,6 +1,7 @@
 // The virtio-net header that travels in front of a frame on tap queues, AF_PACKET with
 // PACKET_VNET_HDR and vhost-user rings: it carries checksum and GSO offload metadata so a
-// 64 KB TCP segment crosses mvtap as one frame (spec 5.5).
+// 64 KB TCP segment crosses mvtap as one frame (spec 5.5). The one definition of its layout and
+// constants: vhost-user's rings use it too (their feature rules are VhostUser's VirtioNetOffloads).
 using System.Buffers.Binary;
 
 namespace Mvtap.Core.Frames;
@@ -10,6 +11,8 @@ public struct VirtioNetHeader
     public const int Size = 10;
     /// <summary>With num_buffers (virtio_net_hdr_mrg_rxbuf / VERSION_1).</summary>
     public const int SizeWithBuffers = 12;
+    /// <summary>Where num_buffers (little-endian 16 bits) sits in a 12-byte header.</summary>
+    public const int NumBuffersOffset = 10;
 
     public const byte FlagNeedsCsum = 1;
     public const byte FlagDataValid = 2;
@@ -41,7 +44,7 @@ public struct VirtioNetHeader
         h.GsoSize = U16(src[4..], bigEndian);
         h.CsumStart = U16(src[6..], bigEndian);
         h.CsumOffset = U16(src[8..], bigEndian);
-        if (src.Length >= SizeWithBuffers) h.NumBuffers = U16(src[10..], bigEndian);
+        if (src.Length >= SizeWithBuffers) h.NumBuffers = U16(src[NumBuffersOffset..], bigEndian);
         return h;
     }
 
@@ -57,7 +60,7 @@ public struct VirtioNetHeader
         W16(dst[8..], CsumOffset, bigEndian);
         if (dst.Length >= SizeWithBuffers)
         {
-            W16(dst[10..], NumBuffers, bigEndian);
+            W16(dst[NumBuffersOffset..], NumBuffers, bigEndian);
             dst[SizeWithBuffers..].Clear();
         }
     }

@@ -25,11 +25,11 @@ public class DropCounters
     }
 }
 
-/// <summary>The kernel's per-endpoint rtnl_link_stats64 fields that macvlan fills.</summary>
-public sealed class EndpointCounters : DropCounters
+/// <summary>Frames and bytes in each direction: what endpoints and lowers both count.</summary>
+public abstract class TrafficCounters : DropCounters
 {
-    public long RxPackets, RxBytes, RxMulticast, RxErrors, RxDropped;
-    public long TxPackets, TxBytes, TxDropped;
+    public long RxPackets, RxBytes, RxMulticast;
+    public long TxPackets, TxBytes;
 
     internal void CountRx(int length, bool multicast)
     {
@@ -43,6 +43,13 @@ public sealed class EndpointCounters : DropCounters
         TxPackets++;
         TxBytes += length;
     }
+}
+
+/// <summary>The kernel's per-endpoint rtnl_link_stats64 fields that macvlan fills.</summary>
+public sealed class EndpointCounters : TrafficCounters
+{
+    public long RxErrors, RxDropped;
+    public long TxDropped;
 
     internal void CountTxDrop(DropReason reason)
     {
@@ -62,23 +69,8 @@ public sealed class EndpointCounters : DropCounters
 
 /// <summary>Per lower device: what crossed the lower (frames received from the wire, frames
 /// sent to it) and the frames that reached no endpoint, by reason.</summary>
-public sealed class PortCounters : DropCounters
+public sealed class PortCounters : TrafficCounters
 {
-    public long RxPackets, RxBytes, RxMulticast, TxPackets, TxBytes;
-
-    internal void CountRx(int length, bool multicast)
-    {
-        RxPackets++;
-        RxBytes += length;
-        if (multicast) RxMulticast++;
-    }
-
-    internal void CountTx(int length)
-    {
-        TxPackets++;
-        TxBytes += length;
-    }
-
     /// <summary>What the kernel reports as the lower's rx_dropped (broadcast queue overflow).</summary>
     public long LowerRxDropped => this[DropReason.BroadcastQueueFull] + this[DropReason.Mtu];
 }

@@ -43,6 +43,9 @@ public enum DropReason
     ReassemblyTooFar,
     /// <summary>An attachment failed to take the frame (I/O error, no guest buffers).</summary>
     AttachmentError,
+    /// <summary>Handling the frame raised an unexpected error (a bug in mvtap): the frame is
+    /// dropped, the error logged, and forwarding goes on.</summary>
+    InternalError,
 }
 
 public static class DropReasons
@@ -70,6 +73,7 @@ public static class DropReasons
         DropReason.ReassemblyOversize => "reasm_oversize",
         DropReason.ReassemblyMemory => "reasm_memory",
         DropReason.ReassemblyTooFar => "reasm_too_far",
+        DropReason.InternalError => "internal_error",
         _ => r.ToString(),
     };
 }

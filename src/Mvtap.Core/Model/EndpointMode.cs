@@ -1,5 +1,6 @@
 // The five macvlan modes with the uapi values of enum macvlan_mode (spec 1.1). They are bit
-// values because the kernel's flood uses them as a mask (spec 3.2, MulticastRx).
+// values because the kernel's flood uses them as a mask (spec 3.2, MulticastRx). Also the
+// flags and source-list operations; their words are in LinkWords.
 namespace Mvtap.Core.Model;
 
 [Flags]
@@ -30,31 +31,8 @@ public enum MacaddrOperation : uint
     Set = 3,
 }
 
-public static class EndpointModeNames
+public static class EndpointModes
 {
-    public static string Name(this EndpointMode mode) => mode switch
-    {
-        EndpointMode.Private => "private",
-        EndpointMode.Vepa => "vepa",
-        EndpointMode.Bridge => "bridge",
-        EndpointMode.Passthru => "passthru",
-        EndpointMode.Source => "source",
-        _ => $"unknown({(uint)mode})",
-    };
-
-    public static bool TryParse(string s, out EndpointMode mode)
-    {
-        switch (s)
-        {
-            case "private": mode = EndpointMode.Private; return true;
-            case "vepa": mode = EndpointMode.Vepa; return true;
-            case "bridge": mode = EndpointMode.Bridge; return true;
-            case "passthru": mode = EndpointMode.Passthru; return true;
-            case "source": mode = EndpointMode.Source; return true;
-            default: mode = default; return false;
-        }
-    }
-
     /// <summary>True for exactly one of the five defined values (spec 6: MODE 3 or 32 is EINVAL).</summary>
     public static bool IsDefined(EndpointMode mode) =>
         mode is EndpointMode.Private or EndpointMode.Vepa or EndpointMode.Bridge or EndpointMode.Passthru or EndpointMode.Source;

@@ -15,7 +15,7 @@ public sealed partial class Port
     {
         if (!_endpoints.Contains(ep)) throw NotOurs(ep);
         var mode = c.Mode ?? ep.Mode;
-        if (!EndpointModeNames.IsDefined(mode))
+        if (!EndpointModes.IsDefined(mode))
             throw new MvtapException(Errno.EINVAL, $"mode {(uint)mode} is not a macvlan mode");
         if (mode != ep.Mode && (mode == EndpointMode.Passthru || ep.Mode == EndpointMode.Passthru))
             throw new MvtapException(Errno.EINVAL, "the mode cannot be changed to or from passthru");

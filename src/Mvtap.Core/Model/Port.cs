@@ -1,7 +1,8 @@
 // The per-lower state (the kernel's struct macvlan_port, spec 1.2) and every configuration
 // rule of spec 1 and 4: MAC uniqueness, passthru, modes, source lists, broadcast-queue
-// settings, MTU and lower events. Each change is validated whole before anything is applied
-// (the kernel applies changelink partially, quirk Q14), then a new ForwardingTable is published
+// settings, MTU and lower events (Port.LowerEvents.cs; the rules' checks in Port.Rules.cs). Each
+// change is validated whole before anything is applied (the kernel applies changelink
+// partially, quirk Q14), then a new ForwardingTable is published
 // and the adapters are told (Changed), outside the port's lock (PortEventQueue).
 //
 // One change needs the real device: a passthru endpoint's MAC is the lower's (spec 4.4). The
@@ -91,7 +92,7 @@ public sealed partial class Port
             WaitForLowerMac();
             if (_endpoints.Exists(e => e.Name == s.Name))
                 throw new MvtapException(Errno.EEXIST, $"an endpoint named {s.Name} already exists");
-            if (!EndpointModeNames.IsDefined(s.Mode))
+            if (!EndpointModes.IsDefined(s.Mode))
                 throw new MvtapException(Errno.EINVAL, $"mode {(uint)s.Mode} is not a macvlan mode");
             ValidateFlags(s.Flags);
             if (s.Mac is { } m && !m.IsValidUnicast)
@@ -145,26 +146,8 @@ public sealed partial class Port
             }
             change = Publish();
         }
-        if (restore is { } mac)
-        {
-            bool restored = false;
-            try
-            {
-                LowerMacApplier!(mac);
-                restored = true;
-            }
-            catch (Exception)
-            {
-                // the kernel ignores this failure too; the applier has reported it
-            }
-            lock (_gate)
-            {
-                _lowerMacChanging = false;
-                Monitor.PulseAll(_gate);
-                if (restored) Lower.Mac = mac;
-                change = Publish();
-            }
-        }
+        // the kernel ignores a failure to restore it too; the applier has reported it
+        if (restore is { } mac) change = SetLowerMacBesides(mac, restored => { if (restored) Lower.Mac = mac; });
         Raise(change);
     }
 
@@ -259,43 +242,6 @@ public sealed partial class Port
 
     public void LeaveGroup(Endpoint ep, MacAddress group) => Change(ep, new EndpointChange { LeaveGroups = [group] });
 
-    // ---- lower events (spec 4.3, 4.4, 4.5) ------------------------------------------------
-
-    /// <summary>The lower's MAC changed outside mvtap. A passthru endpoint follows it and the
-    /// new MAC becomes the one to restore (spec 4.4, A16).</summary>
-    public void OnLowerMacChanged(MacAddress mac) => Update(() =>
-    {
-        // a change mvtap made itself (passthru) is the lower's MAC already when its event arrives
-        if (mac == Lower.Mac) return;
-        Lower.Mac = mac;
-        if (IsPassthru)
-        {
-            PermanentMac = mac;
-            foreach (var ep in _endpoints) ep.Mac = mac;
-        }
-    });
-
-    /// <summary>spec 4.3: a lower MTU decrease clamps endpoints; an increase leaves them.</summary>
-    public void OnLowerMtuChanged(int mtu) => Update(() =>
-    {
-        Lower.Mtu = mtu;
-        foreach (var ep in _endpoints) if (ep.Mtu > mtu) ep.Mtu = mtu;
-    });
-
-    /// <summary>spec 4.5: endpoints keep their admin state and lose carrier with the lower.</summary>
-    public void OnLowerStateChanged(bool up, bool carrier) => Update(() =>
-    {
-        Lower.IsUp = up;
-        Lower.HasCarrier = carrier;
-    });
-
-    /// <summary>The lower's own promiscuity/allmulti (tcpdump, the host), spec 1.5.</summary>
-    public void OnLowerPromiscuityChanged(int ownPromiscuity, int ownAllMulti) => Update(() =>
-    {
-        Lower.OwnPromiscuity = ownPromiscuity;
-        Lower.OwnAllMulti = ownAllMulti;
-    });
-
     // A change that needs no device: applied under the lock, published, then its handlers run.
     private void Update(Action apply)
     {
@@ -307,6 +253,30 @@ public sealed partial class Port
             change = Publish();
         }
         Raise(change);
+    }
+
+    // Outside _gate, with _lowerMacChanging set by the caller: asks the device for <paramref name="mac"/>
+    // without failing the caller (the applier reports a refusal), then, under _gate again, lets the
+    // waiting changes go and publishes what <paramref name="then"/> makes of the outcome.
+    private long SetLowerMacBesides(MacAddress mac, Action<bool> then)
+    {
+        bool applied = false;
+        try
+        {
+            LowerMacApplier!(mac);
+            applied = true;
+        }
+        catch (Exception)
+        {
+            // reported by the applier; the caller decides what the port makes of it
+        }
+        lock (_gate)
+        {
+            _lowerMacChanging = false;
+            Monitor.PulseAll(_gate);
+            then(applied);
+            return Publish();
+        }
     }
 
     // Under _gate: a change of the port waits while another one sets the lower's MAC.

@@ -24,5 +24,5 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public string? VhostUserPath { get; init; }
     public Mvtap.Control.CniAttachment? Cni { get; init; }
 
-    public string TypeName => Kind == EndpointKind.Macvtap ? "macvtap" : "macvlan";
+    public string TypeName => Kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan;
 }

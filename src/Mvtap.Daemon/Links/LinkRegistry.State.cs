@@ -33,7 +33,7 @@ public sealed partial class LinkRegistry
             Lower = x.Lower.Name,
             Mac = x.Endpoint.Mac.ToString(),
             Mode = x.Endpoint.Mode.Name(),
-            Flags = RequestValues.FlagNames(x.Endpoint.Flags),
+            Flags = x.Endpoint.Flags.Names(),
             Up = x.Endpoint.IsUp,
             Mtu = x.Endpoint.Mtu,
             TxQueueLen = x.TxQueueLen,
@@ -85,7 +85,8 @@ public sealed partial class LinkRegistry
     }
 
     /// <summary>Brings back every endpoint of a saved state, with its index. An endpoint that
-    /// cannot be restored (its lower is gone) is logged and kept in the state file.</summary>
+    /// cannot be restored is logged and kept in the state file; one whose lower is missing is
+    /// restored when the lower appears (RetryRestore).</summary>
     public void Restore(DaemonState state)
     {
         lock (_gate)
@@ -95,21 +96,15 @@ public sealed partial class LinkRegistry
             {
                 try
                 {
-                    Create(new LinkAddRequest
-                    {
-                        Lower = e.Lower, Name = e.Name, Type = e.Type, Mode = e.Mode, Flags = e.Flags, Address = e.Mac,
-                        Mtu = e.Mtu == 0 ? null : e.Mtu, TxQueueLen = e.TxQueueLen, BcQueueLen = e.BcQueueLen,
-                        BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
-                        Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
-                        Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
-                        VhostUserPath = e.VhostUserPath, Cni = e.Cni,
-                    }, e.Index);
+                    Create(RestoreRequest(e), e.Index);
                 }
                 // a container's namespace that went while mvtapd was away fails below the core's rules
                 catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)
                 {
-                    _unrestored.Add(e);
-                    _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file", InterfaceNames.Printable(e.Name), e.Index, e.Lower, ex.Message);
+                    bool lowerMissing = ex is MvtapException { Errno: Errno.ENODEV };
+                    Unrestored(e, lowerMissing);
+                    _log.LogError("cannot restore {Name} (index {Index}) on {Lower}: {Error}; it stays in the state file{Retry}", InterfaceNames.Printable(e.Name), e.Index, e.Lower, ex.Message,
+                        lowerMissing ? $", and is restored when {e.Lower} appears" : "");
                 }
             }
         }

@@ -8,7 +8,8 @@
 // its old values are put back when the save fails (LinkRegistry.Set.cs). The client then gets
 // the save's error ("cannot save …/state.json: No space left on device").
 // Split by concern: this file (requests), LinkRegistry.Set.cs (set and its undo),
-// LinkRegistry.State.cs (snapshot, saving, restore).
+// LinkRegistry.State.cs (snapshot, saving, restore), LinkRegistry.LowerEvents.cs (what the system
+// does to the lowers: late restores, a deleted lower's endpoints).
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -21,7 +22,8 @@ namespace Mvtap.Daemon.Links;
 public sealed partial class LinkRegistry : IDisposable
 {
     private readonly object _gate = new();
-    private readonly Dictionary<string, ILowerHost> _lowers = new(StringComparer.Ordinal);
+    // by the lower's current name (a lower renamed by the system keeps its host)
+    private readonly List<ILowerHost> _lowers = [];
     private readonly List<EndpointRecord> _records = [];
     private readonly Func<string, ILowerHost?> _openPacketLower;
     private readonly StateStore? _store;
@@ -116,10 +118,12 @@ public sealed partial class LinkRegistry : IDisposable
     private EndpointRecord Create(LinkAddRequest r, int? index)
     {
         var kind = RequestValues.Kind(r.Type);
-        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? "macvtap" : "macvlan");
+        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
         RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
+        // a restored state file's netns was never resolved: it must still be a name under /run/netns
+        if (r.Netns is { } netns) NamespaceArgument.CheckName(netns);
         var guestMemory = r.GuestMemory is null ? GuestMemoryPolicy.Sealed : RequestValues.GuestMemory(r.GuestMemory, kind, name);
         var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
@@ -179,10 +183,15 @@ public sealed partial class LinkRegistry : IDisposable
         RequestValues.Name(name, "link");
         // spec A09: an endpoint on top of an endpoint attaches to the real lower
         if (FindRecord(name) is { } upper) return upper.Lower;
-        if (_lowers.TryGetValue(name, out var host)) return host;
-        host = _openPacketLower(name) ?? (SimLowerHost.IsSimName(name) ? new SimLowerHost(name) : null);
+        if (_lowers.Find(l => l.Name == name) is { } held)
+        {
+            // a lower that is gone (or out of reach) keeps its endpoints, but takes no new ones
+            if (!held.Health.IsOpen) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
+            return held;
+        }
+        var host = _openPacketLower(name) ?? (SimLowerHost.IsSimName(name) ? new SimLowerHost(name) : null);
         if (host is null) throw new MvtapException(Errno.ENODEV, $"Cannot find device \"{name}\"");
-        _lowers[name] = host;
+        _lowers.Add(host);
         host.Port.Changed += OnPortChanged;
         host.EndpointDeleted += OnEndpointDeleted;
         host.EndpointMoved += OnEndpointMoved;
@@ -202,21 +211,7 @@ public sealed partial class LinkRegistry : IDisposable
         RequestValues.Given(r.Name);
         // an endpoint that could not be restored (its namespace or lower gone) is still deletable,
         // and its deletion is as durable as any other: saved, or refused and kept
-        if (FindRecord(r.Name) is null && _unrestored.FindIndex(e => e.Name == r.Name) is >= 0 and var gone)
-        {
-            var entry = _unrestored[gone];
-            _unrestored.RemoveAt(gone);
-            try
-            {
-                Save();
-            }
-            catch (MvtapException)
-            {
-                _unrestored.Insert(gone, entry);
-                throw;
-            }
-            return ControlResponse.Success();
-        }
+        if (FindRecord(r.Name) is null && _unrestored.Find(e => e.Name == r.Name) is { } saved) return DeleteUnrestored(saved);
         var record = Require(r.Name);
         // Saved first: a deleted interface (a container's NIC and its addresses) cannot be brought back
         try
@@ -254,7 +249,7 @@ public sealed partial class LinkRegistry : IDisposable
     {
         if (lower.Port.Endpoints.Count != 0) return;
         // spec 1.2: the port goes with its last endpoint
-        _lowers.Remove(lower.Name);
+        _lowers.Remove(lower);
         lower.Port.Changed -= OnPortChanged;
         lower.EndpointDeleted -= OnEndpointDeleted;
         lower.EndpointMoved -= OnEndpointMoved;
@@ -291,7 +286,7 @@ public sealed partial class LinkRegistry : IDisposable
         lock (_gate)
         {
             _disposed = true;
-            foreach (var lower in _lowers.Values)
+            foreach (var lower in _lowers)
             {
                 lower.Port.Changed -= OnPortChanged;
                 lower.EndpointDeleted -= OnEndpointDeleted;

@@ -1,4 +1,4 @@
-// Builds the LinkView that `mvtap link show` prints from an endpoint and its port.
+// Builds the LinkView that `mvtap link show` prints from an endpoint, its port and its lower's health.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
@@ -13,6 +13,9 @@ internal static class LinkViews
         var ep = record.Endpoint;
         var port = record.Lower.Port;
         var c = ep.Counters;
+        var health = record.Lower.Health;
+        // nothing moves while the lower is away or its thread restarts: no carrier, as ip would say
+        bool carrier = ep.IsUp && ep.HasCarrier && health.Forwarding;
         string? vhost = null, stream = null;
         if (record.Kind == EndpointKind.Macvtap)
         {
@@ -30,10 +33,10 @@ internal static class LinkViews
             Lower = record.Lower.Name,
             Mac = ep.Mac.ToString(),
             Mode = ep.Mode.Name(),
-            Flags = RequestValues.FlagNames(ep.Flags),
+            Flags = ep.Flags.Names(),
             AdminUp = ep.IsUp,
-            OperState = ep.OperState,
-            Carrier = ep.IsUp && ep.HasCarrier,
+            OperState = !ep.IsUp ? "DOWN" : carrier ? "UP" : "LOWERLAYERDOWN",
+            Carrier = carrier,
             Mtu = ep.Mtu,
             MaxMtu = port.Lower.MaxMtu,
             TxQueueLen = record.TxQueueLen,
@@ -46,6 +49,12 @@ internal static class LinkViews
             Group = record.Group,
             Netns = record.Netns,
             GuestMemory = record.Kind == EndpointKind.Macvtap ? record.GuestMemory.Name() : null,
+            LowerState = health.State,
+            LowerReason = health.Reason,
+            LowerNetns = health.Netns,
+            DatapathState = health.DatapathState,
+            DatapathReason = health.DatapathReason,
+            DatapathRestarts = health.DatapathRestarts,
             VhostUserPath = vhost,
             VhostUserQueuePairs = vhost is null ? 0 : Attachments.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,

@@ -18,10 +18,16 @@ internal static class NamespaceArgument
 {
     private const int O_DIRECTORY = 0x10000;
 
+    /// <summary>Refuses what cannot be a name under /run/netns (a path out of it, above all).</summary>
+    public static void CheckName(string value)
+    {
+        if (value.Length == 0 || value.Contains('/') || value.Contains('\0') || value is "." or "..")
+            throw new MvtapException(Errno.EINVAL, $"Invalid \"netns\" value \"{InterfaceNames.Printable(value)}\"");
+    }
+
     public static string Resolve(string value, uint clientUid)
     {
-        if (value.Length == 0 || value.Contains('/') || value is "." or "..")
-            throw new MvtapException(Errno.EINVAL, $"Invalid \"netns\" value \"{InterfaceNames.Printable(value)}\"");
+        CheckName(value);
         if (!int.TryParse(value, System.Globalization.NumberStyles.None, null, out int pid) || pid <= 0
             || File.Exists(Path.Combine(NetNamespace.RunDirectory, value)))
             return value;

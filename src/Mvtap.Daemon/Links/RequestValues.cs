@@ -1,10 +1,9 @@
-// Turns the strings of a control request into the core's types, refusing bad values with the
-// errno the kernel would answer (EINVAL for a bad mode, flag or name, EADDRNOTAVAIL for a bad MAC).
+// Turns the strings of a control request into the core's types (the words are Core's LinkWords),
+// refusing bad values with the errno the kernel would answer (EINVAL for a bad mode, flag, MAC or name).
 using Mvtap.Control;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
-using Mvtap.VhostUser.Memory;
 
 namespace Mvtap.Daemon.Links;
 
@@ -12,35 +11,18 @@ internal static class RequestValues
 {
     public static EndpointKind Kind(string type) => type switch
     {
-        "macvtap" => EndpointKind.Macvtap,
-        "macvlan" => EndpointKind.Macvlan,
+        LinkWords.Macvtap => EndpointKind.Macvtap,
+        LinkWords.Macvlan => EndpointKind.Macvlan,
         "" => throw new MvtapException(Errno.EINVAL, ControlRequest.NotGiven("type")),
         _ => throw new MvtapException(Errno.EOPNOTSUPP, $"link type \"{type}\" is not supported: use macvtap or macvlan"),
     };
 
     public static EndpointMode Mode(string name) =>
-        EndpointModeNames.TryParse(name, out var mode) ? mode : throw new MvtapException(Errno.EINVAL, $"mode \"{name}\" is unknown");
+        LinkWords.TryParseMode(name, out var mode) ? mode : throw new MvtapException(Errno.EINVAL, $"mode \"{name}\" is unknown");
 
-    public static EndpointFlags Flags(IEnumerable<string> names)
-    {
-        var flags = EndpointFlags.None;
-        foreach (var n in names)
-            flags |= n switch
-            {
-                "nopromisc" => EndpointFlags.NoPromisc,
-                "nodst" => EndpointFlags.NoDst,
-                _ => throw new MvtapException(Errno.EINVAL, $"flag \"{n}\" is unknown"),
-            };
-        return flags;
-    }
-
-    public static List<string> FlagNames(EndpointFlags flags)
-    {
-        var list = new List<string>();
-        if ((flags & EndpointFlags.NoPromisc) != 0) list.Add("nopromisc");
-        if ((flags & EndpointFlags.NoDst) != 0) list.Add("nodst");
-        return list;
-    }
+    public static EndpointFlags Flags(IEnumerable<string> names) =>
+        LinkWords.TryParseFlags(names, out var flags, out var unknown) ? flags
+            : throw new MvtapException(Errno.EINVAL, $"flag \"{unknown}\" is unknown");
 
     public static MacAddress Mac(string text)
     {
@@ -49,14 +31,9 @@ internal static class RequestValues
         return mac;
     }
 
-    public static MacaddrOperation MacaddrOp(string op) => op switch
-    {
-        "add" => MacaddrOperation.Add,
-        "del" => MacaddrOperation.Delete,
-        "set" => MacaddrOperation.Set,
-        "flush" => MacaddrOperation.Flush,
-        _ => throw new MvtapException(Errno.EINVAL, $"macaddr operation \"{op}\" is unknown"),
-    };
+    public static MacaddrOperation MacaddrOp(string op) =>
+        LinkWords.TryParseMacaddrOperation(op, out var operation) ? operation
+            : throw new MvtapException(Errno.EINVAL, $"macaddr operation \"{op}\" is unknown");
 
     /// <summary>iproute2's macaddr grammar: add/del take one MAC, set takes a list.</summary>
     public static (MacAddress? single, IReadOnlyList<MacAddress>? list) Macaddrs(MacaddrOperation op, List<string>? macs)
@@ -66,7 +43,7 @@ internal static class RequestValues
         {
             MacaddrOperation.Add or MacaddrOperation.Delete when parsed.Count == 1 => (parsed[0], null),
             MacaddrOperation.Add or MacaddrOperation.Delete =>
-                throw new MvtapException(Errno.EINVAL, $"macaddr {(op == MacaddrOperation.Add ? "add" : "del")} takes one address"),
+                throw new MvtapException(Errno.EINVAL, $"macaddr {op.Name()} takes one address"),
             MacaddrOperation.Set => (null, parsed),
             _ => (null, null),
         };
@@ -75,7 +52,7 @@ internal static class RequestValues
     /// <summary>`guestmem`: only for a macvtap (its vhost-user attachment maps guest memory).</summary>
     public static GuestMemoryPolicy GuestMemory(string name, EndpointKind kind, string endpoint)
     {
-        if (!GuestMemoryPolicyNames.TryParse(name, out var policy))
+        if (!LinkWords.TryParseGuestMemory(name, out var policy))
             throw new MvtapException(Errno.EINVAL, $"guestmem \"{name}\" is unknown: use sealed or any");
         if (kind != EndpointKind.Macvtap)
             throw new MvtapException(Errno.EINVAL, $"{endpoint} is a macvlan: guestmem applies to macvtap endpoints (vhost-user guest memory)");

@@ -12,6 +12,10 @@ public interface ILowerHost : IDisposable
     string Kind { get; }
     Port Port { get; }
 
+    /// <summary>Where the lower is and whether its frames move (`link show -d`); a lower without a
+    /// lifecycle of its own (sim) is always present and running.</summary>
+    LowerHealth Health => LowerHealth.Normal;
+
     /// <summary>Creates the endpoint in the port and whatever carries its frames. A macvlan endpoint's
     /// interface is named <paramref name="innerName"/> (null: the endpoint's name).</summary>
     Endpoint AddEndpoint(EndpointSettings settings, EndpointKind kind, string? netns, string? innerName = null);

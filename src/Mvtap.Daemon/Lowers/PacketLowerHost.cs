@@ -1,7 +1,8 @@
 // A `packet` lower: an existing Linux interface opened with AF_PACKET, its datapath thread
 // and its endpoints (design.md). A macvlan endpoint is a veth pair whose inner end carries
 // the endpoint's name and MAC; a macvtap endpoint gets its attachment points under the run
-// directory (tapN.vhost, tapN.stream), served by the lower's datapath thread.
+// directory (tapN.vhost, tapN.stream), served by the lower's datapath thread. Its health (where
+// the lower is, whether the thread forwards) is what `link show -d` shows.
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Attachments;
 using Mvtap.Linux.Datapath;
@@ -44,6 +45,32 @@ public sealed class PacketLowerHost : ILowerHost
     public string Kind => "packet";
     public Port Port => _datapath.Port;
 
+    public LowerHealth Health
+    {
+        get
+        {
+            var status = _datapath.Lower.Status;
+            var (state, fault, restarts, due) = _datapath.Status;
+            string? why = fault is null ? null : $"{fault.GetType().Name}: {fault.Message}";
+            if (state == DatapathState.Restarting && due is { } at)
+                why = $"failed ({why}); restarting in {Math.Max(0, Math.Ceiling((at - DateTime.UtcNow).TotalSeconds))} s";
+            else if (state == DatapathState.Running && why is not null)
+                why = $"restarted after a failure ({why})";
+            return new LowerHealth
+            {
+                State = status.Name,
+                Reason = status.Reason,
+                Netns = status.Netns,
+                DatapathState = state switch { DatapathState.Running => "running", DatapathState.Restarting => "restarting", _ => "stopped" },
+                DatapathReason = why,
+                DatapathRestarts = restarts,
+            };
+        }
+    }
+
+    /// <summary>The lower's datapath (tests, diagnostics).</summary>
+    public LowerDatapath Datapath => _datapath;
+
     /// <summary>Opens the interface as a lower, or null when no such interface exists in the
     /// switch's namespace.</summary>
     public static ILowerHost? Open(LinuxSwitch sw, string name)
@@ -81,7 +108,7 @@ public sealed class PacketLowerHost : ILowerHost
     }
 
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
-        Mvtap.VhostUser.Memory.GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
+        GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
     {
         int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
         if (_macvtaps.TryGetValue(endpoint, out var existing))

@@ -3,13 +3,14 @@
 // bad frame (EINVAL for a header the kernel refuses, EMSGSIZE) or a device going down (ENETDOWN)
 // must cost that frame, be counted, and leave the thread running. Errors come back as errno.
 using System.Runtime.InteropServices;
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux.Datapath;
 
 internal static unsafe class BatchIo
 {
-    public const int ENOBUFS = 105;
+    public const int ENOBUFS = (int)Errno.ENOBUFS;
 
     /// <summary>Sends frames <paramref name="start"/>.. with one sendmmsg. Returns how many the
     /// kernel took (sendmmsg stops at the first frame it refuses), or -1 with errno when it took none.</summary>

@@ -6,7 +6,7 @@ namespace Mvtap.Linux.Datapath;
 public sealed class DatapathStats
 {
     internal long wakeups, framesFromLower, framesFromEndpoints, lowerStackPassed, wireSent, wireRefused, wireErrors,
-        endpointSent, truncated, overflows, receiveErrors, commands, gsoFrames, allocatedBytes;
+        endpointSent, truncated, overflows, receiveErrors, commands, gsoFrames, allocatedBytes, internalErrors;
 
     public long Wakeups => Volatile.Read(ref wakeups);
     public long FramesFromLower => Volatile.Read(ref framesFromLower);
@@ -27,6 +27,8 @@ public sealed class DatapathStats
     public long Overflows => Volatile.Read(ref overflows);
     public long ReceiveErrors => Volatile.Read(ref receiveErrors);
     public long Commands => Volatile.Read(ref commands);
+    /// <summary>Frames whose handling threw (dropped and counted as internal_error where they came from).</summary>
+    public long InternalErrors => Volatile.Read(ref internalErrors);
     /// <summary>Received frames carrying GSO metadata (super-frames forwarded whole, not segmented).</summary>
     public long GsoFrames => Volatile.Read(ref gsoFrames);
     /// <summary>Bytes the datapath thread has allocated on the managed heap so far, sampled after

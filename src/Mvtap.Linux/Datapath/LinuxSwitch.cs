@@ -5,6 +5,9 @@
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere, and are
 // followed there (InnerLinkMonitor): a NIC deleted in its container deletes its endpoint, as the
 // kernel deletes a macvlan whose device is deleted (MacvlanEndpointDeleted tells the owner).
+// The lowers are followed too (LowerLinkMonitor): a lower deleted, moved or re-created is reopened
+// or shown as it is; its owner hears of deleted lowers (LowerGone) and of interfaces appearing.
+using Microsoft.Extensions.Logging;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
@@ -24,14 +27,18 @@ public sealed class LinuxSwitch : IDisposable
     private bool _disposed;
 
     /// <param name="netns">the named namespace the lowers live in and outer veth ends are made in; null: the caller's.</param>
-    /// <param name="log">where events worth a line go (a change made inside a container that was put back); default stderr.</param>
-    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null)
+    /// <param name="log">where events worth a line go (a change made inside a container that was put back); default
+    /// <paramref name="logger"/>, else stderr.</param>
+    /// <param name="logger">where the lowers' and datapath threads' events go, with their severity (default: as <paramref name="log"/>).</param>
+    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null, ILogger? logger = null)
     {
         KeepInterfaces = keepInterfaces;
         Namespace = netns;
+        _log = log ?? (logger is null ? line => Console.Error.WriteLine($"mvtap: {line}") : line => logger.LogInformation("{Line}", line));
+        _logger = logger ?? new LineLogger(_log);
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
-        _monitor = new LowerLinkMonitor(netns, PortOfIndex);
-        _log = log ?? (line => Console.Error.WriteLine($"mvtap: {line}"));
+        _monitor = new LowerLinkMonitor(netns, () => Lowers, () => LowerGonePolicy, dp => LowerGone?.Invoke(dp),
+            name => InterfaceAppeared?.Invoke(name), _logger);
         _innerNamespaces = new InnerNamespaces(netns);
         _innerMonitor = new InnerLinkMonitor(_innerNamespaces, _log, OnInterfaceGone,
             (a, ns) => Raise(() => MacvlanInterfaceMoved?.Invoke(a.Endpoint, ns)));
@@ -50,15 +57,25 @@ public sealed class LinuxSwitch : IDisposable
 
     private readonly LowerLinkMonitor _monitor;
     private readonly Action<string> _log;
+    private readonly ILogger _logger;
     // The endpoints' own interfaces: what a container does to its NIC is done to the endpoint.
     private readonly InnerLinkMonitor _innerMonitor;
 
-    private Port? PortOfIndex(int ifIndex)
-    {
-        lock (_gate) return _lowers.Find(l => l.Lower.IfIndex == ifIndex)?.Port;
-    }
+    /// <summary>What happens to the endpoints of a lower that is deleted: kept, showing no carrier
+    /// until an interface of its name appears (default), or deleted by this switch's owner on <see cref="LowerGone"/>.</summary>
+    public LowerGonePolicy LowerGonePolicy { get; init; }
+
+    /// <summary>A lower was deleted (raised on the monitor thread, its endpoints already without carrier).</summary>
+    public event Action<LowerDatapath>? LowerGone;
+
+    /// <summary>An interface of this name appeared, or was seen again, in the switch's namespace
+    /// (raised on the monitor thread, often: keep the handler cheap).</summary>
+    public event Action<string>? InterfaceAppeared;
 
     public string? Namespace { get; }
+
+    /// <summary>The clock of the ports of lowers opened from now on (tests: reassembly timeouts).</summary>
+    internal TimeProvider? Clock { get; init; }
 
     /// <summary>Dispose leaves the endpoints' veth pairs in place (a daemon stopping, to adopt them
     /// again on start, so containers keep their configured NICs).</summary>
@@ -74,10 +91,10 @@ public sealed class LinuxSwitch : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_lowers.Exists(l => l.Lower.Name == ifName))
                 throw new MvtapException(Errno.EEXIST, $"{ifName} is already open");
-            var lower = new PacketLower(ifName, Namespace);
+            var lower = new PacketLower(ifName, Namespace, Clock);
             try
             {
-                var datapath = new LowerDatapath(lower);
+                var datapath = new LowerDatapath(lower, _logger);
                 _lowers.Add(datapath);
                 lower.Port.Changed += OnPortChanged;
                 // spec 4.4: a passthru endpoint's MAC change is the lower's; the core asks before it
@@ -246,14 +263,16 @@ public sealed class LinuxSwitch : IDisposable
     }
 
     // The port's LowerMacApplier: on whatever thread changes the port, outside the port's lock, with
-    // its own netlink socket. A refusal is logged and thrown with the kernel's errno, so the change
-    // that needed it is refused whole (or, putting back the MAC after passthru, ignored as the kernel does).
+    // its own netlink socket, wherever the lower is open now (it may have been followed into another
+    // namespace). A refusal is logged and thrown with the kernel's errno, so the change that needed it
+    // is refused whole (or, putting back the MAC after passthru, ignored as the kernel does).
     private void SetLowerMac(PacketLower lower, Core.Frames.MacAddress mac)
     {
-        if (_disposed) return; // the device is no longer ours to change
+        if (_disposed || !lower.Status.IsOpen) return; // the device is no longer ours to change
         try
         {
-            using var rtnl = Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
+            using var rtnl = lower.OpenElsewhere is { } ns ? ns.Run(() => new Rtnetlink())
+                : Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(Namespace);
             rtnl.SetLink(new LinkRequest { Index = lower.IfIndex, Address = mac });
         }
         catch (Exception e) when (e is NetlinkException or SystemCallException)

@@ -141,7 +141,7 @@ public sealed partial class MacvlanAttachment
                 Veth.Create(rtnl, outer, innerName, innerNs, peerAddress: endpoint.Mac, mtu: (uint)endpoint.Mtu);
                 return outer;
             }
-            catch (RtnetlinkException e) when (e.Errno == 17 /* EEXIST */ && attempt < 16 && rtnl.GetLink(outer) is not null)
+            catch (RtnetlinkException e) when (e.Errno == (int)Errno.EEXIST && attempt < 16 && rtnl.GetLink(outer) is not null)
             {
                 // our generated name was taken; an EEXIST for the inner name is the caller's to see
             }
@@ -152,7 +152,7 @@ public sealed partial class MacvlanAttachment
     {
         // Deleting either end removes the pair; ENODEV means it is gone already (its inner
         // end's namespace was deleted, which destroys the pair with it).
-        try { rtnl.DeleteLink(outer); } catch (RtnetlinkException e) when (e.Errno == 19) { }
+        try { rtnl.DeleteLink(outer); } catch (RtnetlinkException e) when (e.Errno == (int)Errno.ENODEV) { }
     }
 
     // Once: stops following the inner end (its namespace is let go of with the last place there).

@@ -269,7 +269,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
                 rtnl.SetLink(request with { Index = place.IfIndex });
                 return;
             }
-            catch (Exception e) when (attempt == 0 && e is RtnetlinkException { Errno: 19 } or ObjectDisposedException)
+            catch (Exception e) when (attempt == 0 && e is RtnetlinkException { Errno: (int)Errno.ENODEV } or ObjectDisposedException)
             {
                 // moved on, or its namespace let go of, since we last looked
             }

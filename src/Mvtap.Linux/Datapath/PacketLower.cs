@@ -3,7 +3,9 @@
 // keeps the interface's receive filter in step with Port.UnicastFilter (the kernel's dev_uc_add
 // per endpoint MAC, spec 4.2) through PACKET_MR_UNICAST memberships, or one PACKET_MR_PROMISC
 // membership when the interface has no unicast filter (IFF_UNICAST_FLT; veth has none).
-using Mvtap.Core.Frames;
+// The socket and the memberships belong to one opening (LowerOpening) of the interface: when the
+// lower comes back after a deletion, or is followed into another namespace, a new opening takes
+// the old one's place (LowerDatapath.ReopenLower) while the Port and its endpoints stay.
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
@@ -18,49 +20,53 @@ public sealed class PacketLower : IDisposable
     // Drivers known to lack IFF_UNICAST_FLT: any secondary unicast address makes them promiscuous.
     private static readonly string[] KindsWithoutUnicastFilter = ["veth", "dummy", "vxlan", "geneve"];
 
-    private readonly object _filterGate = new();
-    private readonly Dictionary<MacAddress, UnicastFilterResult> _unicast = [];
-    private bool _promiscuous;
+    private readonly object _gate = new(); // guards _open and its memberships
+    private LowerOpening? _open;
+    private volatile LowerStatus _status = LowerStatus.Present;
     private bool _disposed;
 
     /// <param name="ifName">the interface to open.</param>
     /// <param name="netns">the named network namespace it lives in (null: the caller's).</param>
-    public PacketLower(string ifName, string? netns = null)
+    /// <param name="clock">the port's clock (reassembly timeouts); default the system's.</param>
+    public PacketLower(string ifName, string? netns = null, TimeProvider? clock = null)
     {
-        Name = ifName;
         Namespace = netns;
         using var rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
-        var link = rtnl.GetLink(ifName) ?? throw new SystemCallException($"no interface {ifName}", 19 /* ENODEV */);
+        var link = rtnl.GetLink(ifName) ?? throw new SystemCallException($"no interface {ifName}", (int)Errno.ENODEV);
         if (link.HardwareType != 1 /* ARPHRD_ETHER */ || link.Address is null)
             throw new ArgumentException($"{ifName} is not an Ethernet interface", nameof(ifName));
-        IfIndex = link.Index;
-        Socket = Open(netns, link.Index);
+        _open = OpenAt(null, rtnl, link);
         try
         {
-            bool knownWithout = link.Kind is { } kind && KindsWithoutUnicastFilter.Contains(kind);
-            SupportsUnicastFilter = !knownWithout && ProbeUnicastFilter(rtnl, link);
             int mtu = (int)link.Mtu;
-            int maxMtu = (int)(link.MaxMtu is uint m and > 0 ? m : 65535);
-            Port = new Port(new LowerDevice(ifName, link.Address.Value, mtu, maxMtu, SupportsUnicastFilter));
+            Port = new Port(new LowerDevice(ifName, link.Address.Value, mtu, MaxMtuOf(link), _open.SupportsUnicastFilter), clock: clock);
             // Carrier is unknown for a few drivers; IFF_LOWER_UP is what the kernel's macvlan follows.
-            Port.OnLowerStateChanged(link.IsUp, link.Carrier ?? link.IsLowerUp);
+            Port.OnLowerStateChanged(link.IsUp, CarrierOf(link));
             Port.Changed += OnPortChanged;
         }
         catch
         {
-            Socket.Dispose();
+            _open.Dispose();
             throw;
         }
     }
 
-    public string Name { get; }
+    /// <summary>The lower's name in the switch's namespace (it follows a rename there).</summary>
+    public string Name => Port.Lower.Name;
+    /// <summary>The switch's namespace, where the lower is configured (null: the caller's).</summary>
     public string? Namespace { get; }
-    public int IfIndex { get; }
+    /// <summary>The interface's index where it is open now; 0 while it is not.</summary>
+    public int IfIndex => _open?.IfIndex ?? 0;
     public Port Port { get; }
     /// <summary>Batched, vnet-header, ignore-outgoing socket on the interface; read by the datapath thread only.</summary>
-    public PacketSocket Socket { get; }
+    public PacketSocket Socket => _open?.Socket ?? throw new InvalidOperationException($"{Name} is not open: {_status.Reason}");
+    internal PacketSocket? CurrentSocket => _open?.Socket;
+    /// <summary>The namespace the lower was followed into; null while it is in the switch's own (or not open).</summary>
+    internal LowerNamespace? OpenElsewhere => _open?.Elsewhere;
     /// <summary>Whether the interface filters unicast itself (the core's IFF_UNICAST_FLT).</summary>
-    public bool SupportsUnicastFilter { get; }
+    public bool SupportsUnicastFilter => Port.Lower.SupportsUnicastFilter;
+    /// <summary>Where the lower is and why (present, followed elsewhere, out of reach, gone).</summary>
+    public LowerStatus Status => _status;
 
     /// <summary>The datapath's socket options for a lower and for an endpoint's outer veth end alike:
     /// the vnet header keeps checksum/GSO metadata end to end (a GSO frame in is one GSO frame out),
@@ -86,13 +92,53 @@ public sealed class PacketLower : IDisposable
         return socket;
     }
 
+    internal static int MaxMtuOf(LinkInfo link) => (int)(link.MaxMtu is uint m and > 0 ? m : 65535);
+    internal static bool CarrierOf(LinkInfo link) => link.Carrier ?? link.IsLowerUp;
+
+    /// <summary>Opens <paramref name="link"/> (found in <paramref name="elsewhere"/>, null: the switch's
+    /// namespace, and read with <paramref name="rtnl"/> there) as a new opening, not yet in use.</summary>
+    internal LowerOpening OpenAt(LowerNamespace? elsewhere, Rtnetlink rtnl, LinkInfo link)
+    {
+        if (link.HardwareType != 1 /* ARPHRD_ETHER */ || link.Address is null)
+            throw new ArgumentException($"{link.Name} is not an Ethernet interface", nameof(link));
+        var socket = elsewhere is null ? Open(Namespace, link.Index) : elsewhere.Run(() => new PacketSocket(link.Index, DatapathSocketOptions));
+        try
+        {
+            bool knownWithout = link.Kind is { } kind && KindsWithoutUnicastFilter.Contains(kind);
+            return new LowerOpening(socket, link.Index, elsewhere, !knownWithout && ProbeUnicastFilter(socket, rtnl, link));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Makes <paramref name="next"/> the lower's opening (null: it has none now) with
+    /// <paramref name="status"/>, and brings the receive filter onto it. The previous opening is
+    /// not closed here: the datapath thread closes its socket when it lets go of it.</summary>
+    internal void Install(LowerOpening? next, LowerStatus status)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                next?.Dispose();
+                throw new ObjectDisposedException(nameof(PacketLower));
+            }
+            _open = next;
+            _status = status;
+        }
+        if (next is not null) SyncUnicastFilter();
+    }
+
     // IFF_UNICAST_FLT is not visible over rtnetlink. Its effect is: adding a secondary unicast
     // address to a device without it raises the device's promiscuity count. Try it with a
     // throw-away locally administered address and look.
-    private bool ProbeUnicastFilter(Rtnetlink rtnl, LinkInfo before)
+    private static bool ProbeUnicastFilter(PacketSocket socket, Rtnetlink rtnl, LinkInfo before)
     {
-        var probe = new MacAddress(0x02_6d_76_74_61_70UL); // 02:6d:76:74:61:70, "mvtap"
-        var how = Socket.AddUnicast(probe);
+        var probe = new Core.Frames.MacAddress(0x02_6d_76_74_61_70UL); // 02:6d:76:74:61:70, "mvtap"
+        var how = socket.AddUnicast(probe);
         try
         {
             if (how != UnicastFilterResult.Filtered) return false;
@@ -101,7 +147,7 @@ public sealed class PacketLower : IDisposable
         }
         finally
         {
-            Socket.DropUnicast(probe, how);
+            socket.DropUnicast(probe, how);
         }
     }
 
@@ -112,47 +158,59 @@ public sealed class PacketLower : IDisposable
     /// <summary>Brings the interface's filter in line with <see cref="Port.UnicastFilter"/>.</summary>
     public void SyncUnicastFilter()
     {
-        lock (_filterGate)
+        // The port is read outside this lock, so this lock is never held while the port's is taken;
+        // a change published meanwhile (by a control request, or a reopen) is applied by going again.
+        while (true)
         {
-            if (_disposed) return;
+            var table = Port.Table;
             var wanted = Port.UnicastFilter;
-            if (!SupportsUnicastFilter)
+            lock (_gate)
             {
-                // spec 4.2: without IFF_UNICAST_FLT a non-empty secondary list means promiscuous
-                bool need = wanted.Count > 0;
-                if (need != _promiscuous)
-                {
-                    Socket.SetPromiscuous(need);
-                    _promiscuous = need;
-                }
-                return;
+                if (_disposed || _open is not { } open) return;
+                Apply(open, wanted);
             }
-            foreach (var (mac, how) in _unicast.ToArray())
-            {
-                if (wanted.Contains(mac)) continue;
-                Socket.DropUnicast(mac, how);
-                _unicast.Remove(mac);
-            }
-            foreach (var mac in wanted)
-                if (!_unicast.ContainsKey(mac)) _unicast[mac] = Socket.AddUnicast(mac);
+            if (ReferenceEquals(table, Port.Table)) return;
         }
     }
 
-    /// <summary>MACs currently admitted through PACKET_MR_UNICAST, and whether the promiscuous fallback is held.</summary>
-    public (IReadOnlyCollection<MacAddress> Unicast, bool Promiscuous) FilterState
+    private static void Apply(LowerOpening open, IReadOnlyList<Core.Frames.MacAddress> wanted)
     {
-        get { lock (_filterGate) return ([.. _unicast.Keys], _promiscuous); }
+        if (!open.SupportsUnicastFilter)
+        {
+            // spec 4.2: without IFF_UNICAST_FLT a non-empty secondary list means promiscuous
+            bool need = wanted.Count > 0;
+            if (need != open.Promiscuous)
+            {
+                open.Socket.SetPromiscuous(need);
+                open.Promiscuous = need;
+            }
+            return;
+        }
+        foreach (var (mac, how) in open.Unicast.ToArray())
+        {
+            if (wanted.Contains(mac)) continue;
+            open.Socket.DropUnicast(mac, how);
+            open.Unicast.Remove(mac);
+        }
+        foreach (var mac in wanted)
+            if (!open.Unicast.ContainsKey(mac)) open.Unicast[mac] = open.Socket.AddUnicast(mac);
+    }
+
+    /// <summary>MACs currently admitted through PACKET_MR_UNICAST, and whether the promiscuous fallback is held.</summary>
+    public (IReadOnlyCollection<Core.Frames.MacAddress> Unicast, bool Promiscuous) FilterState
+    {
+        get { lock (_gate) return _open is { } o ? ([.. o.Unicast.Keys], o.Promiscuous) : ([], false); }
     }
 
     public void Dispose()
     {
-        lock (_filterGate)
+        lock (_gate)
         {
             if (_disposed) return;
             _disposed = true;
             Port.Changed -= OnPortChanged;
-            // Closing the socket releases its memberships in the kernel (packet_release → packet_flush_mclist).
-            Socket.Dispose();
+            _open?.Dispose();
+            _open = null;
         }
     }
 }

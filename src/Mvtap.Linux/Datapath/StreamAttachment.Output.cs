@@ -83,7 +83,7 @@ public sealed unsafe partial class StreamAttachment
         nint n;
         fixed (byte* p = _out) n = FileIo.write(connection.Fd, p + _outStart, (nuint)(_outEnd - _outStart));
         if (n > 0) _outStart += (int)n;
-        else if (n < 0 && Marshal.GetLastPInvokeError() is not (EAGAIN or 4))
+        else if (n < 0 && Marshal.GetLastPInvokeError() is not ((int)Errno.EAGAIN or (int)Errno.EINTR))
         {
             CloseConnection();
             return;

@@ -23,7 +23,6 @@ public sealed unsafe partial class StreamAttachment : IEndpointAttachment, IDisp
     /// kernel's macvtap hands its reader whole (spec 3.8).</summary>
     public const int MaxDeliveredFrame = 65535 + 18;
     private const int BufferSize = 1 << 20;
-    private const int EAGAIN = 11;
     private const int ListenerSource = 0, ConnectionSource = 1, TimerSource = 2;
 
     private readonly FileDescriptor _listener;
@@ -137,7 +136,7 @@ public sealed unsafe partial class StreamAttachment : IEndpointAttachment, IDisp
         if (n == 0) { CloseConnection(); return 0; }
         if (n < 0)
         {
-            if (Marshal.GetLastPInvokeError() is EAGAIN or 4 /* EINTR */) return 0;
+            if (Marshal.GetLastPInvokeError() is (int)Errno.EAGAIN or (int)Errno.EINTR) return 0;
             CloseConnection();
             return -1;
         }

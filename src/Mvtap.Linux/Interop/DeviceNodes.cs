@@ -1,6 +1,7 @@
 // mknod(2)/chmod(2)/statx(2) (chown is Ownership's): what udev would do for a macvtap's /dev/tapN (or a private node for
 // it), and looking at an existing node to tell whose device it is.
 using System.Runtime.InteropServices;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Interop;
 
@@ -11,7 +12,7 @@ public static partial class DeviceNodes
     [LibraryImport(Libc.Name, EntryPoint = "mknod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int mknod(string path, uint mode, ulong dev);
 
-    private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, ENOENT = 2;
+    private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
     private const uint STATX_BASIC_STATS = 0x7ff, S_IFMT = 0xf000;
 
     [LibraryImport(Libc.Name, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -52,7 +53,7 @@ public static partial class DeviceNodes
         if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, b) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == ENOENT) return null;
+            if (errno == (int)Errno.ENOENT) return null;
             throw new SystemCallException($"statx({path})", errno);
         }
         uint mode = *(ushort*)(b + 28);

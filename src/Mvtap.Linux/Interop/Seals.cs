@@ -2,6 +2,7 @@
 // vhost-user maps the frontend's guest memory file; if the frontend can truncate it after that,
 // touching the lost pages raises SIGBUS in the daemon, so the backend checks for F_SEAL_SHRINK.
 using System.Runtime.InteropServices;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Interop;
 
@@ -25,7 +26,7 @@ public static partial class Seals
         GC.KeepAlive(fd);
         if (seals >= 0) return seals;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == 22) return -1;
+        if (errno == (int)Errno.EINVAL) return -1;
         throw new SystemCallException("fcntl(F_GET_SEALS)", errno);
     }
 

@@ -1,6 +1,7 @@
 // socket(2) family: socket, bind, socket options, single and batched send/receive, poll.
 // Shared by AF_PACKET and netlink; the structs here are the x86_64/aarch64 LP64 layouts.
 using System.Runtime.InteropServices;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Interop;
 
@@ -61,8 +62,9 @@ public static unsafe partial class Sockets
     public const short POLLIN = 1;
     public const short POLLOUT = 4;
     public const short POLLERR = 8;
-    public const int EAGAIN = 11;
-    public const int EINTR = 4;
+    // the two errnos every non-blocking caller tests, named once from Core's table
+    public const int EAGAIN = (int)Errno.EAGAIN;
+    public const int EINTR = (int)Errno.EINTR;
 
     [LibraryImport(Libc.Name, EntryPoint = "socket", SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);

@@ -3,6 +3,7 @@
 // without a thread or a timeout of its own in the epoll loop. CLOCK_MONOTONIC: a suspended
 // machine does not count as time a client was silent.
 using System.Runtime.InteropServices;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Interop;
 
@@ -53,7 +54,7 @@ public static unsafe partial class TimerFd
         GC.KeepAlive(timer);
         if (n >= 0) return count;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == 11) return 0; // EAGAIN: not expired
+        if (errno == (int)Errno.EAGAIN) return 0; // not expired
         throw new SystemCallException("read(timerfd)", errno);
     }
 }

@@ -3,6 +3,7 @@
 // which .NET's Socket class cannot do.
 using System.Runtime.InteropServices;
 using System.Text;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Interop;
 
@@ -17,7 +18,6 @@ public static unsafe partial class UnixSocket
     private const int MSG_NOSIGNAL = 0x4000;
     private const int MSG_CMSG_CLOEXEC = 0x40000000;
     private const int SHUT_RDWR = 2;
-    private const int EINTR = 4;
     private const int SunPathLength = 108;
 
     /// <summary>The most descriptors one message may carry (the kernel's SCM_MAX_FD).</summary>
@@ -77,7 +77,7 @@ public static unsafe partial class UnixSocket
         {
             if (connect(fd, addr, len) == 0) return 0;
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR) return errno;
+            if (errno != (int)Errno.EINTR) return errno;
         }
     }
 
@@ -92,7 +92,7 @@ public static unsafe partial class UnixSocket
             int fd = accept4(listener, null, null, SOCK_CLOEXEC);
             if (fd >= 0) return new FileDescriptor(fd);
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR) throw new SystemCallException("accept4", errno);
+            if (errno != (int)Errno.EINTR) throw new SystemCallException("accept4", errno);
         }
     }
 
@@ -126,7 +126,7 @@ public static unsafe partial class UnixSocket
                 nint n = sendmsg(fd, &msg, MSG_NOSIGNAL);
                 if (n >= 0) return (int)n;
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno != EINTR) throw new SystemCallException("sendmsg", errno);
+                if (errno != (int)Errno.EINTR) throw new SystemCallException("sendmsg", errno);
             }
         }
     }
@@ -150,7 +150,7 @@ public static unsafe partial class UnixSocket
                 n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
                 if (n >= 0) break;
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno != EINTR) throw new SystemCallException("recvmsg", errno);
+                if (errno != (int)Errno.EINTR) throw new SystemCallException("recvmsg", errno);
             }
             if ((msg.Flags & MSG_CTRUNC) != 0) fdsTruncated = true;
             CollectFds(control, (int)msg.ControlLength, fds, maxFds, ref fdsTruncated);

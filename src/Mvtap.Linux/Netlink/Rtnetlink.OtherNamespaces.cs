@@ -4,6 +4,7 @@
 // notifications reach a subscriber listening to every namespace with an id (NETLINK_LISTEN_ALL_NSID).
 // Changing a link this way is not offered: on RTM_NEWLINK the kernel takes IFLA_TARGET_NETNSID as
 // the namespace to move the device to.
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux.Netlink;
@@ -25,7 +26,7 @@ public sealed partial class Rtnetlink
             return Run(b, $"RTM_GETLINK #{index} in netnsid {nsid}").Where(m => m.Type == Rtnl.RTM_NEWLINK)
                 .Select(m => LinkInfo.Parse(m.Payload)).FirstOrDefault();
         }
-        catch (RtnetlinkException e) when (e.Errno is 19 or 22) // ENODEV; EINVAL: the id names no namespace now
+        catch (RtnetlinkException e) when (e.Errno is (int)Errno.ENODEV or (int)Errno.EINVAL) // EINVAL: the id names no namespace now
         {
             return null;
         }
@@ -42,7 +43,7 @@ public sealed partial class Rtnetlink
         {
             Run(b, "RTM_NEWNSID");
         }
-        catch (RtnetlinkException e) when (e.Errno == 17)
+        catch (RtnetlinkException e) when (e.Errno == (int)Errno.EEXIST)
         {
             // EEXIST: somebody (a link dump) assigned one meanwhile
         }
@@ -50,6 +51,6 @@ public sealed partial class Rtnetlink
         {
             GC.KeepAlive(netns);
         }
-        return GetNsId(netns) ?? throw new RtnetlinkException(61 /* ENODATA */, null, "RTM_NEWNSID: no id assigned");
+        return GetNsId(netns) ?? throw new RtnetlinkException((int)Errno.ENODATA, null, "RTM_NEWNSID: no id assigned");
     }
 }

@@ -1,6 +1,7 @@
 // The rtnetlink link client: list, create, change and delete links (macvlan, macvtap, veth...)
 // in the network namespace the client was opened in. Never shells out. Addresses and routes are
 // in Rtnetlink.Addresses.cs and Rtnetlink.Routes.cs.
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Linux.Netlink;
@@ -40,7 +41,7 @@ public sealed partial class Rtnetlink : IDisposable
         {
             return Run(b, what).Where(m => m.Type == Rtnl.RTM_NEWLINK).Select(m => LinkInfo.Parse(m.Payload)).FirstOrDefault();
         }
-        catch (RtnetlinkException e) when (e.Errno == 19) // ENODEV
+        catch (RtnetlinkException e) when (e.Errno == (int)Errno.ENODEV)
         {
             return null;
         }

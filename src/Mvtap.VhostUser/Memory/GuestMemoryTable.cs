@@ -5,6 +5,7 @@
 // regions overlap in guest physical or in frontend virtual addresses (an address would mean
 // two memories; rust-vmm refuses overlaps too), or when a file is too short or, under
 // GuestMemoryPolicy.Sealed, could shrink.
+using Mvtap.Core.Model;
 using Mvtap.VhostUser.Protocol;
 
 namespace Mvtap.VhostUser.Memory;

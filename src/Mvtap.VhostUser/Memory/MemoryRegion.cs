@@ -11,6 +11,7 @@
 // here: MAP_POPULATE would not help (truncation unmaps populated pages too) and would commit all
 // guest memory at once. Only the frontend (the VMM process, never the guest) can shrink the file;
 // GuestMemoryPolicy.Sealed (an endpoint's default) refuses such files, Any maps them.
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Protocol;
 
@@ -65,7 +66,7 @@ public sealed unsafe class MemoryRegion : IDisposable
             throw new VhostUserProtocolException($"memory region at gpa 0x{d.GuestPhysAddr:x}: its file is not sealed against shrinking " +
                 "(F_SEAL_SHRINK) and the endpoint maps only sealed guest memory (guestmem sealed; QEMU's memory-backend-memfd seals " +
                 "by default, other frontends need guestmem any)");
-        var (fileSize, blockSize) = Mman.Stat(fd);
+        var (fileSize, blockSize) = Mmap.Stat(fd);
         ulong end = d.MmapOffset + d.Size;
         if ((ulong)fileSize < end)
             throw new VhostUserProtocolException($"memory region needs 0x{end:x} bytes of its file but the file has 0x{fileSize:x}");
@@ -80,7 +81,7 @@ public sealed unsafe class MemoryRegion : IDisposable
         ulong end = d.MmapOffset + d.Size;
         ulong block = blockSize > 0 ? (ulong)blockSize : 4096;
         ulong length = (end + block - 1) / block * block;
-        nint mapping = Mman.MapShared(fd, length);
+        nint mapping = Mmap.MapShared(fd, length);
         return new MemoryRegion(d, mapping, length, shrinkSealed);
     }
 
@@ -109,7 +110,7 @@ public sealed unsafe class MemoryRegion : IDisposable
     {
         if (_mapping != 0)
         {
-            Mman.Unmap(_mapping, _mappingLength);
+            Mmap.Unmap(_mapping, _mappingLength);
             _mapping = 0;
         }
     }

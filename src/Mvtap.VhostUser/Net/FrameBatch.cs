@@ -1,5 +1,7 @@
 // Caller-preallocated frames for one batch in either direction: per slot a 12-byte virtio-net
 // header and a frame buffer. Allocated once; the datapath reuses it for every batch.
+using Mvtap.Core.Frames;
+
 namespace Mvtap.VhostUser.Net;
 
 public sealed class FrameBatch
@@ -17,7 +19,7 @@ public sealed class FrameBatch
         ArgumentOutOfRangeException.ThrowIfLessThan(frameCapacity, 14);
         Capacity = capacity;
         FrameCapacity = frameCapacity;
-        _headers = new byte[capacity * NetHeader.Length];
+        _headers = new byte[capacity * VirtioNetHeader.SizeWithBuffers];
         _frames = new byte[capacity][];
         for (int i = 0; i < capacity; i++) _frames[i] = new byte[frameCapacity];
         _lengths = new int[capacity];
@@ -28,7 +30,7 @@ public sealed class FrameBatch
 
     /// <summary>The virtio-net header of slot <paramref name="i"/> (12 bytes; num_buffers is
     /// ignored on delivery and zero on receive).</summary>
-    public Span<byte> Header(int i) => _headers.AsSpan(i * NetHeader.Length, NetHeader.Length);
+    public Span<byte> Header(int i) => _headers.AsSpan(i * VirtioNetHeader.SizeWithBuffers, VirtioNetHeader.SizeWithBuffers);
 
     /// <summary>The frame in slot <paramref name="i"/>, Ethernet header first.</summary>
     public Span<byte> Frame(int i) => _frames[i].AsSpan(0, _lengths[i]);
@@ -50,7 +52,7 @@ public sealed class FrameBatch
     {
         var h = Header(i);
         h.Clear();
-        header[..Math.Min(header.Length, NetHeader.Length)].CopyTo(h);
+        header[..Math.Min(header.Length, VirtioNetHeader.SizeWithBuffers)].CopyTo(h);
         frame.CopyTo(_frames[i]);
         SetLength(i, frame.Length);
     }

@@ -2,6 +2,7 @@
 // MessageValidator has already checked for size and descriptors. Protocol violations throw
 // (the session ends); ring addresses outside guest memory mark the device broken and refuse
 // the message but keep the session.
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Protocol;

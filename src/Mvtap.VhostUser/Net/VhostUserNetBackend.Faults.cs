@@ -7,6 +7,7 @@
 // the frontend resets it), the fault counted, and GuestMemoryLost asks the endpoint to close
 // the session, whose end unmaps the memory. Touches on the control thread end the session the
 // same way (Serve). Without that runtime setting these catch blocks are never reached.
+using Mvtap.Core.Model;
 using Mvtap.VhostUser.Virtqueue;
 
 namespace Mvtap.VhostUser.Net;

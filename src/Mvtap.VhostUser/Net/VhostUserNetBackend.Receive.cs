@@ -1,6 +1,7 @@
 // Guest receive (vring 2k): write header + frame into the buffers the guest posted. Without
 // MRG_RXBUF a frame must fit in one chain; with it, a frame spans as many chains as it needs
 // and num_buffers says how many. Used elements become visible only once a frame is complete.
+using Mvtap.Core.Frames;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Virtqueue;
 
@@ -36,9 +37,9 @@ public sealed unsafe partial class VhostUserNetBackend
                 }
                 var memory = _memory!;
                 ulong features = _features;
-                int hdrLen = NetHeader.WireLength(features);
+                int hdrLen = VirtioNetOffloads.WireLength(features);
                 bool mergeable = (features & VirtioNetFeatures.MrgRxbuf) != 0;
-                Span<byte> header = stackalloc byte[NetHeader.Length];
+                Span<byte> header = stackalloc byte[VirtioNetHeader.SizeWithBuffers];
                 ushort usedBefore = vq.UsedIndex;
                 int delivered = 0, i = 0;
                 long bytes = 0, tooBig = 0, offload = 0, noBuffers = 0, notReady = 0;
@@ -49,7 +50,7 @@ public sealed unsafe partial class VhostUserNetBackend
                 {
                     int slot = start + i;
                     batch.Header(slot).CopyTo(header);
-                    if (!NetHeader.PrepareForGuest(header, features)) { offload++; i++; continue; }
+                    if (!VirtioNetOffloads.PrepareForGuest(header, features)) { offload++; i++; continue; }
                     var result = WriteFrame(vq, memory, header, hdrLen, batch.Frame(slot), mergeable, ref avail);
                     if (result == RxResult.Delivered) { delivered++; bytes += batch.Length(slot); i++; continue; }
                     if (result == RxResult.TooBig) { tooBig++; i++; continue; }
@@ -122,7 +123,7 @@ public sealed unsafe partial class VhostUserNetBackend
             vq.AddUsed(head, (uint)inChain);
             buffers++;
         }
-        if (hdrLen == NetHeader.Length)
+        if (hdrLen == VirtioNetHeader.SizeWithBuffers)
         {
             // num_buffers is 1 without MRG_RXBUF (VERSION_1 requires it, spec 3.6).
             *numBuffersLo = (byte)buffers;
@@ -140,47 +141,27 @@ public sealed unsafe partial class VhostUserNetBackend
     {
         long need = hdrLen + frame.Length;
         long inChain = 0;
-        var cursor = vq.BeginChain(head);
-        while (written < need)
+        var chain = new ChainSegments(vq, memory, head, deviceWrites: true);
+        while (written < need && chain.Next(need - written, out byte* p, out int take))
         {
-            int r = vq.NextDescriptor(ref cursor, memory, out var d);
-            if (r < 0) return -1;
-            if (r == 0) break;
-            if (!d.IsWrite)
+            var dst = new Span<byte>(p, take);
+            int from = 0;
+            if (written < hdrLen)
             {
-                vq.Fail($"vring {vq.Index}: receive descriptor is device-readable");
-                return -1;
+                int h = (int)Math.Min(hdrLen - written, take);
+                header.Slice((int)written, h).CopyTo(dst);
+                if (written <= VirtioNetHeader.NumBuffersOffset && VirtioNetHeader.NumBuffersOffset < written + h)
+                    numBuffersLo = p + (VirtioNetHeader.NumBuffersOffset - written);
+                if (written <= VirtioNetHeader.NumBuffersOffset + 1 && VirtioNetHeader.NumBuffersOffset + 1 < written + h)
+                    numBuffersHi = p + (VirtioNetHeader.NumBuffersOffset + 1 - written);
+                from = h;
             }
-            ulong addr = d.Address;
-            ulong remaining = d.Length;
-            while (remaining > 0 && written < need)
-            {
-                if (!memory.TryTranslateGuest(addr, remaining, out byte* p, out ulong chunk))
-                {
-                    vq.Fail($"vring {vq.Index}: descriptor 0x{d.Address:x}+{d.Length} outside guest memory at 0x{addr:x}");
-                    return -1;
-                }
-                int take = (int)Math.Min((long)Math.Min(chunk, int.MaxValue), need - written);
-                var dst = new Span<byte>(p, take);
-                int from = 0;
-                if (written < hdrLen)
-                {
-                    int h = (int)Math.Min(hdrLen - written, take);
-                    header.Slice((int)written, h).CopyTo(dst);
-                    if (written <= NetHeader.NumBuffersOffset && NetHeader.NumBuffersOffset < written + h)
-                        numBuffersLo = p + (NetHeader.NumBuffersOffset - written);
-                    if (written <= NetHeader.NumBuffersOffset + 1 && NetHeader.NumBuffersOffset + 1 < written + h)
-                        numBuffersHi = p + (NetHeader.NumBuffersOffset + 1 - written);
-                    from = h;
-                }
-                if (from < take)
-                    frame.Slice((int)(written + from - hdrLen), take - from).CopyTo(dst[from..]);
-                written += take;
-                inChain += take;
-                addr += (ulong)take;
-                remaining -= (ulong)take;
-            }
+            if (from < take)
+                frame.Slice((int)(written + from - hdrLen), take - from).CopyTo(dst[from..]);
+            written += take;
+            inChain += take;
         }
+        if (chain.Failed) return -1;
         return inChain;
     }
 }

@@ -1,6 +1,6 @@
 // Guest transmit (vring 2k+1): copy each available chain out of guest memory, header first,
 // into the caller's batch, and return the chains as used. Descriptors must be device-readable
-// and inside guest memory; the header may be split anywhere (ANY_LAYOUT).
+// and inside guest memory (ChainSegments checks both); the header may be split anywhere (ANY_LAYOUT).
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Virtqueue;
 
@@ -24,7 +24,7 @@ public sealed unsafe partial class VhostUserNetBackend
                 if (!vq.IsReady) return 0;
                 var memory = _memory!;
                 ulong features = _features;
-                int hdrLen = NetHeader.WireLength(features);
+                int hdrLen = VirtioNetOffloads.WireLength(features);
                 ushort usedBefore = vq.UsedIndex;
                 int n = 0, budget = vq.Size;
                 long bytes = 0, badHeader = 0, oversize = 0, disabled = 0;
@@ -43,7 +43,7 @@ public sealed unsafe partial class VhostUserNetBackend
                     if (result == TxResult.Oversize) { oversize++; continue; }
                     // Started but disabled: consume and drop (spec 3.3, SET_VRING_ENABLE).
                     if (!vq.Enabled) { disabled++; continue; }
-                    if (!NetHeader.IsAllowedFromGuest(batch.Header(n), features)) { badHeader++; continue; }
+                    if (!VirtioNetOffloads.IsAllowedFromGuest(batch.Header(n), features)) { badHeader++; continue; }
                     batch.SetLength(n, length);
                     bytes += length;
                     n++;
@@ -81,49 +81,29 @@ public sealed unsafe partial class VhostUserNetBackend
         frameLength = 0;
         long total = 0;
         bool oversize = false;
-        var cursor = vq.BeginChain(head);
-        while (true)
+        var chain = new ChainSegments(vq, memory, head, deviceWrites: false);
+        while (chain.Next(int.MaxValue, out byte* p, out int take))
         {
-            int r = vq.NextDescriptor(ref cursor, memory, out var d);
-            if (r < 0) return TxResult.Error;
-            if (r == 0) break;
-            if (d.IsWrite)
+            var src = new ReadOnlySpan<byte>(p, take);
+            if (total < hdrLen)
             {
-                vq.Fail($"vring {vq.Index}: transmit descriptor is device-writable");
-                return TxResult.Error;
+                int h = (int)Math.Min(hdrLen - total, take);
+                src[..h].CopyTo(header[(int)total..]);
+                src = src[h..];
             }
-            ulong addr = d.Address;
-            ulong remaining = d.Length;
-            while (remaining > 0)
+            if (!src.IsEmpty && !oversize)
             {
-                if (!memory.TryTranslateGuest(addr, remaining, out byte* p, out ulong chunk))
+                // Past the caller's buffer: keep walking (to consume and check the chain) but stop copying.
+                if (src.Length > frame.Length - frameLength) oversize = true;
+                else
                 {
-                    vq.Fail($"vring {vq.Index}: descriptor 0x{d.Address:x}+{d.Length} outside guest memory at 0x{addr:x}");
-                    return TxResult.Error;
+                    src.CopyTo(frame[frameLength..]);
+                    frameLength += src.Length;
                 }
-                int take = (int)Math.Min(chunk, int.MaxValue);
-                var src = new ReadOnlySpan<byte>(p, take);
-                if (total < hdrLen)
-                {
-                    int h = (int)Math.Min(hdrLen - total, take);
-                    src[..h].CopyTo(header[(int)total..]);
-                    src = src[h..];
-                }
-                if (!src.IsEmpty && !oversize)
-                {
-                    // Past the caller's buffer: keep walking (to consume and check the chain) but stop copying.
-                    if (src.Length > frame.Length - frameLength) oversize = true;
-                    else
-                    {
-                        src.CopyTo(frame[frameLength..]);
-                        frameLength += src.Length;
-                    }
-                }
-                total += take;
-                addr += (ulong)take;
-                remaining -= (ulong)take;
             }
+            total += take;
         }
+        if (chain.Failed) return TxResult.Error;
         if (total < hdrLen) return TxResult.TooShort;
         return oversize ? TxResult.Oversize : TxResult.Frame;
     }

@@ -2,7 +2,8 @@
 // k, 2k+1 = transmit queue) and the guest memory they live in. The control half is in
 // .Control.cs, the datapath halves in .Transmit.cs (guest to host) and .Receive.cs (host to
 // guest). Guest errors mark the device broken and are counted; nothing throws to the datapath.
-// Guest memory is mapped only as GuestMemory allows (Memory/GuestMemoryPolicy.cs).
+// Guest memory is mapped only as GuestMemory allows (GuestMemoryPolicy, in Core).
+using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Virtqueue;
@@ -77,14 +78,16 @@ public sealed partial class VhostUserNetBackend : IDisposable
     }
 
     /// <summary>Raised on the control thread whenever a ring starts, stops, is enabled or
-    /// disabled or gets a new kick descriptor: the datapath re-reads <see cref="GetKickFd"/>.</summary>
+    /// disabled or gets a new kick descriptor: the datapath takes the kicks again with
+    /// <see cref="AcquireKick"/>.</summary>
     public event Action? QueuesChanged;
 
     public static int RxVring(int queuePair) => 2 * queuePair;
     public static int TxVring(int queuePair) => 2 * queuePair + 1;
 
     /// <summary>The eventfd the guest kicks for vring <paramref name="vring"/>, or -1 when there is
-    /// none (ring stopped, or the frontend asked for polling with NOFD).</summary>
+    /// none (ring stopped, or the frontend asked for polling with NOFD). A number only, for
+    /// inspection (tests); a poller takes the kick with <see cref="AcquireKick"/>, which holds it.</summary>
     public int GetKickFd(int vring)
     {
         var vq = _vrings[vring];

@@ -154,11 +154,13 @@ public sealed unsafe partial class SplitVirtqueue
         catch (SystemCallException e) { Fail($"vring {Index}: call descriptor unusable: {e.Message}"); }
     }
 
-    /// <summary>Clears a pending kick; a kick descriptor that cannot be read breaks the device.</summary>
+    /// <summary>Clears a pending kick; a kick descriptor that cannot be read breaks the device.
+    /// The frontend shares the descriptor's O_NONBLOCK and may clear it: the read must not
+    /// depend on it (a blocking read would stop the lower's whole datapath thread).</summary>
     public void DrainKick()
     {
         if (Kick == null) return;
-        try { EventFd.Drain(Kick.Fd); }
+        try { EventFd.DrainNoWait(Kick.Fd); }
         catch (SystemCallException e) { Fail($"vring {Index}: kick descriptor unusable: {e.Message}"); }
     }
 

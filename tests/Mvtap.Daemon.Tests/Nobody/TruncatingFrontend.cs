@@ -36,7 +36,7 @@ internal static class TruncatingFrontend
         f.StartVring(rx);
         f.StartVring(tx);
         // From here on our own mapping is gone too: touch no guest memory, only the eventfd.
-        Mman.Truncate(memory.Fd, 0);
+        Mmap.Truncate(memory.Fd, 0);
         tx.Kick();
         Console.WriteLine("truncated and kicked");
         Report(f);

@@ -1,6 +1,7 @@
 // One backend + endpoint listening in a private temp directory, the log it writes, and the
 // helpers to bring a device up to "rings running" with a TestFrontend in a few lines.
 using System.Collections.Concurrent;
+using Mvtap.Core.Model;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;
 

@@ -1,5 +1,6 @@
 // Test frames and virtio-net headers with recognisable contents.
 using System.Buffers.Binary;
+using Mvtap.Core.Frames;
 using Mvtap.VhostUser.Net;
 
 namespace Mvtap.VhostUser.Tests.Frontend;
@@ -23,7 +24,7 @@ public static class Frames
     public static byte[] Header(byte flags = 0, byte gsoType = 0, ushort hdrLen = 0, ushort gsoSize = 0,
         ushort csumStart = 0, ushort csumOffset = 0, ushort numBuffers = 0)
     {
-        var h = new byte[NetHeader.Length];
+        var h = new byte[VirtioNetHeader.SizeWithBuffers];
         h[0] = flags;
         h[1] = gsoType;
         BinaryPrimitives.WriteUInt16LittleEndian(h.AsSpan(2), hdrLen);

@@ -25,11 +25,11 @@ public sealed unsafe class TestGuestMemory : IDisposable
         Size = size;
         _split = split;
         Name = $"mvtap-test-guest-{Guid.NewGuid():N}";
-        Fd = Mman.MemfdCreate(Name, Mman.MFD_CLOEXEC | (sealShrink ? Mman.MFD_ALLOW_SEALING : 0));
+        Fd = Mmap.MemfdCreate(Name, Mmap.MFD_CLOEXEC | (sealShrink ? Mmap.MFD_ALLOW_SEALING : 0));
         _mapLength = DefaultOffset + size;
-        Mman.Truncate(Fd, (long)_mapLength);
+        Mmap.Truncate(Fd, (long)_mapLength);
         if (sealShrink) Seals.Add(Fd, Seals.F_SEAL_SHRINK);
-        _map = Mman.MapShared(Fd, _mapLength);
+        _map = Mmap.MapShared(Fd, _mapLength);
         _next = Gpa + 0x100; // keep address 0 of the region unused
     }
 
@@ -82,7 +82,7 @@ public sealed unsafe class TestGuestMemory : IDisposable
 
     public void Dispose()
     {
-        Mman.Unmap(_map, _mapLength);
+        Mmap.Unmap(_map, _mapLength);
         Fd.Dispose();
     }
 }

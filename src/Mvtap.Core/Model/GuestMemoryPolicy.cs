@@ -1,8 +1,9 @@
-// Which guest memory a vhost-user backend agrees to map (an endpoint's `guestmem` setting).
+// Which guest memory a macvtap's vhost-user backend agrees to map (an endpoint's `guestmem`
+// setting, spelled "sealed" or "any" by LinkWords).
 // Touching a mapped page that its file no longer has kills the whole daemon with SIGBUS, and
 // the frontend (the VMM process, run by the endpoint's owner) can shrink any file it shares
 // unless the file is sealed against shrinking (F_SEAL_SHRINK).
-namespace Mvtap.VhostUser.Memory;
+namespace Mvtap.Core.Model;
 
 public enum GuestMemoryPolicy
 {
@@ -13,16 +14,4 @@ public enum GuestMemoryPolicy
     /// memory-backend-file, memory-backend-memfd seal=off): its owner can make the daemon touch
     /// pages that are gone (SIGBUS), fatal unless the runtime lets the fault be caught.</summary>
     Any,
-}
-
-public static class GuestMemoryPolicyNames
-{
-    /// <summary>"sealed" or "any", as `guestmem` takes and `link show -d` prints it.</summary>
-    public static string Name(this GuestMemoryPolicy policy) => policy == GuestMemoryPolicy.Any ? "any" : "sealed";
-
-    public static bool TryParse(string? name, out GuestMemoryPolicy policy)
-    {
-        policy = name == "any" ? GuestMemoryPolicy.Any : GuestMemoryPolicy.Sealed;
-        return name is "sealed" or "any";
-    }
 }
