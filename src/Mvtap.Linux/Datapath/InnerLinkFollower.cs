@@ -19,16 +19,13 @@ using Mvtap.Core.Model;
 namespace Mvtap.Linux.Datapath;
 
 /// <summary>One observation of the inner end: its link state and its link-layer multicast list (null: not
-/// readable now, its namespace out of mvtap's reach: the groups followed so far stay).</summary>
-internal readonly record struct InnerLinkState(bool Up, MacAddress Mac, int Mtu, bool AllMulti, bool Promisc, IReadOnlyCollection<MacAddress>? Groups);
+/// readable now, its namespace out of mvtap's reach: the groups followed so far stay), read after
+/// GroupsStamp was taken (InnerMulticast.ReadStamp).</summary>
+internal readonly record struct InnerLinkState(bool Up, MacAddress Mac, int Mtu, bool AllMulti, bool Promisc,
+    IReadOnlyCollection<MacAddress>? Groups, long GroupsStamp);
 
 internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<string> log)
 {
-    // Multicast state is followed by its changes, not its level: groups (and ALLMULTI/PROMISC) set on
-    // the endpoint through the port's API stay, only what the interface joined and left is applied.
-    private readonly HashSet<MacAddress> _followedGroups = [];
-    private bool _allMulti, _promisc;
-
     public MacvlanAttachment Attachment => attachment;
 
     // ---- the monitor's bookkeeping (its thread only) ----
@@ -55,26 +52,8 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
         if (changed.Mac) Try(() => port.SetMac(ep, seen.Mac), $"address {seen.Mac}");
         if (changed.Mtu) Try(() => port.Change(ep, new EndpointChange { Mtu = seen.Mtu }), $"mtu {seen.Mtu}");
         if (changed.Up) Try(() => port.SetUp(ep, seen.Up), seen.Up ? "up" : "down");
-        FollowMulticast(seen);
-    }
-
-    private void FollowMulticast(InnerLinkState seen)
-    {
-        var groups = seen.Groups;
-        var join = groups is null ? [] : groups.Where(g => g.IsMulticast && !_followedGroups.Contains(g)).ToList();
-        var leave = groups is null ? [] : _followedGroups.Where(g => !groups.Contains(g)).ToList();
-        bool? allMulti = seen.AllMulti != _allMulti ? seen.AllMulti : null;
-        bool? promisc = seen.Promisc != _promisc ? seen.Promisc : null;
-        if (join.Count == 0 && leave.Count == 0 && allMulti is null && promisc is null) return;
         // spec 1.5: the endpoint's multicast filter is its device's multicast list (+ ALLMULTI/PROMISC)
-        attachment.Endpoint.Port.Change(attachment.Endpoint, new EndpointChange
-        {
-            JoinGroups = join, LeaveGroups = leave, AllMulti = allMulti, Promisc = promisc,
-        });
-        foreach (var g in join) _followedGroups.Add(g);
-        foreach (var g in leave) _followedGroups.Remove(g);
-        _allMulti = seen.AllMulti;
-        _promisc = seen.Promisc;
+        attachment.Multicast.Follow(seen.Groups, seen.GroupsStamp, seen.AllMulti, seen.Promisc);
     }
 
     private void Try(Action change, string what)

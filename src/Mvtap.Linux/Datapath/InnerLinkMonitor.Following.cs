@@ -140,7 +140,7 @@ internal sealed partial class InnerLinkMonitor
                 // kernel's filter (spec 1.5) sees dev->flags, set by any user (tcpdump, packet sockets)
                 AllMulti: (link.Flags & Rtnl.IFF_ALLMULTI) != 0 || link.Allmulti > 0,
                 Promisc: (link.Flags & Rtnl.IFF_PROMISC) != 0 || link.Promiscuity > 0,
-                Groups: ns?.GroupsOf(place.IfIndex)), generation);
+                Groups: ns?.GroupsOf(place.IfIndex), GroupsStamp: ns?.MulticastStamp ?? 0), generation);
             f.LastError = null;
         }
         catch (Exception e) when (!a.Endpoint.IsDeleted)

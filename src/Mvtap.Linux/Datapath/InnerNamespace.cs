@@ -1,6 +1,7 @@
 // One network namespace that macvlan endpoints' NICs (the inner veth ends) are in, as mvtap follows
 // it: a descriptor of the namespace (to enter it: changes pushed to a NIC, a NIC moved out), its
-// link-layer multicast list (/proc/net/dev_mcast opened inside, re-read by the monitor's thread), its
+// link-layer multicast list (/proc/net/dev_mcast opened inside, re-read by the monitor's thread, or
+// read once by the thread that brings a NIC up: MacvlanAttachment.SyncInner), its
 // identity and the netnsid the switch's namespace gives it (what notifications and the outer veth
 // ends name it by). Both descriptors keep the namespace alive, so InnerNamespaces closes them once
 // nobody else uses it (its container is gone): the kernel then destroys it with the NICs in it.
@@ -71,7 +72,26 @@ internal sealed class InnerNamespace
     }
 
     /// <summary>Re-reads the multicast list (the monitor's thread only); true when it changed.</summary>
-    public bool RefreshMulticast() => _multicast is { } m && m.Refresh();
+    public bool RefreshMulticast()
+    {
+        if (_multicast is not { } m) return false;
+        long stamp = InnerMulticast.ReadStamp();
+        bool changed = m.Refresh();
+        MulticastStamp = stamp;
+        return changed;
+    }
+
+    /// <summary>Taken before the list GroupsOf gives was read (InnerMulticast.ReadStamp).</summary>
+    public long MulticastStamp { get; private set; }
+
+    /// <summary>The link-layer groups of interface <paramref name="ifIndex"/> read now, on any thread, from a list
+    /// opened for this read only, and the stamp taken before it was read.</summary>
+    public (List<MacAddress> Groups, long Stamp) ReadGroupsNow(int ifIndex) => Run(() =>
+    {
+        using var list = LinkMulticastList.OpenCurrent();
+        long stamp = InnerMulticast.ReadStamp();
+        return (list.Read(ifIndex), stamp);
+    });
 
     /// <summary>The link-layer groups of interface <paramref name="ifIndex"/> as last read; null when closed.</summary>
     public IReadOnlyList<MacAddress>? GroupsOf(int ifIndex) => _multicast?.GroupsOf(ifIndex);

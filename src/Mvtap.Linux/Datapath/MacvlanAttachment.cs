@@ -9,6 +9,7 @@
 // makes, adopts and deletes pairs.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Linux.Datapath;
@@ -37,6 +38,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
         InnerUp = innerUp;
         _lastEndpointUp = endpoint.IsUp;
         _io = new PacketSocketIo(socket, endpoint);
+        Multicast = new InnerMulticast(endpoint);
     }
 
     private readonly PacketSocketIo _io;
@@ -182,8 +184,8 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     public int InnerMtu { get; private set; }
     /// <summary>The inner end's administrative state (IFF_UP).</summary>
     public bool InnerUp { get; private set; }
-    /// <summary>Bumped before every change mvtap pushes into the inner end, so an observation read
-    /// before the push is recognised as stale.</summary>
+    /// <summary>Bumped before and after every change mvtap pushes into the inner end, so an observation
+    /// read before or during the push is recognised as stale.</summary>
     public long PushGeneration => Interlocked.Read(ref _pushGeneration);
     /// <summary>Changes made on the inner end that the port refused and mvtap put back (MAC busy,
     /// MTU above the lower's, up with a busy MAC): see InnerLinkFollower.</summary>
@@ -197,12 +199,35 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     /// state follows the endpoint's changes (an up/down of the endpoint), not its level, so a pair adopted
     /// or created before the endpoint is brought up is not flapped (a down interface loses its routes).
     /// With <paramref name="restore"/> the admin state is forced too: putting back a refused inner change.
+    /// Bringing it up, its multicast list is read and followed before this returns (InnerMulticast).
     /// </summary>
     public void SyncInner(bool restore = false)
     {
+        if (!PushInner(restore)) return;
+        // Brought up by mvtap: the IP stack joined its groups (all-hosts, all-nodes) inside dev_open, as it
+        // does on the kernel's macvlan, whose filter has them before `ip link set up` returns; so ours must
+        // before this change returns (the monitor would take them up only later).
+        if (Place is not { Namespace: { IsOpen: true } ns } place) return;
+        try
+        {
+            var (groups, stamp) = ns.ReadGroupsNow(place.IfIndex);
+            Multicast.Follow(groups, stamp);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SystemCallException or MvtapException)
+        {
+            // let go of, or deleted, meanwhile: the monitor looks again
+        }
+    }
+
+    /// <summary>The endpoint's multicast filter as its interface's list makes it.</summary>
+    internal InnerMulticast Multicast { get; }
+
+    // The push itself; true when it brought the inner end up.
+    private bool PushInner(bool restore)
+    {
         lock (_innerGate)
         {
-            if (_disposed || Endpoint.IsDeleted) return;
+            if (_disposed || Endpoint.IsDeleted) return false;
             var ep = Endpoint;
             bool upChanged = ep.IsUp != _lastEndpointUp;
             _lastEndpointUp = ep.IsUp;
@@ -211,12 +236,15 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
             if (ep.Mac != InnerMac) { request = request with { Address = ep.Mac }; any = true; }
             if (ep.Mtu != InnerMtu) { request = request with { Mtu = (uint)ep.Mtu }; any = true; }
             if ((upChanged || restore) && ep.IsUp != InnerUp) { request = request with { Up = ep.IsUp }; any = true; }
-            if (!any) return;
+            if (!any) return false;
             Interlocked.Increment(ref _pushGeneration);
             Push(request);
+            // and after: a read begun while the push was under way may show the state before it
+            Interlocked.Increment(ref _pushGeneration);
             InnerMac = ep.Mac;
             InnerMtu = ep.Mtu;
             if (request.Up is { } up) InnerUp = up;
+            return request.Up == true;
         }
     }
 

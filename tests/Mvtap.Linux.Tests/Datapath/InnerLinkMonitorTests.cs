@@ -1,7 +1,8 @@
 // The monitor of the endpoints' own interfaces (InnerLinkMonitor): it follows an interface into
 // the namespace it is moved to, lets go of a removed endpoint, survives the interface's namespace
 // being deleted under it (deleting that endpoint, as the kernel would), and pushes endpoint changes made through the port into the interface
-// (MTU clamped with the lower, admin state). Also the /proc/net/dev_mcast parser.
+// (MTU clamped with the lower, admin state; brought up, its IP stack's groups are in the filter when the
+// change returns, as the kernel's macvlan has them). Also the /proc/net/dev_mcast parser.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Datapath;
@@ -89,6 +90,38 @@ public sealed class InnerLinkMonitorTests
         Assert.True(rtnl.GetLink("eth0")!.IsUp);
         Assert.Equal(0, sw.AttachmentOf(ep).RefusedInnerChanges);
     }
+
+    [Fact]
+    public void AnInterfaceBroughtUpByTheSwitchHasItsStacksGroupsInTheFilterWhenTheChangeReturns()
+    {
+        using var topo = new DatapathTopology();
+        var ns = topo.NewNamespace();
+        var nsKernel = topo.NewNamespace();
+        using var sw = new LinuxSwitch(topo.Host.Name);
+        var dp = sw.OpenLower(DatapathTopology.LowerName);
+        var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, ns.Name, "eth0", up: false);
+        // the kernel's macvlan joins these inside dev_open: its filter has them before `ip link set up` returns
+        topo.Host.Ip("link", "add", "link", DatapathTopology.LowerName, "name", "kmv0", "type", "macvlan", "mode", "bridge");
+        topo.Host.Ip("link", "set", "kmv0", "netns", nsKernel.Name);
+        nsKernel.Ip("link", "set", "kmv0", "up");
+        int kernelIndex = NetNamespace.Run(nsKernel.Name, () => { using var r = new Rtnetlink(); return r.GetLink("kmv0")!.Index; });
+        var kernelGroups = NetNamespace.Run(nsKernel.Name, () =>
+        {
+            using var list = LinkMulticastList.OpenCurrent();
+            return list.Read(kernelIndex);
+        });
+        Assert.Contains(AllHosts, kernelGroups);
+
+        dp.Port.SetUp(ep, true);
+        // no wait: the frame right after the change must find them
+        var filter = ep.Port.Table.Find(ep);
+        Assert.NotNull(filter);
+        // solicited-node groups (33:33:ff:…) follow each device's own addresses: not the same on both
+        foreach (var g in kernelGroups.Where(g => g.IsMulticast && g.Value >> 24 != 0x3333FFUL))
+            Assert.True(filter.AcceptsGroup(g), $"{g}, which the kernel's macvlan has on coming up, is not in the filter yet (up: {ep.IsUp})");
+    }
+
+    private static readonly MacAddress AllHosts = new(0x01005E000001UL);
 
     [Fact]
     public void DevMcastLinesOfOneInterfaceAreParsed()
