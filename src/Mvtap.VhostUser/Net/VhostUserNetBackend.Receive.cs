@@ -72,11 +72,7 @@ public sealed unsafe partial class VhostUserNetBackend
                 }
                 taken = i;
 
-                if (vq.UsedIndex != usedBefore)
-                {
-                    vq.PublishUsed();
-                    vq.NotifyGuest(usedBefore);
-                }
+                vq.CompleteUsed(usedBefore);
                 if (delivered > 0)
                 {
                     Interlocked.Add(ref Counters._rxFrames, delivered);

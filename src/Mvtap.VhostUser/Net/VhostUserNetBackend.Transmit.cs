@@ -49,11 +49,7 @@ public sealed unsafe partial class VhostUserNetBackend
                     n++;
                 }
 
-                if (vq.UsedIndex != usedBefore)
-                {
-                    vq.PublishUsed();
-                    vq.NotifyGuest(usedBefore);
-                }
+                vq.CompleteUsed(usedBefore);
                 if (n > 0)
                 {
                     Interlocked.Add(ref Counters._txFrames, n);

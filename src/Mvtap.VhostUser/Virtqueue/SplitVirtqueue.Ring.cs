@@ -105,7 +105,7 @@ public sealed unsafe partial class SplitVirtqueue
     }
 
     /// <summary>Writes a used element after the published ones; invisible to the guest until
-    /// <see cref="PublishUsed"/>.</summary>
+    /// <see cref="CompleteUsed"/>.</summary>
     public void AddUsed(int head, uint length)
     {
         byte* e = _used + 4 + 8 * (UsedIndex & (Size - 1));
@@ -118,15 +118,19 @@ public sealed unsafe partial class SplitVirtqueue
     /// buffers half-way).</summary>
     public void RetractUsed(int count) => UsedIndex = (ushort)(UsedIndex - count);
 
-    /// <summary>Makes the used elements visible: the release store orders the element writes
-    /// (and the buffer contents) before the index.</summary>
-    public void PublishUsed() => Volatile.Write(ref *(ushort*)(_used + 2), UsedIndex);
-
-    /// <summary>Signals the call eventfd if the guest wants an interrupt for the used elements
-    /// published since <paramref name="usedBefore"/>.</summary>
-    public void NotifyGuest(ushort usedBefore)
+    /// <summary>Ends a batch: if used elements were written since <paramref name="usedBefore"/>, makes
+    /// them visible (the release store orders the element writes and the buffer contents before the
+    /// index) and signals the call eventfd if the guest wants an interrupt for them.</summary>
+    public void CompleteUsed(ushort usedBefore)
     {
-        if (UsedIndex == usedBefore || Call == null) return;
+        if (UsedIndex == usedBefore) return;
+        Volatile.Write(ref *(ushort*)(_used + 2), UsedIndex);
+        NotifyGuest(usedBefore);
+    }
+
+    private void NotifyGuest(ushort usedBefore)
+    {
+        if (Call == null) return;
         // Publishing used->idx must be visible before we read the guest's suppression state.
         Interlocked.MemoryBarrier();
         bool signal;
