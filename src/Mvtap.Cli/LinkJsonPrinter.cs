@@ -31,6 +31,13 @@ internal static class LinkJsonPrinter
     private static void WriteLink(Utf8JsonWriter w, LinkView v, bool details, int statistics)
     {
         w.WriteStartObject();
+        WriteFields(w, v, details, statistics);
+        w.WriteEndObject();
+    }
+
+    /// <summary>One link's fields, inside an object the caller opened (`mvtap -j monitor` adds its own).</summary>
+    internal static void WriteFields(Utf8JsonWriter w, LinkView v, bool details, int statistics)
+    {
         w.WriteNumber("ifindex", v.Index);
         w.WriteString("link", v.Lower);
         w.WriteString("ifname", v.Name);
@@ -49,7 +56,6 @@ internal static class LinkJsonPrinter
         if (v.Netns is not null) w.WriteString("link_netns", v.Netns);
         if (details) WriteDetails(w, v);
         if (statistics > 0) WriteStatistics(w, v.Statistics, statistics);
-        w.WriteEndObject();
     }
 
     private static void WriteDetails(Utf8JsonWriter w, LinkView v)

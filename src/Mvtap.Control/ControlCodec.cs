@@ -1,4 +1,4 @@
-// Turns requests and responses into frame payloads and back, through the source-generated
+// Turns requests, responses and monitor events into frame payloads and back, through the source-generated
 // ControlJsonContext. Both sides (mvtap and mvtapd) use these so the wire format has one owner.
 using System.Text.Json;
 
@@ -35,6 +35,22 @@ public static class ControlCodec
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
             throw new ControlProtocolException($"undecodable control response: {e.Message}", e);
+        }
+    }
+
+    public static byte[] EncodeEvent(LinkEvent e) =>
+        JsonSerializer.SerializeToUtf8Bytes(e, ControlJsonContext.Default.LinkEvent);
+
+    public static LinkEvent DecodeEvent(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(payload, ControlJsonContext.Default.LinkEvent)
+                   ?? throw new ControlProtocolException("link event is JSON null");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            throw new ControlProtocolException($"undecodable link event: {e.Message}", e);
         }
     }
 }
