@@ -1,7 +1,8 @@
 // `netns PID` (as ip takes it) from a client that is not root names only a process of that
 // client's own uid: a member of the socket group cannot put an interface into the namespace of
 // root's process. A PID is kept as the name of its namespace under /run/netns, which is what a
-// restart finds again (the PID may by then be another process's).
+// restart finds again (the PID may by then be another process's). A name under /run/netns from
+// such a client must be of a namespace its uid owns through a user namespace.
 using System.Diagnostics;
 using Mvtap.Cli.Demo;
 
@@ -56,6 +57,64 @@ public sealed class NetnsPermissionTests : IDisposable
             Thread.Sleep(20);
         }
         return p.Id;
+    }
+
+    // A network namespace in a user namespace that nobody made (as a rootless container's is),
+    // named under /run/netns by root with `ip netns attach`.
+    private string NobodysNamespace()
+    {
+        var psi = new ProcessStartInfo("setpriv") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[$"--reuid={NobodyCli.Id}", $"--regid={NobodyCli.Id}", "--clear-groups", "unshare", "--user", "--net", "sleep", "600"])
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        _sleepers.Add(p);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (File.ReadAllText($"/proc/{p.Id}/comm").Trim() != "sleep")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the sleeper did not start");
+            Thread.Sleep(20);
+        }
+        string name = $"{_prefix}-n";
+        Shell.Ip("netns", "attach", name, $"{p.Id}");
+        _namespaces.Add(name);
+        return name;
+    }
+
+    [Fact]
+    public void Netns_name_from_a_non_root_client_names_only_a_namespace_its_uid_owns()
+    {
+        string nobodys = NobodysNamespace();
+        using var nobody = new NobodyCli();
+        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
+        d.StartAndWait();
+
+        // root's namespace (ip netns add): refused, nothing left behind
+        var (status, err) = nobody.Run(d.RunDir, "link", "add", "link", "low0", "name", "m0", "type", "macvlan", "netns", Guest);
+        Assert.Equal(1, status);
+        Assert.Contains("Operation not permitted", err);
+        Assert.DoesNotContain("m0", d.Cli("link", "show").Out);
+        Assert.DoesNotContain("m0", Shell.Run("ip", "-n", Guest, "-br", "link").Output);
+
+        // its own (its uid made the user namespace that owns it)
+        (status, err) = nobody.Run(d.RunDir, "link", "add", "link", "low0", "name", "m1", "type", "macvlan", "netns", nobodys);
+        Assert.True(status == 0, err);
+        Assert.Contains("m1", Shell.Run("ip", "-n", nobodys, "-br", "link").Output);
+
+        // moving an endpoint is the same request
+        (status, err) = nobody.Run(d.RunDir, "link", "add", "link", "low0", "name", "m2", "type", "macvlan");
+        Assert.True(status == 0, err);
+        (status, err) = nobody.Run(d.RunDir, "link", "set", "m2", "netns", Guest);
+        Assert.Equal(1, status);
+        Assert.Contains("Operation not permitted", err);
+        Assert.DoesNotContain("link-netns", d.Cli("-d", "link", "show", "m2").Out);
+        (status, err) = nobody.Run(d.RunDir, "link", "set", "m2", "netns", nobodys);
+        Assert.True(status == 0, err);
+        Assert.Contains("m2", Shell.Run("ip", "-n", nobodys, "-br", "link").Output);
+
+        // root names any namespace
+        var add = d.Cli("link", "add", "link", "low0", "name", "m3", "type", "macvlan", "netns", Guest);
+        Assert.True(add.Status == 0, add.Err);
+        Assert.Contains("m3", Shell.Run("ip", "-n", Guest, "-br", "link").Output);
     }
 
     [Fact]
