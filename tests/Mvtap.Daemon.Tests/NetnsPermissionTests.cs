@@ -2,7 +2,8 @@
 // client's own uid: a member of the socket group cannot put an interface into the namespace of
 // root's process. A PID is kept as the name of its namespace under /run/netns, which is what a
 // restart finds again (the PID may by then be another process's). A name under /run/netns from
-// such a client must be of a namespace its uid owns through a user namespace.
+// such a client must be of a namespace its uid owns through a user namespace; a name that is
+// nowhere is refused in ip's words.
 using System.Diagnostics;
 using Mvtap.Cli.Demo;
 
@@ -115,6 +116,34 @@ public sealed class NetnsPermissionTests : IDisposable
         var add = d.Cli("link", "add", "link", "low0", "name", "m3", "type", "macvlan", "netns", Guest);
         Assert.True(add.Status == 0, add.Err);
         Assert.Contains("m3", Shell.Run("ip", "-n", Guest, "-br", "link").Output);
+    }
+
+    [Fact]
+    public void Netns_naming_no_namespace_is_refused_in_ips_words()
+    {
+        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        d.StartAndWait();
+        string missing = $"{_prefix}-none";
+        // ip link set dev X netns NAME: Error: argument "NAME" is wrong: Invalid "netns" value
+        var add = d.Cli("link", "add", "link", "low0", "name", "x0", "type", "macvlan", "netns", missing);
+        Assert.NotEqual(0, add.Status);
+        Assert.Contains($"Error: argument \"{missing}\" is wrong: Invalid \"netns\" value", add.Err);
+        Assert.DoesNotContain("internal error", add.Err);
+        Assert.DoesNotContain("x0", d.Cli("link", "show").Out);
+
+        Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "x1", "type", "macvlan").Status);
+        var set = d.Cli("link", "set", "x1", "netns", missing);
+        Assert.NotEqual(0, set.Status);
+        Assert.Contains($"Error: argument \"{missing}\" is wrong: Invalid \"netns\" value", set.Err);
+        Assert.DoesNotContain("link-netns", d.Cli("-d", "link", "show", "x1").Out);
+
+        // the errno a client sees (ENOENT: the name is not under /run/netns)
+        var response = RawControl.Send(d.SocketPath, new Mvtap.Control.LinkAddRequest
+        {
+            Lower = "low0", Name = "x2", Type = "macvlan", Netns = missing,
+        });
+        Assert.False(response.Ok);
+        Assert.Equal((int)Mvtap.Core.Model.Errno.ENOENT, response.Error!.Errno);
     }
 
     [Fact]

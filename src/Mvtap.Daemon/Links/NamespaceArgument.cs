@@ -6,7 +6,8 @@
 // name only a process its uid owns, as the kernel's ptrace check has it (real, effective and saved
 // uid all the client's): otherwise any member of the socket group could put an interface into any
 // process's namespace. The process is read through a descriptor of its /proc directory, so a PID
-// reused meanwhile cannot swap the process that was checked for another. A client that is not root
+// reused meanwhile cannot swap the process that was checked for another. A name that is neither
+// under /run/netns nor a process is refused in ip's words (ENOENT). A client that is not root
 // names only a namespace its uid owns through a user namespace (CheckNamedOwner).
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -32,7 +33,7 @@ internal static class NamespaceArgument
         bool named = File.Exists(Path.Combine(NetNamespace.RunDirectory, value));
         if (named) return CheckNamedOwner(value, clientUid);
         if (!int.TryParse(value, System.Globalization.NumberStyles.None, null, out int pid) || pid <= 0)
-            return value;
+            throw new MvtapException(Errno.ENOENT, $"argument \"{value}\" is wrong: Invalid \"netns\" value");
         FileDescriptor proc;
         try { proc = FileIo.Open($"/proc/{pid}", FileIo.O_RDONLY | O_DIRECTORY); }
         catch (SystemCallException) { throw new MvtapException(Errno.ESRCH, $"Invalid \"netns\" value \"{value}\": no process {pid}"); }
