@@ -48,16 +48,22 @@ public sealed class NetnsPermissionTests : IDisposable
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         string[] command = asNobody ? ["setpriv", $"--reuid={NobodyCli.Id}", $"--regid={NobodyCli.Id}", "--clear-groups", "sleep", "600"] : ["sleep", "600"];
         foreach (var a in (string[])["netns", "exec", Guest, .. command]) psi.ArgumentList.Add(a);
+        // `ip netns exec` and setpriv exec into sleep in the same process, once in the namespace
+        return StartSleeper(psi).Id;
+    }
+
+    // Starts a command that ends by exec'ing sleep, and waits until it has.
+    private Process StartSleeper(ProcessStartInfo psi)
+    {
         var p = Process.Start(psi)!;
         _sleepers.Add(p);
-        // `ip netns exec` and setpriv exec into sleep in the same process, once in the namespace
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (File.ReadAllText($"/proc/{p.Id}/comm").Trim() != "sleep")
         {
             Assert.True(DateTime.UtcNow < deadline, "the sleeper did not start");
             Thread.Sleep(20);
         }
-        return p.Id;
+        return p;
     }
 
     // A network namespace in a user namespace that nobody made (as a rootless container's is),
@@ -67,14 +73,7 @@ public sealed class NetnsPermissionTests : IDisposable
         var psi = new ProcessStartInfo("setpriv") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in (string[])[$"--reuid={NobodyCli.Id}", $"--regid={NobodyCli.Id}", "--clear-groups", "unshare", "--user", "--net", "sleep", "600"])
             psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        _sleepers.Add(p);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (File.ReadAllText($"/proc/{p.Id}/comm").Trim() != "sleep")
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the sleeper did not start");
-            Thread.Sleep(20);
-        }
+        var p = StartSleeper(psi); // setpriv and unshare exec into sleep
         string name = $"{_prefix}-n";
         Shell.Ip("netns", "attach", name, $"{p.Id}");
         _namespaces.Add(name);
