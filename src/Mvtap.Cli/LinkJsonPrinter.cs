@@ -2,7 +2,8 @@
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
 // linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d, with
 // mvtap.lower and mvtap.datapath: state, reason, from mvtapd) and drops by reason under
-// stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s),
+// stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s; with
+// -s -s both, with every reason, zeros too),
 // and the frames mvtap took from and sent to the lower under stats64.lower. -p indents it.
 using System.Text;
 using System.Text.Encodings.Web;
@@ -30,6 +31,13 @@ internal static class LinkJsonPrinter
     private static void WriteLink(Utf8JsonWriter w, LinkView v, bool details, int statistics)
     {
         w.WriteStartObject();
+        WriteFields(w, v, details, statistics);
+        w.WriteEndObject();
+    }
+
+    /// <summary>One link's fields, inside an object the caller opened (`mvtap -j monitor` adds its own).</summary>
+    internal static void WriteFields(Utf8JsonWriter w, LinkView v, bool details, int statistics)
+    {
         w.WriteNumber("ifindex", v.Index);
         w.WriteString("link", v.Lower);
         w.WriteString("ifname", v.Name);
@@ -48,7 +56,6 @@ internal static class LinkJsonPrinter
         if (v.Netns is not null) w.WriteString("link_netns", v.Netns);
         if (details) WriteDetails(w, v);
         if (statistics > 0) WriteStatistics(w, v.Statistics, statistics);
-        w.WriteEndObject();
     }
 
     private static void WriteDetails(Utf8JsonWriter w, LinkView v)
@@ -148,8 +155,10 @@ internal static class LinkJsonPrinter
             w.WriteNumber("heartbeat_errors", 0);
         }
         w.WriteEndObject();
-        WriteDrops(w, "drops_by_reason", s.DropsByReason);
-        if (s.LowerDropsByReason.Count > 0) WriteDrops(w, "lower_drops_by_reason", s.LowerDropsByReason);
+        // -s: the reasons that dropped something; -s -s: every reason, zeros too, as ip -s -s adds every error counter
+        WriteDrops(w, "drops_by_reason", level > 1 ? DropTable.Complete(s.DropsByReason) : Sorted(s.DropsByReason));
+        if (level > 1 || s.LowerDropsByReason.Count > 0)
+            WriteDrops(w, "lower_drops_by_reason", level > 1 ? DropTable.Complete(s.LowerDropsByReason) : Sorted(s.LowerDropsByReason));
         w.WriteStartObject("lower");
         w.WriteNumber("rx_packets", s.LowerRxPackets);
         w.WriteNumber("tx_packets", s.LowerTxPackets);
@@ -157,11 +166,13 @@ internal static class LinkJsonPrinter
         w.WriteEndObject();
     }
 
-    private static void WriteDrops(Utf8JsonWriter w, string name, Dictionary<string, ulong> drops)
+    private static IEnumerable<KeyValuePair<string, ulong>> Sorted(Dictionary<string, ulong> drops) =>
+        drops.OrderBy(kv => kv.Key, StringComparer.Ordinal);
+
+    private static void WriteDrops(Utf8JsonWriter w, string name, IEnumerable<KeyValuePair<string, ulong>> drops)
     {
         w.WriteStartObject(name);
-        foreach (var (reason, count) in drops.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            w.WriteNumber(reason, count);
+        foreach (var (reason, count) in drops) w.WriteNumber(reason, count);
         w.WriteEndObject();
     }
 }

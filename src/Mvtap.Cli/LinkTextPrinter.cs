@@ -2,8 +2,9 @@
 // promiscuity/mtu details and the macvlan line ("macvtap mode vepa bcqueuelen 1000 usedbcqueuelen
 // 1000"), then mvtap's own settings, the CNI attachment that made the endpoint, and the lower's
 // state (present, moved, unreachable, gone) and its datapath thread's, with reasons; with -s ip's
-// RX/TX table (and -s -s the error rows), then mvtap's drops by reason, the endpoint's and its
-// lower's. Trailing spaces are kept where ip prints them.
+// RX/TX table, then mvtap's drops by reason that are not zero, the endpoint's and its lower's, on
+// one line each; with -s -s ip's error rows and every drop reason, zeros too, in rows shaped as
+// ip's error rows (DropTable). Trailing spaces are kept where ip prints them.
 using System.Text;
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -97,6 +98,12 @@ internal static class LinkTextPrinter
         {
             sb.Append($"    TX errors:{Pad("", cols[0] - 10)} {Pad("aborted", cols[1])} {Pad("fifo", cols[2])} {Pad("window", cols[3])} {Pad("heartbt", cols[4])} {Pad("transns", cols[5])}\n");
             ErrorRow(sb, cols, 0, 0, 0, 0, 0);
+        }
+        if (level > 1)
+        {
+            DropTable.Append(sb, "drops:", s.DropsByReason);
+            DropTable.Append(sb, "lower drops:", s.LowerDropsByReason);
+            return;
         }
         AppendDrops(sb, "drops", s.DropsByReason);
         AppendDrops(sb, "lower drops", s.LowerDropsByReason);

@@ -1,4 +1,4 @@
-// The `mvtap` command line: global options, then the object (link, qemu, libvirt, run, cni, demo, help),
+// The `mvtap` command line: global options, then the object (link, qemu, libvirt, run, cni, demo, monitor, doctor, help),
 // dispatched as ip does. Exit status: 0 done, 2 bad command line, 1 refused or failed operation.
 using Mvtap.Control;
 
@@ -46,6 +46,17 @@ public static class MvtapCli
                 return LibvirtCommand.Run(request, backendFactory(options, runDir), runDir, stdout, stderr);
             }
             if (Keyword.Matches(obj, "demo")) return DemoCommand.Run([.. rest]);
+            if (Keyword.Matches(obj, "monitor"))
+            {
+                if (!MonitorCommand.Parse(rest)) { stdout.Write(MonitorCommand.Usage); return 0; }
+                return MonitorCommand.Run(new ControlClient(ControlPaths.SocketPath(runDir)), options.Json, stdout);
+            }
+            if (obj == "doctor")
+            {
+                var settings = Doctor.DoctorCommand.Parse(rest, runDir);
+                if (settings is null) { stdout.Write(Doctor.DoctorCommand.Usage); return 0; }
+                return Doctor.DoctorCommand.Run(settings, options.Json, options.Pretty, stdout);
+            }
             if (Keyword.Matches(obj, "help")) { stdout.Write(UsageText.Main); return 0; }
             throw new CommandLineException($"Object \"{obj}\" is unknown, try \"mvtap help\".");
         }

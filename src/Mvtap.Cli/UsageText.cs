@@ -5,14 +5,16 @@ internal static class UsageText
 {
     public const string Main =
         "Usage: mvtap [ OPTIONS ] OBJECT { COMMAND | help }\n" +
-        "where  OBJECT := { link | qemu | libvirt | run | cni | demo | help }\n" +
+        "where  OBJECT := { link | qemu | libvirt | run | cni | demo | monitor | doctor | help }\n" +
         "       OPTIONS := { -s[tatistics] | -d[etails] | -j[son] | -p[retty] | -V[ersion] |\n" +
         "                    -k[ernel] | -r[un-dir] DIR | -h[elp] }\n" +
         "       mvtap qemu { DEVICE | dev DEVICE } [ vhost-user | stream | tap ] [ memory SIZE ]\n" +
         "       mvtap libvirt { DEVICE | dev DEVICE } [ queues N ] [ reconnect SECONDS ]\n" +
         "       mvtap run DEVICE -- COMMAND [ ARGS ]\n" +
         "       mvtap cni install [ DIR ]\n" +
-        "       mvtap demo\n";
+        "       mvtap demo\n" +
+        "       mvtap monitor [ link ]\n" +
+        "       mvtap doctor [ state-dir DIR ] [ socket-group GROUP ] [ netns NS ] [ dev LOWER ]...\n";
 
     public const string Link =
         "Usage: mvtap link add link LOWER [ name ] NAME type { macvtap | macvlan }\n" +

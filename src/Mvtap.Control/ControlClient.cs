@@ -1,6 +1,7 @@
 // The client end of the control socket: connect to <run-dir>/mvtapd.sock, send one request
 // frame, read one response frame, all bounded by a timeout so a silent or dead daemon gives an
-// error instead of a hang. One request per connection keeps the daemon side simple.
+// error instead of a hang. One request per connection keeps the daemon side simple; a monitor
+// request's connection then carries the daemon's events, read without a timeout until it closes.
 using System.Net.Sockets;
 
 namespace Mvtap.Control;
@@ -27,21 +28,52 @@ public sealed class ControlClient
             throw new ControlProtocolException(
                 $"control frame of {payload.Length} bytes exceeds the maximum of {ControlFraming.MaxFrameSize} bytes");
 
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var socket = Connect();
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        return Exchange(stream, payload);
+    }
+
+    /// <summary>Sends a MonitorRequest; when the daemon accepts it, hands each event it sends to
+    /// <paramref name="onEvent"/> until the daemon closes the connection. Returns the daemon's answer.</summary>
+    public ControlResponse Monitor(Action<LinkEvent> onEvent)
+    {
+        using var socket = Connect();
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        var response = Exchange(stream, ControlCodec.EncodeRequest(new MonitorRequest()));
+        if (!response.Ok) return response;
+        socket.ReceiveTimeout = 0; // events come when things change: wait for them
+        try
+        {
+            while (ControlFraming.ReadFrame(stream) is { } frame) onEvent(ControlCodec.DecodeEvent(frame));
+        }
+        catch (IOException e)
+        {
+            throw new ControlProtocolException($"control connection to mvtapd failed: {e.Message}", e);
+        }
+        return response;
+    }
+
+    private Socket Connect()
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         int ms = (int)Math.Clamp(Timeout.TotalMilliseconds, 1, int.MaxValue);
         socket.SendTimeout = ms;
         socket.ReceiveTimeout = ms;
         try
         {
             socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
+            return socket;
         }
         catch (SocketException e)
         {
+            socket.Dispose();
             throw new ControlProtocolException(
                 $"Cannot connect to mvtapd at {SocketPath}: {e.Message} (is mvtapd running?)", e);
         }
+    }
 
-        using var stream = new NetworkStream(socket, ownsSocket: false);
+    private ControlResponse Exchange(NetworkStream stream, byte[] payload)
+    {
         try
         {
             ControlFraming.WriteFrame(stream, payload);

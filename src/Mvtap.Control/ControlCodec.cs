@@ -1,6 +1,8 @@
-// Turns requests and responses into frame payloads and back, through the source-generated
-// ControlJsonContext. Both sides (mvtap and mvtapd) use these so the wire format has one owner.
+// Turns requests, responses and monitor events into frame payloads and back, through the
+// source-generated ControlJsonContext. Both sides (mvtap and mvtapd) use these so the wire format
+// has one owner.
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Mvtap.Control;
 
@@ -12,29 +14,28 @@ public static class ControlCodec
     public static byte[] EncodeResponse(ControlResponse response) =>
         JsonSerializer.SerializeToUtf8Bytes(response, ControlJsonContext.Default.ControlResponse);
 
-    public static ControlRequest DecodeRequest(ReadOnlySpan<byte> payload)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(payload, ControlJsonContext.Default.ControlRequest)
-                   ?? throw new ControlProtocolException("control request is JSON null");
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException)
-        {
-            throw new ControlProtocolException($"undecodable control request: {e.Message}", e);
-        }
-    }
+    public static byte[] EncodeEvent(LinkEvent e) =>
+        JsonSerializer.SerializeToUtf8Bytes(e, ControlJsonContext.Default.LinkEvent);
 
-    public static ControlResponse DecodeResponse(ReadOnlySpan<byte> payload)
+    public static ControlRequest DecodeRequest(ReadOnlySpan<byte> payload) =>
+        Decode(payload, ControlJsonContext.Default.ControlRequest, "control request");
+
+    public static ControlResponse DecodeResponse(ReadOnlySpan<byte> payload) =>
+        Decode(payload, ControlJsonContext.Default.ControlResponse, "control response");
+
+    public static LinkEvent DecodeEvent(ReadOnlySpan<byte> payload) =>
+        Decode(payload, ControlJsonContext.Default.LinkEvent, "link event");
+
+    private static T Decode<T>(ReadOnlySpan<byte> payload, JsonTypeInfo<T> type, string what) where T : class
     {
         try
         {
-            return JsonSerializer.Deserialize(payload, ControlJsonContext.Default.ControlResponse)
-                   ?? throw new ControlProtocolException("control response is JSON null");
+            return JsonSerializer.Deserialize(payload, type)
+                   ?? throw new ControlProtocolException($"{what} is JSON null");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
-            throw new ControlProtocolException($"undecodable control response: {e.Message}", e);
+            throw new ControlProtocolException($"undecodable {what}: {e.Message}", e);
         }
     }
 }

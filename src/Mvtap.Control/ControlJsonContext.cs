@@ -10,4 +10,5 @@ namespace Mvtap.Control;
     AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(ControlRequest))]
 [JsonSerializable(typeof(ControlResponse))]
+[JsonSerializable(typeof(LinkEvent))]
 public sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -15,6 +15,7 @@ namespace Mvtap.Control;
 [JsonDerivedType(typeof(LinkDelRequest), "link-del")]
 [JsonDerivedType(typeof(LinkShowRequest), "link-show")]
 [JsonDerivedType(typeof(TapFdRequest), "tap-fd")]
+[JsonDerivedType(typeof(MonitorRequest), "monitor")]
 public abstract record ControlRequest
 {
     /// <summary>ip's words for a required argument left out (`ip link del` without a device), also
@@ -115,3 +116,8 @@ public sealed record TapFdRequest : ControlRequest
 {
     public string Name { get; set => field = value ?? ""; } = "";
 }
+
+/// <summary>`mvtap monitor`: the daemon answers like any request, then keeps the connection and sends
+/// one LinkEvent frame per change of an endpoint until either side closes it. Allowed to whoever
+/// may send `link show`.</summary>
+public sealed record MonitorRequest : ControlRequest;

@@ -108,9 +108,45 @@ public class LinkTextPrinterTests
             "    RX errors:  length    crc   frame    fifo overrun\n" +
             "                     0      0       0       0       0 \n" +
             "    TX:  bytes packets errors dropped carrier collsns           \n", text);
-        Assert.EndsWith(
+        Assert.Contains(
             "    TX errors: aborted   fifo  window heartbt transns\n" +
-            "                     0      0       0       0       0 \n", text);
+            "                     0      0       0       0       0 \n" +
+            "    drops:       malformed bad_vnet_hdr spoofed_source endpoint_down no_carrier\n", text);
+    }
+
+    [Fact]
+    public void Double_statistics_list_every_drop_reason_in_rows_of_five_under_ip_error_rows()
+    {
+        var v = SampleLinks.Macvtap0 with
+        {
+            Statistics = new LinkStatistics
+            {
+                DropsByReason = new() { ["spoofed_source"] = 12345678901234, ["queue_full"] = 2 },
+                LowerDropsByReason = new() { ["reasm_overlap"] = 7, ["from_a_newer_mvtapd"] = 1 },
+            },
+        };
+        string text = LinkTextPrinter.Format([v], details: false, statistics: 2);
+        string drops = text[text.IndexOf("    drops:", StringComparison.Ordinal)..];
+        Assert.Equal(
+            "    drops:       malformed bad_vnet_hdr spoofed_source endpoint_down no_carrier\n" +
+            "                         0            0 12345678901234             0          0 \n" +
+            "                 mtu passthru_down nodst_consumed bc_queue_full queue_full\n" +
+            "                   0             0              0             0          2 \n" +
+            "                 endpoint_gone reasm_timeout reasm_overlap reasm_duplicate reasm_invalid\n" +
+            "                             0             0             0               0             0 \n" +
+            "                 reasm_oversize reasm_memory reasm_too_far attachment_error internal_error\n" +
+            "                              0            0             0                0              0 \n" +
+            "    lower drops: malformed bad_vnet_hdr spoofed_source endpoint_down no_carrier\n" +
+            "                         0            0              0             0          0 \n" +
+            "                 mtu passthru_down nodst_consumed bc_queue_full queue_full\n" +
+            "                   0             0              0             0          0 \n" +
+            "                 endpoint_gone reasm_timeout reasm_overlap reasm_duplicate reasm_invalid\n" +
+            "                             0             0             7               0             0 \n" +
+            "                 reasm_oversize reasm_memory reasm_too_far attachment_error internal_error\n" +
+            "                              0            0             0                0              0 \n" +
+            "                 from_a_newer_mvtapd\n" +
+            "                                   1 \n", drops);
+        Assert.DoesNotContain("drops: spoofed_source", text);
     }
 
     [Fact]

@@ -23,6 +23,16 @@ public class StructSizeTests
     }
 
     [Fact]
+    public void StatVfsMatchesSysStatvfsH()
+    {
+        // <sys/statvfs.h> struct statvfs (glibc, LP64)
+        Assert.Equal(112, Unsafe.SizeOf<StatVfsBuffer>());
+        Assert.Equal(8, Offset<StatVfsBuffer>(nameof(StatVfsBuffer.FragmentSize)));
+        Assert.Equal(24, Offset<StatVfsBuffer>(nameof(StatVfsBuffer.BlocksFree)));
+        Assert.Equal(72, Offset<StatVfsBuffer>(nameof(StatVfsBuffer.Flags)));
+    }
+
+    [Fact]
     public void PacketStructsMatchIfPacketH()
     {
         // <linux/if_packet.h>

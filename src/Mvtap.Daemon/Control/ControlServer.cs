@@ -3,11 +3,14 @@
 // the daemon goes on; a client without permission is refused before its request is read. Every
 // request that was read gets an answer: whatever carrying it out throws becomes an error response
 // (logged at error level), never a connection closed without a word. The registry learns who the
-// client is (SO_PEERCRED), for what only some clients may do (netns PID, a macvtap's tap).
+// client is (SO_PEERCRED), for what only some clients may do (netns PID, a macvtap's tap). A
+// monitor request (allowed to every client that may use the socket, as link show) keeps its
+// connection: the endpoints' changes follow as event frames (LinkEventHub) until the client goes.
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
+using Mvtap.Daemon.Events;
 using Mvtap.Daemon.Links;
 using Mvtap.Linux.Interop;
 
@@ -20,12 +23,14 @@ public sealed class ControlServer : IDisposable
     private readonly SocketAccess _access;
     private readonly ILogger _log;
     private readonly Socket _listener;
+    private readonly LinkEventHub _events;
 
     public ControlServer(string socketPath, LinkRegistry registry, SocketAccess access, ILogger log)
     {
         _registry = registry;
         _access = access;
         _log = log;
+        _events = new LinkEventHub(() => registry.Handle(new LinkShowRequest()) is { Ok: true, Links: { } links } ? links : null, log);
         SocketPath = socketPath;
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         if (File.Exists(socketPath)) File.Delete(socketPath); // a stale socket from a killed daemon
@@ -37,6 +42,9 @@ public sealed class ControlServer : IDisposable
     }
 
     public string SocketPath { get; }
+
+    /// <summary>Where `mvtap monitor` clients subscribe.</summary>
+    public LinkEventHub Events => _events;
 
     public async Task RunAsync(CancellationToken stop)
     {
@@ -68,7 +76,13 @@ public sealed class ControlServer : IDisposable
             timeout.CancelAfter(RequestTimeout);
             var payload = await ControlFraming.ReadFrameAsync(stream, timeout.Token).ConfigureAwait(false);
             if (payload is null) return;
-            var (response, tap) = Answer(payload, cred);
+            var (response, tap, monitor) = Answer(payload, cred);
+            if (monitor && response.Ok)
+            {
+                await Reply(stream, response, stop);
+                await StreamEventsAsync(stream, stop).ConfigureAwait(false);
+                return;
+            }
             using (tap)
             {
                 await Reply(stream, response, stop);
@@ -100,24 +114,60 @@ public sealed class ControlServer : IDisposable
     }
 
     // Carries out one request; nothing it throws escapes (the connection must still get its answer).
-    private (ControlResponse, Linux.TapDevice?) Answer(byte[] payload, UCred cred)
+    // A change is published to monitors before it is answered.
+    private (ControlResponse, Linux.TapDevice?, bool Monitor) Answer(byte[] payload, UCred cred)
     {
         try
         {
             var request = ControlCodec.DecodeRequest(payload);
-            if (request is TapFdRequest tapRequest) return _registry.OpenTap(tapRequest, cred.Uid, cred.Gid);
-            return (_registry.Handle(request, cred.Uid), null);
+            if (request is MonitorRequest) return (ControlResponse.Success(), null, true);
+            if (request is TapFdRequest tapRequest)
+            {
+                var (response, tap) = _registry.OpenTap(tapRequest, cred.Uid, cred.Gid);
+                return (response, tap, false);
+            }
+            var answer = _registry.Handle(request, cred.Uid);
+            if (request is not LinkShowRequest) _events.Refresh();
+            return (answer, null, false);
         }
         catch (ControlProtocolException e)
         {
-            return (ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}"), null);
+            return (ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}"), null, false);
         }
         catch (Exception e)
         {
             // a bug in carrying out one request must not take the connection or the daemon down
             _log.LogError(e, "control request failed");
-            return (ControlResponse.Failure((int)Errno.EIO, $"internal error: {e.Message}"), null);
+            return (ControlResponse.Failure((int)Errno.EIO, $"internal error: {e.Message}"), null, false);
         }
+    }
+
+    // A monitor's connection: its events as frames until it closes (or sends anything more) or mvtapd stops.
+    private async Task StreamEventsAsync(NetworkStream stream, CancellationToken stop)
+    {
+        var subscriber = _events.Subscribe();
+        using var gone = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var watch = WatchForCloseAsync(stream, gone);
+        try
+        {
+            await foreach (var e in subscriber.Events.ReadAllAsync(gone.Token).ConfigureAwait(false))
+                await ControlFraming.WriteFrameAsync(stream, ControlCodec.EncodeEvent(e), gone.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) { /* the client went, or mvtapd stops */ }
+        finally
+        {
+            _events.Unsubscribe(subscriber);
+            if (subscriber.Lost > 0) _log.LogInformation("a monitor that read too slowly lost {Lost} events", subscriber.Lost);
+            await gone.CancelAsync().ConfigureAwait(false);
+            await watch.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WatchForCloseAsync(NetworkStream stream, CancellationTokenSource gone)
+    {
+        try { await stream.ReadAsync(new byte[1], gone.Token).ConfigureAwait(false); }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException) { }
+        await gone.CancelAsync().ConfigureAwait(false);
     }
 
     private static void SendDescriptor(Socket client, FileDescriptor fd)
@@ -132,6 +182,7 @@ public sealed class ControlServer : IDisposable
 
     public void Dispose()
     {
+        _events.Dispose();
         _listener.Dispose();
         try { File.Delete(SocketPath); } catch (IOException) { }
     }

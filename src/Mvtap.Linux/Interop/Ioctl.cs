@@ -14,6 +14,7 @@ public unsafe struct IfReq
     [FieldOffset(16)] public int IntValue;       // ifr_ifindex, ifr_mtu
     [FieldOffset(16)] public ushort HwFamily;    // ifr_hwaddr.sa_family
     [FieldOffset(18)] public fixed byte HwAddress[14]; // ifr_hwaddr.sa_data
+    [FieldOffset(16)] public nint Data;          // ifr_data (SIOCETHTOOL's argument)
 
     public static IfReq ForName(string name)
     {
