@@ -24,8 +24,10 @@ public sealed class DeviceDropCountingTests
     {
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
-        // nothing but mvtap transmits on the lower: its own IPv6 stack is off
+        // nothing but the test's frames goes to the wire: no IPv6 on the lower or in the endpoint's
+        // namespace (else a solicitation counted before the books are opened could be dropped after)
         TestNet.Run("ip", "netns", "exec", topo.Host.Name, "sysctl", "-qw", $"net.ipv6.conf.{DatapathTopology.LowerName}.disable_ipv6=1");
+        TestNet.Run("ip", "netns", "exec", nsA.Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
         using var sw = new LinuxSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Bridge }, nsA.Name, "eth0");
@@ -44,7 +46,8 @@ public sealed class DeviceDropCountingTests
                 Assert.True(raw.Send(TestNet.Frame(outside, a.Mac, E2eFrames.TagBase | (uint)i)));
                 if (i % 10 == 0) Thread.Sleep(1); // many wake-ups, not one batch
             }
-        Assert.True(TestNet.WaitFor(() => Volatile.Read(ref port.TxPackets) - sent0, n => n >= N) >= N, "the frames reached the port");
+        // how many reach the port does not matter (a loaded machine's rings may drop some on the way in)
+        Assert.True(TestNet.WaitFor(() => Volatile.Read(ref port.TxPackets) - sent0, n => n > 0) > 0, "frames reached the port");
 
         // every frame forwarded to the wire is either dropped by the queue (which took it) or refused by
         // mvtap (which kept it), never both: the books balance exactly
