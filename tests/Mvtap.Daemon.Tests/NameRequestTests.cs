@@ -20,10 +20,10 @@ public sealed class NameRequestTests : IDisposable
         ".", "..", "", "\u00e0b" /* C3 A0: the kernel's isspace(0xA0) */, "a%d",
     };
 
-    private static string Names(DaemonProcess d) =>
+    private static string Names(MvtapdProcess d) =>
         string.Join(",", RawControl.Send(d.SocketPath, new LinkShowRequest()).Links!.Select(l => l.Name));
 
-    private static string SavedNames(DaemonProcess d) =>
+    private static string SavedNames(MvtapdProcess d) =>
         string.Join(",", JsonDocument.Parse(File.ReadAllText(Path.Combine(d.StateDir, "state.json"))).RootElement
             .GetProperty("endpoints").EnumerateArray().Select(e => e.GetProperty("name").GetString()));
 
@@ -38,7 +38,7 @@ public sealed class NameRequestTests : IDisposable
     [Fact]
     public void Bad_names_in_raw_requests_are_refused_and_leave_nothing_behind()
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
         d.StartAndWait();
         Assert.True(RawControl.Send(d.SocketPath, new LinkAddRequest { Lower = "sim0", Name = "ok0", Type = "macvtap" }).Ok);
         foreach (var bad in BadNames)
@@ -62,7 +62,7 @@ public sealed class NameRequestTests : IDisposable
     public void A_name_of_15_bytes_of_utf8_works_and_survives_a_restart()
     {
         const string name = "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9a"; // 7 × 2 bytes + 1
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "sim0", "name", name, "type", "macvlan");
         Assert.True(add.Status == 0, add.Err);

@@ -11,7 +11,7 @@ public sealed class NetnsPermissionTests : IDisposable
 {
     private readonly string _prefix = $"mvp{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-netns-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
     private readonly List<Process> _sleepers = [];
 
     private string Host => $"{_prefix}-h";
@@ -22,7 +22,7 @@ public sealed class NetnsPermissionTests : IDisposable
         File.SetUnixFileMode(_root, (UnixFileMode)0b111_101_101); // nobody reaches the socket below it
         try
         {
-            foreach (var ns in new[] { Host, Guest }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Guest }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
         }
@@ -36,7 +36,7 @@ public sealed class NetnsPermissionTests : IDisposable
             try { p.Kill(); p.WaitForExit(10_000); } catch (InvalidOperationException) { /* gone already */ }
             p.Dispose();
         }
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
@@ -64,7 +64,7 @@ public sealed class NetnsPermissionTests : IDisposable
         int rootsPid = SleeperInGuest(asNobody: false);
         int nobodysPid = SleeperInGuest(asNobody: true);
         using var nobody = new NobodyCli();
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
         d.StartAndWait();
 
         var (status, err) = nobody.Run(d.RunDir, "link", "add", "link", "low0", "name", "n0", "type", "macvlan", "netns", $"{rootsPid}");
