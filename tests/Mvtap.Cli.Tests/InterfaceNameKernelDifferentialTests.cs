@@ -30,7 +30,7 @@ public sealed class InterfaceNameKernelDifferentialTests
     [Fact]
     public void A_name_is_valid_exactly_when_the_kernel_takes_it_and_it_has_no_deliberately_refused_character()
     {
-        Assert.True(Mvtap.Linux.Interop.Identity.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var ns = new ThrowawayNamespace();
         using var rtnl = Rtnetlink.InNamespace(ns.Name);
         int peer = 0;
