@@ -8,6 +8,7 @@ using CsCheck;
 using Mvtap.Control;
 using Mvtap.Linux;
 using Mvtap.Linux.Netlink;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli.Tests;
 
@@ -59,11 +60,11 @@ public sealed class InterfaceNameKernelDifferentialTests
         {
             Veth.Create(rtnl, name, peerName);
         }
-        catch (RtnetlinkException e) when (e.Errno is 22 or 34) // EINVAL, ERANGE: dev_valid_name or the length
+        catch (RtnetlinkException e) when (e.Errno is (int)Errno.EINVAL or (int)Errno.ERANGE) // dev_valid_name or the length
         {
             return false;
         }
-        catch (RtnetlinkException e) when (e.Errno == 17) // EEXIST: a valid name that is taken ("lo")
+        catch (RtnetlinkException e) when (e.Errno == (int)Errno.EEXIST) // a valid name that is taken ("lo")
         {
             return true;
         }

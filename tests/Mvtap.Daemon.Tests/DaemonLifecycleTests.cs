@@ -4,6 +4,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -70,7 +71,7 @@ public sealed class DaemonLifecycleTests : IDisposable
         d.StartAndWait();
         var garbage = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, RawControl.Frame(Encoding.UTF8.GetBytes("{\"op\":\"link-add\",\"lower\":"))));
         Assert.False(garbage.Ok);
-        Assert.Equal(22, garbage.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, garbage.Error!.Errno);
         var unknownOp = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, RawControl.Frame(Encoding.UTF8.GetBytes("{\"op\":\"reboot\"}"))));
         Assert.False(unknownOp.Ok);
         var header = new byte[4];

@@ -4,6 +4,7 @@
 // leave nothing behind, in `link show` or in state.json. A name of 15 bytes of UTF-8 works.
 using System.Text.Json;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -30,7 +31,7 @@ public sealed class NameRequestTests : IDisposable
     private static void RefusedInIpsWords(ControlResponse response, string name, string keyword)
     {
         Assert.False(response.Ok);
-        Assert.Equal(22, response.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, response.Error!.Errno);
         Assert.Equal($"argument \"{InterfaceNames.Printable(name)}\" is wrong: \"{keyword}\" not a valid ifname", response.Error.Message);
         Assert.DoesNotContain('\n', response.Error.Message);
     }
