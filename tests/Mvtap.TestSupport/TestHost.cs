@@ -4,5 +4,5 @@ namespace Mvtap.TestSupport;
 
 public static class TestHost
 {
-    public static bool IsRoot => TestHost.IsRoot;
+    public static bool IsRoot => Mvtap.Linux.Interop.Identity.IsRoot;
 }
