@@ -9,7 +9,6 @@ namespace Mvtap.Cli.Tests;
 
 public sealed class KernelTapNodeTests
 {
-
     private static int Index(ThrowawayNamespace ns, string name)
     {
         using var doc = JsonDocument.Parse(ns.Ip("-j", "link", "show", name));

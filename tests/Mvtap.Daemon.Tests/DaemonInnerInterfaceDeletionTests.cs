@@ -52,7 +52,6 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
     private static JsonElement[] Saved(MvtapdProcess d) =>
         [.. JsonDocument.Parse(File.ReadAllText(Path.Combine(d.StateDir, "state.json"))).RootElement.GetProperty("endpoints").EnumerateArray()];
 
-
     private void AddG0(MvtapdProcess d)
     {
         var add = d.Cli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "bridge", "address", Mac, "netns", Guest, "up");

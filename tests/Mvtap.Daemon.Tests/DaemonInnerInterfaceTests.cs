@@ -52,7 +52,6 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
         return (ep.GetProperty("up").GetBoolean(), ep.GetProperty("mac").GetString()!);
     }
 
-
     [Fact]
     public void Down_and_a_new_address_set_inside_the_guest_are_shown_saved_and_restored()
     {

@@ -117,7 +117,6 @@ internal sealed class LowerLab : IDisposable
             .ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("lower").GetString()!);
     }
 
-
     public void Dispose()
     {
         _namespaces.Dispose();

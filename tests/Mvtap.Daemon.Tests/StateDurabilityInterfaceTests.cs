@@ -53,7 +53,6 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
     private static bool ShownUp(MvtapdProcess d) =>
         JsonDocument.Parse(d.Cli("-j", "link", "show", "g0").Out).RootElement[0].GetProperty("flags").EnumerateArray().Any(f => f.GetString() == "UP");
 
-
     private static void Refused(MvtapdProcess d, string cause, params string[] args)
     {
         var (status, output, err) = d.Cli(args);
