@@ -76,7 +76,7 @@ public sealed class NetnsPermissionTests : IDisposable
         var p = StartSleeper(psi); // setpriv and unshare exec into sleep
         string name = $"{_prefix}-n";
         Shell.Ip("netns", "attach", name, $"{p.Id}");
-        _namespaces.Add(name);
+        _namespaces.Adopt(name);
         return name;
     }
 
@@ -85,7 +85,7 @@ public sealed class NetnsPermissionTests : IDisposable
     {
         string nobodys = NobodysNamespace();
         using var nobody = new NobodyCli();
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
         d.StartAndWait();
 
         // root's namespace (ip netns add): refused, nothing left behind
@@ -120,7 +120,7 @@ public sealed class NetnsPermissionTests : IDisposable
     [Fact]
     public void Netns_naming_no_namespace_is_refused_in_ips_words()
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         string missing = $"{_prefix}-none";
         // ip link set dev X netns NAME: Error: argument "NAME" is wrong: Invalid "netns" value

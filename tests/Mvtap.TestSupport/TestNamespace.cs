@@ -46,6 +46,13 @@ public sealed class NamespaceSet : IDisposable
         return name;
     }
 
+    /// <summary>A namespace the test made another way (`ip netns attach`): deleted on dispose from then on.</summary>
+    public string Adopt(string name)
+    {
+        lock (_names) _names.Add(name);
+        return name;
+    }
+
     /// <summary>`ip netns del NAME` now (a container that went); not deleted again on dispose.</summary>
     public void Delete(string name)
     {
