@@ -8,15 +8,15 @@
 using System.Buffers.Binary;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Datapath;
 using Mvtap.Linux;
-using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Fuzz.Targets;
 
 public static class StreamFramingTarget
 {
-    private static readonly FrameBatch Scratch = new(1, 64);
+    private static readonly SocketFrameBatch Scratch = new(1, 64);
     private static StreamAttachment? _attachment;
 
     private static StreamAttachment Attachment => _attachment ??= Listen();

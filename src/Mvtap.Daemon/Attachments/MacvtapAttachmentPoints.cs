@@ -9,8 +9,8 @@
 // allows (GuestMemoryPolicy): by default only memory its owner cannot truncate under mvtapd.
 using Mvtap.Control;
 using Mvtap.Core.Model;
+using Mvtap.Datapath;
 using Mvtap.Linux;
-using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser;
 using Mvtap.VhostUser.Memory;

@@ -5,7 +5,7 @@
 // the lower is, whether the thread forwards) is what `link show -d` shows.
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Attachments;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Daemon.Lowers;
