@@ -1,7 +1,7 @@
 // A macvtap endpoint has several attachment points at once (tapN.vhost, tapN.stream, a tap
 // relay) but one guest at a time: this joins them into the one attachment the datapath serves
 // for the endpoint. Each part keeps SourcesPerPart poll sources of its own; frames for the
-// guest go to the part holding the endpoint's GuestSlot (part k claims it as id k+1).
+// guest go to the part holding the endpoint's GuestClaim, found by the guest id it was given.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux;
@@ -12,22 +12,30 @@ public sealed class CompositeAttachment : IEndpointAttachment
 {
     public const int SourcesPerPart = 4;
     private readonly IEndpointAttachment[] _parts;
+    private readonly int[] _guestIds;
     private IEndpointAttachment? _last;
     private int _nextPending;
 
-    /// <param name="slot">claimed by part k as id k+1 while its guest is attached.</param>
-    public CompositeAttachment(Endpoint endpoint, GuestSlot slot, params IEndpointAttachment[] parts)
+    /// <param name="claim">claimed by a part, with the guest id it is listed with, while its guest is attached.</param>
+    public CompositeAttachment(Endpoint endpoint, GuestClaim claim, params (int GuestId, IEndpointAttachment Part)[] parts)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(parts.Length * SourcesPerPart, LowerDatapath.MaxPollFds);
-        foreach (var p in parts)
-            if (p.Endpoint != endpoint) throw new ArgumentException("every part must carry the same endpoint", nameof(parts));
+        _parts = new IEndpointAttachment[parts.Length];
+        _guestIds = new int[parts.Length];
+        for (int k = 0; k < parts.Length; k++)
+        {
+            var (id, part) = parts[k];
+            if (part.Endpoint != endpoint) throw new ArgumentException("every part must carry the same endpoint", nameof(parts));
+            if (id <= 0 || Array.IndexOf(_guestIds, id, 0, k) >= 0) throw new ArgumentException("every part needs its own positive guest id", nameof(parts));
+            _parts[k] = part;
+            _guestIds[k] = id;
+        }
         Endpoint = endpoint;
-        Slot = slot;
-        _parts = parts;
+        Claim = claim;
     }
 
     public Endpoint Endpoint { get; }
-    public GuestSlot Slot { get; }
+    public GuestClaim Claim { get; }
 
     public void SetDatapath(LowerDatapath? datapath)
     {
@@ -89,8 +97,8 @@ public sealed class CompositeAttachment : IEndpointAttachment
 
     public void Deliver(in Packet packet)
     {
-        int holder = Slot.Holder;
-        if (holder > 0 && holder <= _parts.Length) _parts[holder - 1].Deliver(packet);
+        int k = Array.IndexOf(_guestIds, Claim.Holder);
+        if (k >= 0) _parts[k].Deliver(packet);
         else Endpoint.Counters.CountRxDrop(DropReason.QueueFull); // no guest: a macvtap nobody reads
     }
 

@@ -1,6 +1,7 @@
 // The library entry point of the Linux datapath, for the daemon and for tests: opens lower
-// devices (each with its Port and datapath thread), adds and removes `macvlan` endpoints (veth
-// pairs) on them, and on Dispose stops the threads and deletes every veth pair it created.
+// devices (each with its Port and datapath thread), adds and removes endpoints of every kind on
+// them (AddEndpoint, in LinuxSwitch.Endpoints.cs: `macvlan` veth pairs here, `macvtap` attachment
+// points there), and on Dispose stops the threads and deletes every veth pair it created.
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere, and are
 // followed there (InnerLinkMonitor): a NIC deleted in its container deletes its endpoint, as the
@@ -14,7 +15,7 @@ using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Datapath;
 
-public sealed class LinuxSwitch : IDisposable
+public sealed partial class LinuxSwitch : IDisposable
 {
     private readonly object _gate = new();
     private readonly Rtnetlink _rtnl;
@@ -202,11 +203,12 @@ public sealed class LinuxSwitch : IDisposable
     }
 
     /// <summary>Deletes the endpoint from its port (it stops receiving at once), takes its socket out of
-    /// the datapath, then deletes its veth pair.</summary>
+    /// the datapath, then deletes its veth pair (a macvtap: closes its attachment points).</summary>
     public void RemoveEndpoint(Endpoint ep)
     {
         lock (_gate)
         {
+            if (RemoveMacvtap(ep)) return;
             if (!_endpoints.Remove(ep, out var e)) throw NotOurs(ep);
             _innerMonitor.Remove(e.Attachment);
             PublishAttachments();
@@ -227,13 +229,15 @@ public sealed class LinuxSwitch : IDisposable
         }
     }
 
-    /// <summary>Stops a lower's datapath thread, deletes the veth pairs of its endpoints and
-    /// closes it (the port goes with its last endpoint, spec 1.2).</summary>
+    /// <summary>Closes the attachment points of a lower's macvtap endpoints, stops its datapath thread,
+    /// deletes the veth pairs of its macvlan endpoints and closes it (the port goes with its last
+    /// endpoint, spec 1.2).</summary>
     public void CloseLower(LowerDatapath lower)
     {
         lock (_gate)
         {
             if (!_lowers.Remove(lower)) return;
+            CloseMacvtaps(lower);
             lower.Dispose();
             foreach (var (ep, e) in _endpoints.Where(kv => kv.Value.Lower == lower).ToList())
             {
@@ -303,6 +307,7 @@ public sealed class LinuxSwitch : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            CloseMacvtaps(null);
             // Threads first, so no socket is closed under a running loop; then the pairs and lowers.
             foreach (var l in _lowers)
             {

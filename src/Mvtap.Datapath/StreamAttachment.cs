@@ -27,7 +27,7 @@ public sealed unsafe partial class StreamAttachment : IEndpointAttachment, IDisp
     private const int ListenerSource = 0, ConnectionSource = 1, TimerSource = 2;
 
     private readonly FileDescriptor _listener;
-    private readonly GuestSlot _slot;
+    private readonly GuestClaim _slot;
     private readonly int _slotId;
     private readonly Action<string> _log;
     private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(BufferSize, pinned: true);
@@ -41,7 +41,7 @@ public sealed unsafe partial class StreamAttachment : IEndpointAttachment, IDisp
     private bool _disposed;
     private long _refused, _closedBadLength, _connections, _gsoSegments;
 
-    private StreamAttachment(Endpoint endpoint, string path, FileDescriptor listener, FileDescriptor timer, GuestSlot slot, int slotId,
+    private StreamAttachment(Endpoint endpoint, string path, FileDescriptor listener, FileDescriptor timer, GuestClaim slot, int slotId,
         Action<string>? log)
     {
         Endpoint = endpoint;
@@ -64,7 +64,7 @@ public sealed unsafe partial class StreamAttachment : IEndpointAttachment, IDisp
 
     /// <summary>Binds <paramref name="path"/> (a stale file is replaced), mode 0660 with the given owner.
     /// <paramref name="log"/> gets a line when a client is closed for stalling or idling.</summary>
-    public static StreamAttachment Listen(Endpoint endpoint, string path, int uid, int gid, GuestSlot slot, int slotId,
+    public static StreamAttachment Listen(Endpoint endpoint, string path, int uid, int gid, GuestClaim slot, int slotId,
         Action<string>? log = null)
     {
         var listener = UnixSocket.Create();

@@ -3,7 +3,7 @@
 // on the TAP's network side that the datapath reads and writes like a veth's outer end. Frames
 // the hypervisor writes on its fd arrive here; frames sent here reach its fd. The TAP is not
 // persistent: when the hypervisor's last descriptor closes, the interface goes away, the socket
-// reports an error, and the relay lets go of the endpoint's GuestSlot for the next guest.
+// reports an error, and the relay lets go of the endpoint's GuestClaim for the next guest.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux;
@@ -14,14 +14,14 @@ namespace Mvtap.Datapath;
 
 public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
 {
-    private readonly GuestSlot _slot;
+    private readonly GuestClaim _slot;
     private readonly int _slotId;
     private PacketSocketIo? _io;         // datapath thread
     private PacketSocket? _offered;      // handed over by Relay, picked up by the datapath thread
     private LowerDatapath? _datapath;
     private long _relays;
 
-    public TapRelayAttachment(Endpoint endpoint, GuestSlot slot, int slotId)
+    public TapRelayAttachment(Endpoint endpoint, GuestClaim slot, int slotId)
     {
         Endpoint = endpoint;
         _slot = slot;
@@ -35,7 +35,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     /// <summary>Creates a kernel TAP in <paramref name="netns"/> (null: ours) as `ip tuntap` would for a VM
     /// (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, TUNSETSNDBUF INT_MAX, checksum and TSO offloads), its largest MTU, brings it up and
     /// relays its network side into the datapath. Returns the TAP (its queue descriptor is for the
-    /// hypervisor; close it once handed over). The caller has claimed the GuestSlot as this part's id.</summary>
+    /// hypervisor; close it once handed over). The caller has claimed the GuestClaim as this part's id.</summary>
     public TapDevice CreateTap(string? netns)
     {
         var tap = netns is null ? TapDevice.Create("mvt%d", vnetHeader: true) : NetNamespace.Run(netns, () => TapDevice.Create("mvt%d", vnetHeader: true));
@@ -72,7 +72,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     }
 
     /// <summary>Starts relaying through <paramref name="socket"/> (an AF_PACKET socket on the new TAP).
-    /// The caller has claimed the GuestSlot as this part's id; the socket is ours from here on.</summary>
+    /// The caller has claimed the GuestClaim as this part's id; the socket is ours from here on.</summary>
     public void Relay(PacketSocket socket)
     {
         var old = Interlocked.Exchange(ref _offered, socket);

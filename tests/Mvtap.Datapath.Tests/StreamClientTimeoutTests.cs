@@ -39,7 +39,7 @@ public sealed class StreamClientTimeoutTests : IDisposable
     {
         var ep = _dp.Port.Create(new EndpointSettings { Name = name, Mode = EndpointMode.Bridge, Mac = Core.Frames.MacAddress.Parse(mac) });
         _dp.Port.SetUp(ep, true);
-        var stream = StreamAttachment.Listen(ep, Path.Combine(_dir, $"{name}.stream"), -1, -1, new GuestSlot(), 1);
+        var stream = StreamAttachment.Listen(ep, Path.Combine(_dir, $"{name}.stream"), -1, -1, new GuestClaim(), 1);
         _streams.Add(stream);
         _dp.Attach(stream);
         return stream;

@@ -24,7 +24,7 @@ public sealed class StreamGsoDatapathTests
         var ep = dp.Port.Create(new EndpointSettings { Name = "g0", Mode = EndpointMode.Bridge });
         dp.Port.SetUp(ep, true);
         var dir = Directory.CreateTempSubdirectory("mvtap-stream-gso-").FullName;
-        var stream = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
+        var stream = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestClaim(), 1);
         try
         {
             dp.Attach(stream);

@@ -21,7 +21,7 @@ public sealed class StreamGsoTests : IDisposable
     {
         var port = new Port(new LowerDevice("l", MacAddress.Parse("02:00:00:00:00:01")));
         var endpoint = port.Create(new EndpointSettings { Name = "mvtap-gso" });
-        _stream = StreamAttachment.Listen(endpoint, Path.Combine(_dir, "tap9.stream"), -1, -1, new GuestSlot(), 1);
+        _stream = StreamAttachment.Listen(endpoint, Path.Combine(_dir, "tap9.stream"), -1, -1, new GuestClaim(), 1);
         _peer = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 5000 };
         try
         {

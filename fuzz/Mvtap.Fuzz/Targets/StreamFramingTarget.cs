@@ -26,7 +26,7 @@ public static class StreamFramingTarget
         var dir = Directory.CreateTempSubdirectory("mvtap-fuzz-stream-").FullName;
         var port = new Port(new LowerDevice("fuzz0", new MacAddress(0x020000000001UL)));
         var ep = port.Create(new EndpointSettings { Name = "tap0", Mac = new MacAddress(0x020000000010UL) });
-        var attachment = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
+        var attachment = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestClaim(), 1);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             attachment.Dispose();

@@ -110,7 +110,7 @@ public sealed class E2eReassembledMulticastTests
         using var sw = new LinuxSwitch(topo.Host.Name);
         var (dp, ep) = MacvtapEndpoint(sw);
         var dir = Directory.CreateTempSubdirectory("mvtap-reasm-").FullName;
-        var stream = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
+        var stream = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestClaim(), 1);
         try
         {
             dp.Attach(stream);
@@ -147,7 +147,7 @@ public sealed class E2eReassembledMulticastTests
         using var topo = new DatapathTopology();
         using var sw = new LinuxSwitch(topo.Host.Name);
         var (dp, ep) = MacvtapEndpoint(sw);
-        var slot = new GuestSlot();
+        var slot = new GuestClaim();
         Assert.True(slot.TryClaim(1));
         var relay = new TapRelayAttachment(ep, slot, 1);
         using var tap = relay.CreateTap(topo.Host.Name);

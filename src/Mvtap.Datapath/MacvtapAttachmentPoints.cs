@@ -1,28 +1,27 @@
-// The attachment points of one macvtap endpoint on a packet lower (design.md "Words"):
-// <run-dir>/tapN.vhost (or a path the client chose, e.g. the CNI plugin's socketDir), a vhost-user
-// socket mvtapd listens on (QEMU and virtio-user connect as clients), and <run-dir>/tapN.stream for QEMU `-netdev stream` (4-byte big-endian length
-// framing). Both files get the endpoint's owner and group so the user running the VM may
+// The attachment points of one macvtap endpoint on a packet lower (design.md "Words"): a
+// vhost-user socket mvtapd listens on (<run-dir>/tapN.vhost, or a path the client chose, e.g. the
+// CNI plugin's socketDir; QEMU and virtio-user connect as clients), and <run-dir>/tapN.stream for
+// QEMU `-netdev stream` (4-byte big-endian length framing); where they are is the caller's
+// (MacvtapPlaces). Both files get the endpoint's owner and group so the user running the VM may
 // connect. A third part is the tap relay: on request (mvtap run) a kernel TAP whose queue
 // descriptor goes to the hypervisor and whose network side the datapath reads. One guest at a
-// time, whichever way it comes: the parts share a GuestSlot, and a guest that goes away frees
-// it for the next. The vhost-user part maps only the guest memory the endpoint's `guestmem`
-// allows (GuestMemoryPolicy): by default only memory its owner cannot truncate under mvtapd.
-using Mvtap.Control;
+// time, whichever way it comes: the parts share a GuestClaim, each with its own guest id
+// (GuestIds), and a guest that goes away frees it for the next. The vhost-user part maps only the
+// guest memory the endpoint's `guestmem` allows (GuestMemoryPolicy): by default only memory its
+// owner cannot truncate under mvtapd.
 using Mvtap.Core.Model;
-using Mvtap.Datapath;
 using Mvtap.Linux;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser;
 using Mvtap.VhostUser.Memory;
 using Mvtap.VhostUser.Net;
 
-namespace Mvtap.Daemon.Attachments;
+namespace Mvtap.Datapath;
 
 public sealed class MacvtapAttachmentPoints : IDisposable
 {
     /// <summary>Queue pairs offered to a vhost-user frontend (GET_QUEUE_NUM).</summary>
     public const int QueuePairs = 2;
-    private const int VhostId = 1, StreamId = 2, TapId = 3; // part k of the composite claims the slot as k+1
 
     private readonly LowerDatapath _datapath;
     private readonly VhostUserNetBackend _backend;
@@ -50,8 +49,8 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     /// Refused with EBUSY while a guest is attached any other way, or a TAP is still open.</summary>
     public TapDevice OpenTap(string? netns)
     {
-        var slot = _attachment.Slot;
-        if (Tap.IsRelaying || !slot.TryClaim(TapId))
+        var claim = _attachment.Claim;
+        if (Tap.IsRelaying || !claim.TryClaim(GuestIds.Tap))
             throw new MvtapException(Errno.EBUSY, $"{Tap.Endpoint.Name} already has a guest attached (one at a time)");
         try
         {
@@ -59,32 +58,32 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         }
         catch
         {
-            slot.Release(TapId);
+            claim.Release(GuestIds.Tap);
             throw;
         }
     }
 
-    public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, int index, string runDir,
-        int uid, int gid, Action<string> log, GuestMemoryPolicy guestMemory = GuestMemoryPolicy.Sealed, string? vhostUserPath = null)
+    public static MacvtapAttachmentPoints Open(LowerDatapath datapath, Endpoint endpoint, MacvtapPlaces places, Action<string> log)
     {
-        Directory.CreateDirectory(runDir);
-        var slot = new GuestSlot();
-        var backend = new VhostUserNetBackend(QueuePairs, log) { GuestMemory = guestMemory };
+        Directory.CreateDirectory(Path.GetDirectoryName(places.StreamPath)!);
+        var claim = new GuestClaim();
+        var backend = new VhostUserNetBackend(QueuePairs, log) { GuestMemory = places.GuestMemory };
         var vhost = new VhostUserAttachment(endpoint, backend);
-        var vhostEndpoint = new VhostUserEndpoint(backend, vhostUserPath ?? ControlPaths.VhostUserPath(runDir, index), VhostUserRole.Server, log)
+        var vhostEndpoint = new VhostUserEndpoint(backend, places.VhostUserPath, VhostUserRole.Server, log)
         {
-            OwnerUid = uid,
-            OwnerGid = gid,
-            Admit = () => slot.TryClaim(VhostId),
-            SessionEnded = () => slot.Release(VhostId),
+            OwnerUid = places.Uid,
+            OwnerGid = places.Gid,
+            Admit = () => claim.TryClaim(GuestIds.VhostUser),
+            SessionEnded = () => claim.Release(GuestIds.VhostUser),
         };
         StreamAttachment? stream = null;
         CompositeAttachment? composite = null;
-        var tap = new TapRelayAttachment(endpoint, slot, TapId);
+        var tap = new TapRelayAttachment(endpoint, claim, GuestIds.Tap);
         try
         {
-            stream = StreamAttachment.Listen(endpoint, ControlPaths.StreamPath(runDir, index), uid, gid, slot, StreamId, log);
-            composite = new CompositeAttachment(endpoint, slot, vhost, stream, tap);
+            stream = StreamAttachment.Listen(endpoint, places.StreamPath, places.Uid, places.Gid, claim, GuestIds.Stream, log);
+            composite = new CompositeAttachment(endpoint, claim,
+                (GuestIds.VhostUser, vhost), (GuestIds.Stream, stream), (GuestIds.Tap, tap));
             datapath.Attach(composite);
             vhostEndpoint.Start();
         }
@@ -127,3 +126,8 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         _backend.Dispose();
     }
 }
+
+/// <summary>Where a macvtap endpoint's attachment points are and who may use them: the vhost-user and
+/// stream socket paths, their owner and group (-1: left as created), and the guest memory its vhost-user
+/// frontend may share.</summary>
+public sealed record MacvtapPlaces(string VhostUserPath, string StreamPath, int Uid, int Gid, GuestMemoryPolicy GuestMemory);
