@@ -2,8 +2,9 @@
 // sees it (design.md "Datapath shape"): a few descriptors to poll (a veth or TAP's packet
 // socket, vhost-user kick eventfds, a stream socket), a batch read from one of them into slots
 // the attachment preallocated, and a transmit side that collects frames during a wake-up and
-// flushes them once at its end. Every method except RequestResync runs on the datapath thread,
-// so an attachment needs no lock of its own against the loop.
+// flushes them once at its end. Every member runs on the datapath thread (an attachment whose
+// descriptors change asks for them to be read again through LowerDatapath.RequestResync, from any
+// thread), so an attachment needs no lock of its own against the loop.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux;
