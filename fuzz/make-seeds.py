@@ -157,6 +157,8 @@ put("state-file", "several", json.dumps({"version": 1, "next_index": 9, "endpoin
     dict(ep, index=4, name="mv0", mode="passthru")]}).encode())
 put("state-file", "empty", b'{"version":1,"next_index":1,"endpoints":[]}')
 put("state-file", "wrong-version", b'{"version":2}')
+put("state-file", "duplicate-index", json.dumps({"version": 1, "next_index": 3, "endpoints": [ep, dict(ep, name="mv1", mac="02:00:00:00:00:11")]}).encode())
+put("state-file", "index-out-of-range", json.dumps({"version": 1, "next_index": 2, "endpoints": [dict(ep, index=2147483647), dict(ep, index=0, name="mv1")]}).encode())
 
 # ---- netlink-replies: dump bit, seq (LE), datagram
 def nlmsg(typ, payload, seq=1, flags=0):

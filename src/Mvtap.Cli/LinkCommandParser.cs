@@ -147,7 +147,7 @@ internal static class LinkCommandParser
             {
                 string v = c.NextArg();
                 if (s.Group is not null) throw UsageErrors.Duplicate("group", v);
-                s.Group = NonEmpty(v, "group");
+                s.Group = AccountNumber(NonEmpty(v, "group"), "group");
             }
             else if (Keyword.Matches(w, "mode"))
             {
@@ -192,7 +192,7 @@ internal static class LinkCommandParser
             {
                 string v = c.NextArg();
                 if (s.Owner is not null) throw UsageErrors.Duplicate("owner", v);
-                s.Owner = NonEmpty(v, "owner");
+                s.Owner = AccountNumber(NonEmpty(v, "owner"), "user");
             }
             else if (Keyword.Matches(w, "spoofchk"))
             {
@@ -313,6 +313,10 @@ internal static class LinkCommandParser
         }
         return new LinkShowCommand(dev, upOnly, type);
     }
+
+    /// <summary>Refuses a number that names no account (4294967295 is (uid_t)-1), in ip's words.</summary>
+    private static string AccountNumber(string v, string what) =>
+        AccountNumbers.Refusal(what, v) is { } refusal ? throw new CommandLineException(refusal) : v;
 
     private static string NonEmpty(string v, string keyword) =>
         v.Length > 0 ? v : throw UsageErrors.InvalidArgument(v, $"\"{keyword}\" must not be empty");

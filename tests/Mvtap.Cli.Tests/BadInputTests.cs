@@ -77,6 +77,12 @@ public class BadInputTests
         { "link set m0 macaddr bogus", "Error: argument of \"macaddr\" must be \"add\", \"del\", \"set\" or \"flush\", not \"bogus\"" },
         { Add + " macaddr flush", "Error: argument \"flush\" is wrong: a new link has no source addresses to delete or flush" },
         { "link set m0 link eth2", "Error: argument \"eth2\" is wrong: the lower device of an endpoint cannot be changed" },
+        // owner/group numbers that name no account ((uid_t)-1 means "no change" to chown)
+        { Add + " owner 4294967295", "invalid user \"4294967295\"" },
+        { Add + " owner 4294967296", "invalid user \"4294967296\"" },
+        { Add + " group 4294967295", "invalid group \"4294967295\"" },
+        { "link set m0 owner 4294967295", "invalid user \"4294967295\"" },
+        { "link set m0 group 99999999999", "invalid group \"99999999999\"" },
         // bad names
         { "link add link eth1 name this-name-is-too-long type macvtap",
             "Error: argument \"this-name-is-too-long\" is wrong: \"name\" not a valid ifname" },

@@ -58,6 +58,8 @@ public class LinkGrammarTests
             """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","owner":"alice","group":"kvm","spoof_check":false}""" },
         { "link add link eth1 name m0 type macvtap o 1000 s on",
             """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","owner":"1000","spoof_check":true}""" },
+        { "link add link eth1 name m0 type macvtap owner 4294967294 group 0",
+            """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","owner":"4294967294","group":"0"}""" },
         { "link add link eth1 name m0 type macvtap guestmem any",
             """{"op":"link-add","lower":"eth1","name":"m0","type":"macvtap","guest_memory":"any"}""" },
         { "link add link eth1 guestmem sealed name m0 type macvtap",

@@ -51,6 +51,8 @@ public sealed class DaemonLifecycleTests : IDisposable
     [Theory]
     [InlineData("{\"version\":1,\"next_index\":2,\"endpoints\":[{\"index\":1,\"name\":\"m")]
     [InlineData("\u0000\u0000garbage")]
+    [InlineData("{\"version\":1,\"next_index\":3,\"endpoints\":[{\"index\":2,\"name\":\"a\",\"lower\":\"sim0\"},{\"index\":2,\"name\":\"b\",\"lower\":\"sim0\"}]}")]
+    [InlineData("{\"version\":1,\"endpoints\":[{\"index\":2147483647,\"name\":\"a\",\"lower\":\"sim0\"}]}")]
     public void A_corrupt_state_file_stops_mvtapd_with_a_clear_message_and_is_kept(string content)
     {
         Directory.CreateDirectory(StateDir);

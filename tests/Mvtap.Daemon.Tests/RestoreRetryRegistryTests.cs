@@ -43,4 +43,23 @@ public sealed class RestoreRetryRegistryTests : IDisposable
         Assert.Equal(["late4"], store.Load().Endpoints.Select(e => e.Name));
         Assert.Equal(19, r.Handle(new LinkDelRequest { Name = "late3" }).Error!.Errno); // ENODEV
     }
+
+    [Fact]
+    public void A_new_endpoint_never_takes_the_index_of_one_still_waiting_for_its_lower()
+    {
+        var store = new StateStore(_dir);
+        // a next_index at or below a saved index (an edited file): the waiting endpoint keeps 7
+        store.Save(new DaemonState { NextIndex = 2, Endpoints = [Saved(7, "late7")] });
+        bool appeared = false;
+        using var r = new LinkRegistry(name => name == "sim0" || (appeared && name == "late0") ? new SimLowerHost(name) : null, store, NullLogger.Instance, _dir);
+        r.Restore(store.Load());
+        for (int i = 0; i < 7; i++)
+            Assert.True(r.Handle(new LinkAddRequest { Lower = "sim0", Name = $"new{i}", Type = "macvtap" }).Ok);
+        appeared = true;
+        r.RetryRestore("late0");
+        var indexes = r.Handle(new LinkShowRequest()).Links!.Select(l => l.Index).ToList();
+        Assert.Equal(8, indexes.Count);
+        Assert.Equal(indexes.Count, indexes.Distinct().Count());
+        Assert.Equal(8, store.Load().Endpoints.Count); // and the file loads again (no repeated index)
+    }
 }

@@ -40,4 +40,38 @@ public sealed class BlockingDescriptorTests
             hostile.Unblock(); // a datapath blocked in spite of all lets go, so the test can end
         }
     }
+
+    [Fact]
+    public void A_frontend_that_makes_its_call_blocking_and_full_does_not_stop_the_lower_for_other_endpoints()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "needs root (network namespace, AF_PACKET)");
+        using var ns = new KickReplacementTests.ThrowawayLower();
+        using var lower = new PacketLower(KickReplacementTests.ThrowawayLower.LowerName, ns.Name);
+        using var datapath = new LowerDatapath(lower);
+        using var hostile = new KickReplacementTests.Side(datapath, "vch", MacAddress.Parse("02:4d:00:00:00:0a"));
+        using var b = new KickReplacementTests.Side(datapath, "vcb", MacAddress.Parse("02:4d:00:00:00:0b"));
+        using var c = new KickReplacementTests.Side(datapath, "vcc", MacAddress.Parse("02:4d:00:00:00:0c"));
+        b.Send(c.Mac, 0);
+        c.ExpectFrom(b.Mac, 0);
+        try
+        {
+            // its RX call blocking and full: delivering a frame to it must interrupt it, and the
+            // write of that interrupt would block whoever makes it
+            hostile.JamRxCall();
+            b.Send(hostile.Mac, 0);
+            BackendHarness.WaitUntil(() => hostile.Backend.Counters.RxFrames == 1, "the frame to the hostile guest");
+            for (int i = 1; i <= 20; i++)
+            {
+                b.Send(c.Mac, i);
+                c.ExpectFrom(b.Mac, i);
+            }
+            Assert.Null(datapath.Fault);
+            // the device's own problem, counted on it (its notifier saw O_NONBLOCK cleared)
+            BackendHarness.WaitUntil(() => hostile.Backend.Counters.CallProblems >= 1, "the hostile call counted");
+        }
+        finally
+        {
+            hostile.Unblock(); // a thread blocked in spite of all lets go, so the test can end
+        }
+    }
 }

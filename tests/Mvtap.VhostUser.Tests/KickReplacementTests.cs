@@ -150,11 +150,23 @@ public sealed class KickReplacementTests
         /// it sent shares its open file description with ours.</summary>
         public void MakeTxKickBlocking() => FileIo.SetNonBlocking(_kick, false);
 
-        /// <summary>Lets a datapath read blocked on the TX kick go (signals it), so a failing test can end.</summary>
+        /// <summary>Lets a datapath read blocked on the TX kick go (signals it), and a write blocked on
+        /// the RX call (reads it), so a failing test can end.</summary>
         public void Unblock()
         {
             FileIo.SetNonBlocking(_kick, true);
             EventFd.Signal(_kick.Fd);
+            FileIo.SetNonBlocking(_rx.CallFd, true);
+            _rx.TakeCalls();
+        }
+
+        /// <summary>Clears O_NONBLOCK on the RX call and fills its counter to the largest value an
+        /// eventfd holds, as a hostile frontend can: the next write of 1 into it blocks.</summary>
+        public void JamRxCall()
+        {
+            _rx.TakeCalls();
+            EventFd.Signal(_rx.CallFd.Fd, 0xffff_ffff_ffff_fffe);
+            FileIo.SetNonBlocking(_rx.CallFd, false);
         }
 
         /// <summary>A new kick for the RX ring: the datapath re-reads every kick (a resync).</summary>

@@ -1,7 +1,8 @@
 // state.json as mvtapd reads it at start: the StateStore's loader (StateFileException is its
 // documented refusal: mvtapd then stops with a message), then LinkRegistry.Restore against sim
 // lowers (an endpoint it cannot bring back is kept in the state, never fatal). The state the
-// registry would save next must hold every endpoint of the file and load again.
+// registry would save next must hold every endpoint of the file, each under its own index
+// below the next one, and load again.
 using System.Text.Json;
 using Mvtap.Daemon.State;
 using Mvtap.Fuzz.Support;
@@ -27,6 +28,10 @@ public static class StateFileTarget
         var next = registry.Snapshot();
         if (next.Endpoints.Count != state.Endpoints.Count)
             throw new InvalidOperationException($"restore kept {next.Endpoints.Count} of {state.Endpoints.Count} endpoints");
+        if (next.Endpoints.Select(e => e.Index).Distinct().Count() != next.Endpoints.Count)
+            throw new InvalidOperationException("restore kept two endpoints under one index");
+        if (next.Endpoints.Count > 0 && next.NextIndex <= next.Endpoints.Max(e => e.Index))
+            throw new InvalidOperationException($"next index {next.NextIndex} is not past every endpoint's");
         var bytes = JsonSerializer.SerializeToUtf8Bytes(next, StateJsonContext.Default.DaemonState);
         var reloaded = JsonSerializer.Deserialize(bytes, StateJsonContext.Default.DaemonState);
         if (reloaded?.Endpoints.Count != next.Endpoints.Count) throw new InvalidOperationException("the saved state does not load again");

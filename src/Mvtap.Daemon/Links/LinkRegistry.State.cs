@@ -91,7 +91,10 @@ public sealed partial class LinkRegistry
     {
         lock (_gate)
         {
+            // past every saved index, restored or not: one kept for a missing lower must not be
+            // handed to a new endpoint meanwhile (StateStore refused an index of int.MaxValue)
             _nextIndex = Math.Max(1, state.NextIndex);
+            foreach (var e in state.Endpoints) _nextIndex = Math.Max(_nextIndex, e.Index + 1);
             foreach (var e in state.Endpoints.OrderBy(e => e.Index))
             {
                 try

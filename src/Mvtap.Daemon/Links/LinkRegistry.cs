@@ -125,6 +125,9 @@ public sealed partial class LinkRegistry : IDisposable
         // a restored state file's netns was never resolved: it must still be a name under /run/netns
         if (r.Netns is { } netns) NamespaceArgument.CheckName(netns);
         var guestMemory = r.GuestMemory is null ? GuestMemoryPolicy.Sealed : RequestValues.GuestMemory(r.GuestMemory, kind, name);
+        // whatever the lower (a sim lower never resolves them): a number must name an account
+        if (r.Owner is { } owner && AccountNumbers.Refusal("user", owner) is { } badUser) throw new MvtapException(Errno.EINVAL, badUser);
+        if (r.Group is { } group && AccountNumbers.Refusal("group", group) is { } badGroup) throw new MvtapException(Errno.EINVAL, badGroup);
         var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);

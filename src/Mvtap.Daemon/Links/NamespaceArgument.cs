@@ -6,7 +6,9 @@
 // name only a process its uid owns, as the kernel's ptrace check has it (real, effective and saved
 // uid all the client's): otherwise any member of the socket group could put an interface into any
 // process's namespace. The process is read through a descriptor of its /proc directory, so a PID
-// reused meanwhile cannot swap the process that was checked for another.
+// reused meanwhile cannot swap the process that was checked for another. A name that is neither
+// under /run/netns nor a process is refused in ip's words (ENOENT). A client that is not root
+// names only a namespace its uid owns through a user namespace (CheckNamedOwner).
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Linux;
@@ -28,9 +30,10 @@ internal static class NamespaceArgument
     public static string Resolve(string value, uint clientUid)
     {
         CheckName(value);
-        if (!int.TryParse(value, System.Globalization.NumberStyles.None, null, out int pid) || pid <= 0
-            || File.Exists(Path.Combine(NetNamespace.RunDirectory, value)))
-            return value;
+        bool named = File.Exists(Path.Combine(NetNamespace.RunDirectory, value));
+        if (named) return CheckNamedOwner(value, clientUid);
+        if (!int.TryParse(value, System.Globalization.NumberStyles.None, null, out int pid) || pid <= 0)
+            throw new MvtapException(Errno.ENOENT, $"argument \"{value}\" is wrong: Invalid \"netns\" value");
         FileDescriptor proc;
         try { proc = FileIo.Open($"/proc/{pid}", FileIo.O_RDONLY | O_DIRECTORY); }
         catch (SystemCallException) { throw new MvtapException(Errno.ESRCH, $"Invalid \"netns\" value \"{value}\": no process {pid}"); }
@@ -51,6 +54,34 @@ internal static class NamespaceArgument
                 throw new MvtapException(Errno.ESRCH, $"Invalid \"netns\" value \"{value}\": no process {pid}");
             }
         }
+    }
+
+    /// <summary>A client that is not root may name a namespace under /run/netns only if its uid
+    /// owns the user namespace that owns it, or one above that: the kernel gives such a uid
+    /// CAP_NET_ADMIN over the namespace (a rootless container's, say), so it could move an
+    /// interface there itself. A namespace made by root (`ip netns add`) belongs to the initial
+    /// user namespace, which no uid owns: only root names it.</summary>
+    private static string CheckNamedOwner(string name, uint clientUid)
+    {
+        if (clientUid == 0) return name;
+        List<uint> owners;
+        try
+        {
+            using var ns = NetNamespace.Open(name);
+            owners = NamespaceIoctls.UserNamespaceOwners(ns);
+        }
+        catch (SystemCallException e) when (e.Errno == (int)Errno.ENOENT)
+        {
+            throw new MvtapException(Errno.ENOENT, $"argument \"{name}\" is wrong: Invalid \"netns\" value");
+        }
+        catch (SystemCallException)
+        {
+            throw new MvtapException(Errno.EINVAL, $"argument \"{name}\" is wrong: Invalid \"netns\" value: {NetNamespace.RunDirectory}/{name} is not a namespace");
+        }
+        if (!owners.Contains(clientUid))
+            throw new MvtapException(Errno.EPERM, $"Operation not permitted: network namespace \"{name}\" is not yours " +
+                "(a client that is not root names only a namespace whose user namespace its uid owns, or a process of its own by PID)");
+        return name;
     }
 
     // /proc/PID/status: "Uid:\treal\teffective\tsaved\tfilesystem"

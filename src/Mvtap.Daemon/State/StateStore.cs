@@ -3,7 +3,8 @@
 // that fails (a full or read-only file system) leaves the old file as it was and no temporary
 // file behind, and says why ("cannot save /var/lib/mvtap/state.json: No space left on device")
 // with the errno, for the request that needed it to be refused. A file that cannot be read is
-// never overwritten: mvtapd refuses to start and says why.
+// never overwritten: mvtapd refuses to start and says why; so is one whose endpoint indexes are
+// out of range or repeated (BadIndex).
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Mvtap.Core.Model;
@@ -41,7 +42,28 @@ public sealed class StateStore(string stateDir)
             throw new StateFileException($"{Path} is corrupt (an endpoint entry is null); mvtapd will not start over it. Repair or move the file away; it was left as it is.");
         if (state.Version != DaemonState.CurrentVersion)
             throw new StateFileException($"{Path} has state version {state.Version}; this mvtapd reads version {DaemonState.CurrentVersion}.");
+        if (BadIndex(state) is { } why)
+            throw new StateFileException($"{Path} is corrupt ({why}); mvtapd will not start over it. Repair or move the file away; it was left as it is.");
         return state;
+    }
+
+    /// <summary>What is wrong with the file's indexes, or null. An endpoint's index is its
+    /// ifindex for `link show` and what a restart keeps: 1 or more, below int.MaxValue (the next
+    /// index must fit), never two endpoints with one; next_index is 1 or more. (mvtapd never
+    /// writes another: such a file was edited or damaged, and restoring it would show two
+    /// endpoints under one index, or wrap the next.)</summary>
+    private static string? BadIndex(DaemonState state)
+    {
+        if (state.NextIndex < 1) return $"next_index {state.NextIndex} is not 1 or more";
+        var seen = new HashSet<int>();
+        foreach (var e in state.Endpoints)
+        {
+            if (e.Index < 1 || e.Index == int.MaxValue)
+                return $"endpoint {Mvtap.Control.InterfaceNames.Printable(e.Name)} has index {e.Index}, outside 1..{int.MaxValue - 1}";
+            if (!seen.Add(e.Index))
+                return $"index {e.Index} is given to more than one endpoint";
+        }
+        return null;
     }
 
     /// <summary>Replaces the file with <paramref name="state"/>. Throws a MvtapException carrying the

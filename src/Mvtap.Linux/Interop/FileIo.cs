@@ -43,4 +43,12 @@ public static unsafe partial class FileIo
         Libc.Check(fcntl(fd.Fd, 4, flags), "fcntl(F_SETFL)");
         GC.KeepAlive(fd);
     }
+
+    /// <summary>Whether the descriptor's open file description has O_NONBLOCK (F_GETFL).</summary>
+    public static bool IsNonBlocking(FileDescriptor fd)
+    {
+        int flags = Libc.Check(fcntl(fd.Fd, 3, 0), "fcntl(F_GETFL)");
+        GC.KeepAlive(fd);
+        return (flags & O_NONBLOCK) != 0;
+    }
 }

@@ -190,8 +190,8 @@ public sealed partial class VhostUserNetBackend
         FileDescriptor? fd = (u & VhostUserPayload.VringNoFdFlag) != 0 ? null : message.TakeFd(0);
         if (fd != null)
         {
-            // The datapath reads kicks and writes calls on these; a blocking descriptor (a pipe
-            // or socket instead of an eventfd) must never stall it.
+            // The datapath reads kicks (RWF_NOWAIT) and the session's call notifier writes calls
+            // on these; non-blocking as far as it is ours to say (the frontend shares the flag).
             try { FileIo.SetNonBlocking(fd, true); }
             catch (SystemCallException e)
             {

@@ -1,9 +1,10 @@
 // One frontend session: read requests until the peer goes away, validate each, dispatch it,
 // answer REPLY_ACK. A broken message is counted and logged, refused with a non-zero ack when
 // the frontend asked for one, and ends the session; the device then resets and waits for the
-// next connection (the frontend's reconnect).
+// next connection (the frontend's reconnect). Each session has its own call notifier thread.
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Protocol;
+using Mvtap.VhostUser.Virtqueue;
 
 namespace Mvtap.VhostUser.Net;
 
@@ -21,6 +22,7 @@ public sealed partial class VhostUserNetBackend
         Interlocked.Increment(ref Counters._connections);
         _log("vhost-user net: frontend connected");
         using var connection = new VhostUserConnection(socket);
+        var notifier = StartCallNotifier();
         var message = new VhostUserMessage();
         string reason = "frontend disconnected";
         try
@@ -67,12 +69,45 @@ public sealed partial class VhostUserNetBackend
         finally
         {
             ResetDevice();
+            StopCallNotifier(notifier);
             Interlocked.Increment(ref Counters._disconnects);
             Volatile.Write(ref _serving, 0);
             _log($"vhost-user net: session ended: {reason}");
             QueuesChanged?.Invoke();
         }
         return reason;
+    }
+
+    /// <summary>The session's call notifier (CallNotifier: the guest's call eventfds are written
+    /// on its thread, never on the datapath's), named by every ring until the session ends.</summary>
+    private CallNotifier StartCallNotifier()
+    {
+        int logged = 0;
+        var notifier = new CallNotifier(_vrings, (vring, what) =>
+        {
+            Interlocked.Increment(ref Counters._callProblems);
+            // once per session: a frontend that keeps clearing O_NONBLOCK must not flood the log
+            if (Interlocked.Exchange(ref logged, 1) == 0)
+                _log($"vhost-user net: {(vring >= 0 ? $"vring {vring}: " : "")}{what} (this guest's interrupts only; counted as call_problems)");
+        }, "vhost-user calls");
+        using (LockAll())
+            foreach (var vq in _vrings) vq.Notifier = notifier;
+        Volatile.Write(ref _notifier, notifier);
+        return notifier;
+    }
+
+    /// <summary>True when no interrupt asked for is still to be written to a call eventfd (or
+    /// there is no session). Calls are written on the session's notifier thread, after the batch.</summary>
+    public bool CallsSettled => Volatile.Read(ref _notifier) is not { } n || n.Settled;
+
+    private CallNotifier? _notifier;
+
+    private void StopCallNotifier(CallNotifier notifier)
+    {
+        using (LockAll())
+            foreach (var vq in _vrings) vq.Notifier = null;
+        Volatile.Write(ref _notifier, null);
+        notifier.Dispose();
     }
 
     private void HandleOne(VhostUserConnection connection, VhostUserMessage message)

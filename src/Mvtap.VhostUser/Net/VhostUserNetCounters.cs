@@ -4,7 +4,7 @@ namespace Mvtap.VhostUser.Net;
 
 public sealed class VhostUserNetCounters
 {
-    internal long _protocolErrors, _guestErrors, _guestMemoryFaults, _connections, _disconnects;
+    internal long _protocolErrors, _guestErrors, _guestMemoryFaults, _callProblems, _connections, _disconnects;
     internal long _txFrames, _txBytes, _txDropBadHeader, _txDropOversize, _txDropDisabled;
     internal long _rxFrames, _rxBytes, _rxDropNoBuffer, _rxDropTooBig, _rxDropOffload, _rxDropNotReady;
 
@@ -14,6 +14,9 @@ public sealed class VhostUserNetCounters
     public long GuestErrors => Volatile.Read(ref _guestErrors);
     /// <summary>Touches of guest memory that its frontend had taken away (a shrunk memory file).</summary>
     public long GuestMemoryFaults => Volatile.Read(ref _guestMemoryFaults);
+    /// <summary>Call descriptors the frontend made blocking (O_NONBLOCK cleared) or that could not
+    /// be written; they stall only this device's interrupts (CallNotifier).</summary>
+    public long CallProblems => Volatile.Read(ref _callProblems);
     public long Connections => Volatile.Read(ref _connections);
     public long Disconnects => Volatile.Read(ref _disconnects);
 

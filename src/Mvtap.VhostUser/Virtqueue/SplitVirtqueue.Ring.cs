@@ -120,7 +120,7 @@ public sealed unsafe partial class SplitVirtqueue
 
     /// <summary>Ends a batch: if used elements were written since <paramref name="usedBefore"/>, makes
     /// them visible (the release store orders the element writes and the buffer contents before the
-    /// index) and signals the call eventfd if the guest wants an interrupt for them.</summary>
+    /// index) and asks for an interrupt (SignalCall) if the guest wants one for them.</summary>
     public void CompleteUsed(ushort usedBefore)
     {
         if (UsedIndex == usedBefore) return;
@@ -149,13 +149,14 @@ public sealed unsafe partial class SplitVirtqueue
         if (signal) SignalCall();
     }
 
-    /// <summary>Writes the call eventfd. The descriptor came from the frontend: if writing it
-    /// fails, the device is broken, but nothing throws into the datapath.</summary>
+    /// <summary>Interrupts the guest: asks the session's <see cref="CallNotifier"/> to write the
+    /// call eventfd. Never writes it here: the frontend can make that write block (see
+    /// CallNotifier), and the caller may be the datapath thread of every endpoint of a lower.</summary>
     public void SignalCall()
     {
-        if (Call == null) return;
-        try { EventFd.Signal(Call.Fd); }
-        catch (SystemCallException e) { Fail($"vring {Index}: call descriptor unusable: {e.Message}"); }
+        if (Call == null || Notifier is not { } notifier) return;
+        try { notifier.Request(Index); }
+        catch (SystemCallException e) { Fail($"vring {Index}: cannot wake the call notifier: {e.Message}"); }
     }
 
     /// <summary>Clears a pending kick; a kick descriptor that cannot be read breaks the device.

@@ -48,6 +48,9 @@ public sealed unsafe partial class SplitVirtqueue
     public FileDescriptor? Kick { get; private set; }
     public FileDescriptor? Call { get; private set; }
     public FileDescriptor? Err { get; private set; }
+    /// <summary>Writes this ring's call eventfd for the current session (set and cleared under
+    /// Gate by the device; null between sessions, when there is no call descriptor either).</summary>
+    public CallNotifier? Notifier { get; set; }
     public string? BrokenReason { get; private set; }
 
     /// <summary>Started, located in memory, and neither it nor its device broken: the datapath

@@ -63,6 +63,14 @@ public sealed class BackendHarness : IDisposable
         if (!SpinWait.SpinUntil(condition, TestFrontend.Timeout)) throw new TimeoutException($"timed out waiting for: {what}");
     }
 
+    /// <summary>The calls on <paramref name="v"/> once every interrupt the backend asked for is
+    /// written (its notifier thread writes them after the batch).</summary>
+    public ulong TakeCalls(TestVring v)
+    {
+        WaitUntil(() => Backend.CallsSettled, "the backend's calls to be written");
+        return v.TakeCalls();
+    }
+
     public string LogText => string.Join("\n", Log);
 
     public void Dispose()

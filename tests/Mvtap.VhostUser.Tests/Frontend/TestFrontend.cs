@@ -164,7 +164,7 @@ public sealed class TestFrontend : IDisposable
         Assert.Equal(0UL, SetU64(VhostUserRequest.SetVringCall, (ulong)v.Index, [v.CallFd.Fd]));
         if (enable) Assert.Equal(0UL, SetState(VhostUserRequest.SetVringEnable, (uint)v.Index, 1));
         Sync();
-        v.TakeCalls(); // the backend pokes a new call fd once
+        v.WaitForCalls(); // the backend pokes a new call fd once
     }
 
     public VringState GetVringBase(int index)

@@ -112,7 +112,19 @@ public sealed class TestVring : IDisposable
     public void Kick() => EventFd.Signal(KickFd.Fd);
 
     /// <summary>How many times the backend signalled the call eventfd since the last look.</summary>
+    /// <summary>Calls are written on the session's notifier thread, after the batch: see
+    /// BackendHarness.TakeCalls to look once they are settled.</summary>
     public ulong TakeCalls() => EventFd.Drain(CallFd.Fd);
+
+    /// <summary>Waits (bounded) until the backend has signalled the call eventfd at least once and
+    /// takes every signal.</summary>
+    public ulong WaitForCalls()
+    {
+        ulong n = 0;
+        if (!SpinWait.SpinUntil(() => (n = EventFd.Drain(CallFd.Fd)) != 0, TestFrontend.Timeout))
+            throw new TimeoutException($"vring {Index}: no call");
+        return n;
+    }
 
     public void Dispose()
     {
