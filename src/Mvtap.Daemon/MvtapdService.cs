@@ -9,7 +9,7 @@ using Mvtap.Control;
 using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Links;
 using Mvtap.Daemon.State;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 
 namespace Mvtap.Daemon;
 
