@@ -21,7 +21,7 @@ public sealed class DaemonFloodTests : IDisposable
     private const int FramesPerBurst = 1000;
     private const int MaxFrame = 65535 + 14;
     private readonly ITestOutputHelper _log;
-    private readonly string _prefix = $"mvf{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
+    private readonly string _prefix = $"mvf{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-flood-").FullName;
     private readonly NamespaceSet _namespaces = new();
 

@@ -11,7 +11,7 @@ namespace Mvtap.Daemon.Tests;
 public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
 {
     private const string Mac = "1a:46:0b:ca:bd:01";
-    private readonly string _prefix = $"mvd{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
+    private readonly string _prefix = $"mvd{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-innerdel-").FullName;
     private readonly NamespaceSet _namespaces = new();
 

@@ -10,7 +10,7 @@ namespace Mvtap.Daemon.Tests;
 public sealed class DaemonInnerInterfaceTests : IDisposable
 {
     private const string NewMac = "1a:46:0b:ca:bc:42";
-    private readonly string _prefix = $"mvi{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
+    private readonly string _prefix = $"mvi{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-inner-").FullName;
     private readonly NamespaceSet _namespaces = new();
 

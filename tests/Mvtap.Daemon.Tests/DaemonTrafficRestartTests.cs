@@ -8,7 +8,7 @@ namespace Mvtap.Daemon.Tests;
 public sealed class DaemonTrafficRestartTests : IDisposable
 {
     private const int SIGTERM = 15, SIGKILL = 9;
-    private readonly string _prefix = $"mvr{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
+    private readonly string _prefix = $"mvr{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-traffic-").FullName;
     private readonly NamespaceSet _namespaces = new();
 

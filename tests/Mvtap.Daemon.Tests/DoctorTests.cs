@@ -13,7 +13,7 @@ namespace Mvtap.Daemon.Tests;
 public sealed class DoctorTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("mvtap-doctor-").FullName;
-    private readonly string _netns = $"mvdoc{Environment.ProcessId % 10000}{Random.Shared.Next(1000):d3}";
+    private readonly string _netns = $"mvdoc{TestNet.Suffix()}";
 
     public DoctorTests()
     {

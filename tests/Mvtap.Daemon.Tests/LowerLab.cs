@@ -11,7 +11,7 @@ internal sealed class LowerLab : IDisposable
 {
     public const string ExtIp = "10.82.0.1";
     public const string GuestIp = "10.82.0.2";
-    private readonly string _prefix = $"mvl{Environment.ProcessId % 10000}{Random.Shared.Next(1000):d3}";
+    private readonly string _prefix = $"mvl{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-lower-").FullName;
     private readonly NamespaceSet _namespaces = new();
 

@@ -11,7 +11,7 @@ namespace Mvtap.Daemon.Tests;
 
 public sealed class NetnsPermissionTests : IDisposable
 {
-    private readonly string _prefix = $"mvp{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
+    private readonly string _prefix = $"mvp{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-netns-").FullName;
     private readonly NamespaceSet _namespaces = new();
     private readonly List<Process> _sleepers = [];

@@ -11,7 +11,7 @@ namespace Mvtap.Daemon.Tests;
 public sealed class StateDurabilityInterfaceTests : IDisposable
 {
     private const int SIGTERM = 15;
-    private readonly string _prefix = $"mvd{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
+    private readonly string _prefix = $"mvd{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-durable-if-").FullName;
     private readonly NamespaceSet _namespaces = new();
 
