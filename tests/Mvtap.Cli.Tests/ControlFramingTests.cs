@@ -2,6 +2,7 @@
 // as errors (not hangs), undecodable JSON, and "op" accepted anywhere in the object.
 using System.Buffers.Binary;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli.Tests;
 
@@ -127,7 +128,7 @@ public class ControlFramingTests
 
         var refused = ControlCodec.DecodeResponse(ControlCodec.EncodeResponse(ControlResponse.Failure(98, "address 1a:46:0b:ca:bc:7b is in use by macvtap1")));
         Assert.False(refused.Ok);
-        Assert.Equal(new ControlError(98, "address 1a:46:0b:ca:bc:7b is in use by macvtap1"), refused.Error);
+        Assert.Equal(new ControlError((int)Errno.EADDRINUSE, "address 1a:46:0b:ca:bc:7b is in use by macvtap1"), refused.Error);
         Assert.Equal("""{"ok":false,"error":{"errno":98,"message":"x"}}""",
             System.Text.Encoding.UTF8.GetString(ControlCodec.EncodeResponse(ControlResponse.Failure(98, "x"))));
     }

@@ -8,6 +8,7 @@ using CsCheck;
 using Mvtap.Control;
 using Mvtap.Linux;
 using Mvtap.Linux.Netlink;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli.Tests;
 
@@ -30,7 +31,7 @@ public sealed class InterfaceNameKernelDifferentialTests
     [Fact]
     public void A_name_is_valid_exactly_when_the_kernel_takes_it_and_it_has_no_deliberately_refused_character()
     {
-        Assert.True(Mvtap.Linux.Interop.Identity.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var ns = new ThrowawayNamespace();
         using var rtnl = Rtnetlink.InNamespace(ns.Name);
         int peer = 0;
@@ -59,11 +60,11 @@ public sealed class InterfaceNameKernelDifferentialTests
         {
             Veth.Create(rtnl, name, peerName);
         }
-        catch (RtnetlinkException e) when (e.Errno is 22 or 34) // EINVAL, ERANGE: dev_valid_name or the length
+        catch (RtnetlinkException e) when (e.Errno is (int)Errno.EINVAL or (int)Errno.ERANGE) // dev_valid_name or the length
         {
             return false;
         }
-        catch (RtnetlinkException e) when (e.Errno == 17) // EEXIST: a valid name that is taken ("lo")
+        catch (RtnetlinkException e) when (e.Errno == (int)Errno.EEXIST) // a valid name that is taken ("lo")
         {
             return true;
         }

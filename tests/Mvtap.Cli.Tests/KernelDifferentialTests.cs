@@ -9,8 +9,6 @@ namespace Mvtap.Cli.Tests;
 
 public sealed class KernelDifferentialTests
 {
-    private static readonly bool IsRoot = Environment.UserName == "root";
-
     private static readonly string[][] Sequence =
     [
         ["link", "add", "link", "l0", "name", "t0", "address", "02:aa:00:00:00:01", "type", "macvtap"],
@@ -31,7 +29,7 @@ public sealed class KernelDifferentialTests
     [Fact]
     public void Mvtap_kernel_and_ip_agree_after_every_step()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         using var a = new ThrowawayNamespace();
         using var b = new ThrowawayNamespace();
         foreach (var step in Sequence)

@@ -1,7 +1,6 @@
 // `mvtap --kernel link ...` against the real kernel, in a throwaway network namespace with a
 // veth lower (needs root; without it the tests return early). What mvtap shows is compared with
 // what `ip -j -d link show` reports for the same link.
-using System.Diagnostics;
 using System.Text.Json;
 using Mvtap.Cli;
 using Mvtap.Linux;
@@ -11,50 +10,33 @@ namespace Mvtap.Cli.Tests;
 
 public sealed class KernelLinkBackendTests : IDisposable
 {
-    private static readonly bool IsRoot = Environment.UserName == "root";
-    private readonly string _ns = "mvtc-" + Random.Shared.Next(0x100000, 0xFFFFFF).ToString("x6");
+    private readonly ThrowawayNamespace _namespace;
     private readonly KernelLinkBackend _backend;
 
     public KernelLinkBackendTests()
     {
-        _backend = new KernelLinkBackend(() => Rtnetlink.InNamespace(_ns), () => NetNamespace.Open(_ns), TextWriter.Null);
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
-        Ip("netns", "add", _ns);
-        Ip("-n", _ns, "link", "add", "l0", "type", "veth", "peer", "name", "l0p");
-        Ip("-n", _ns, "link", "set", "l0", "up");
-        Ip("-n", _ns, "link", "set", "l0p", "up");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        _namespace = new ThrowawayNamespace();
+        _backend = new KernelLinkBackend(() => Rtnetlink.InNamespace(_namespace.Name), () => NetNamespace.Open(_namespace.Name), TextWriter.Null);
     }
 
-    public void Dispose()
-    {
-        if (IsRoot) Ip("netns", "del", _ns);
-    }
+    public void Dispose() => _namespace.Dispose();
 
-    private static string Ip(params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        string error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"ip {string.Join(' ', args)}: {error}");
-        return output;
-    }
+    private static string Ip(params string[] args) => TestNet.Ip(args);
 
     private CliResult Mvtap(string commandLine) => CliRun.Run(_backend, commandLine.Split(' '));
 
     [Fact]
     public void Add_show_set_delete_match_the_kernel()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         Assert.Equal(0, Mvtap("link add link l0 name m0 type macvtap address 02:11:22:33:44:55 bcqueuelen 7").Exit);
         Assert.Equal(0, Mvtap("link set m0 up").Exit);
 
         var shown = Mvtap("-j -d link show m0");
         Assert.Equal("", shown.Stderr);
         using var ours = JsonDocument.Parse(shown.Stdout);
-        using var kernel = JsonDocument.Parse(Ip("-n", _ns, "-j", "-d", "link", "show", "m0"));
+        using var kernel = JsonDocument.Parse(Ip("-n", _namespace.Name, "-j", "-d", "link", "show", "m0"));
         var o = ours.RootElement[0];
         var k = kernel.RootElement[0];
         foreach (var field in new[] { "ifindex", "ifname", "link", "address", "operstate", "mtu", "txqlen", "min_mtu", "max_mtu", "promiscuity" })
@@ -67,7 +49,7 @@ public sealed class KernelLinkBackendTests : IDisposable
         Assert.Contains("    macvtap mode vepa bcqueuelen 7 usedbcqueuelen 7 ", text);
 
         Assert.Equal(0, Mvtap("link set m0 mode bridge").Exit);
-        Assert.Contains("\"mode\":\"bridge\"", Ip("-n", _ns, "-j", "-d", "link", "show", "m0"));
+        Assert.Contains("\"mode\":\"bridge\"", Ip("-n", _namespace.Name, "-j", "-d", "link", "show", "m0"));
 
         Assert.Equal(0, Mvtap("link del m0").Exit);
         var gone = Mvtap("link show m0");
@@ -78,7 +60,7 @@ public sealed class KernelLinkBackendTests : IDisposable
     [Fact]
     public void Kernel_refusals_come_back_as_exit_1()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         Assert.Equal(0, Mvtap("link add link l0 name m1 type macvlan address 02:00:00:00:00:aa").Exit);
         Assert.Equal(0, Mvtap("link add link l0 name m2 type macvlan address 02:00:00:00:00:aa").Exit);
         Assert.Equal(0, Mvtap("link set m1 up").Exit);
@@ -108,7 +90,7 @@ public sealed class KernelLinkBackendTests : IDisposable
     [Fact]
     public void Source_list_operations_reach_the_kernel()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         Assert.Equal(0, Mvtap("link add link l0 name s0 type macvlan mode source macaddr 02:00:00:00:00:01 02:00:00:00:00:02").Exit);
         Assert.Equal(0, Mvtap("link set s0 macaddr add 02:00:00:00:00:03 02:00:00:00:00:04").Exit);
         Assert.Equal(0, Mvtap("link set s0 macaddr del 02:00:00:00:00:01").Exit);

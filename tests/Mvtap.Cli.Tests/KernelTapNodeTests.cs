@@ -9,8 +9,6 @@ namespace Mvtap.Cli.Tests;
 
 public sealed class KernelTapNodeTests
 {
-    private static readonly bool IsRoot = Environment.UserName == "root";
-
     private static int Index(ThrowawayNamespace ns, string name)
     {
         using var doc = JsonDocument.Parse(ns.Ip("-j", "link", "show", name));
@@ -26,7 +24,7 @@ public sealed class KernelTapNodeTests
     [Fact]
     public void Node_has_the_namespace_s_device_number_mode_and_owner_and_goes_with_the_link()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         using var ns = new ThrowawayNamespace();
         var added = ns.Mvtap("link", "add", "link", "l0", "name", "t0", "type", "macvtap", "owner", "nobody", "group", "1234");
         Assert.True(added.Exit == 0, added.Stderr);
@@ -56,7 +54,7 @@ public sealed class KernelTapNodeTests
     [Fact]
     public void Without_owner_the_node_is_root_0600_as_udev_makes_it()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         using var ns = new ThrowawayNamespace();
         var added = ns.Mvtap("link", "add", "link", "l0", "name", "t0", "type", "macvtap");
         Assert.True(added.Exit == 0, added.Stderr);
@@ -69,7 +67,7 @@ public sealed class KernelTapNodeTests
     [Fact]
     public void Another_namespace_s_tapN_is_left_alone_and_an_alternative_node_is_made()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         using var other = new ThrowawayNamespace();
         using var ns = new ThrowawayNamespace();
         other.Ip("link", "add", "link", "l0", "name", "x0", "type", "macvtap");
@@ -119,7 +117,7 @@ public sealed class KernelTapNodeTests
     [Fact]
     public void Unknown_owner_is_refused_before_a_link_is_made()
     {
-        Assert.True(IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
+        Assert.True(TestHost.IsRoot, "drives the kernel through rtnetlink: run as root (CI does)");
         using var ns = new ThrowawayNamespace();
         var refused = ns.Mvtap("link", "add", "link", "l0", "name", "t0", "type", "macvtap", "owner", "no-such-user-mvtap");
         Assert.Equal(1, refused.Exit);

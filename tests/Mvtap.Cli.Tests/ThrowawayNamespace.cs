@@ -1,8 +1,7 @@
-// A network namespace for one test (root only): a unique short name, a veth pair l0/l0p as the
-// lower, and removal on every exit path, including a constructor that fails half way. `mvtap`
-// runs in-process with the calling thread moved into the namespace, so the CLI's own defaults
-// (rtnetlink and sysfs of the caller's namespace) are what is tested.
-using System.Diagnostics;
+// A network namespace for one test (root only): the shared TestNamespace with a veth pair l0/l0p
+// as the lower, removed on every exit path, including a constructor that fails half way.
+// `mvtap` runs in-process with the calling thread moved into the namespace, so the CLI's own
+// defaults (rtnetlink and sysfs of the caller's namespace) are what is tested.
 using Mvtap.Cli;
 using Mvtap.Linux;
 
@@ -10,17 +9,11 @@ namespace Mvtap.Cli.Tests;
 
 internal sealed class ThrowawayNamespace : IDisposable
 {
-    public string Name { get; } = "mvt" + Random.Shared.Next(0x100000, 0xFFFFFF).ToString("x6");
+    private readonly TestNamespace _ns = new("mvt");
 
     public ThrowawayNamespace()
     {
-        Run("ip", "netns", "add", Name);
-        try
-        {
-            Ip("link", "add", "l0", "type", "veth", "peer", "name", "l0p");
-            Ip("link", "set", "l0", "up");
-            Ip("link", "set", "l0p", "up");
-        }
+        try { _ns.AddVeth("l0", "l0p"); }
         catch
         {
             Dispose();
@@ -28,8 +21,10 @@ internal sealed class ThrowawayNamespace : IDisposable
         }
     }
 
+    public string Name => _ns.Name;
+
     /// <summary>`ip -n NAME ARGS...`; throws on a non-zero exit.</summary>
-    public string Ip(params string[] args) => Run("ip", ["-n", Name, .. args]);
+    public string Ip(params string[] args) => _ns.Ip(args);
 
     /// <summary>`mvtap --kernel ARGS...` run in-process inside the namespace.</summary>
     public CliResult Mvtap(params string[] args) => NetNamespace.Run(Name, () =>
@@ -59,21 +54,9 @@ internal sealed class ThrowawayNamespace : IDisposable
                 Mvtap("link", "del", line.Split(':')[1].Trim().Split('@')[0]);
         }
         catch (InvalidOperationException) { } // the namespace never came to be
-        Run("ip", ["netns", "del", Name], allowFailure: true);
+        _ns.Dispose();
     }
 
-    public static string Run(string file, params string[] args) => Run(file, args, allowFailure: false);
-
-    private static string Run(string file, string[] args, bool allowFailure)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var error = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0 && !allowFailure)
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)}: {error.Result}");
-        return output;
-    }
+    /// <summary>A command that must succeed; its standard output.</summary>
+    public static string Run(string file, params string[] args) => TestNet.Run(file, args);
 }

@@ -22,7 +22,7 @@ internal sealed class CniLab : IDisposable
     public const string ExternalAddress = Subnet + ".100";
     public const string CniPath = "/usr/lib/cni";
     private static int _counter;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
     private readonly bool _lowerInHost;
     private MvtapdProcess? _daemon;
 
@@ -71,9 +71,7 @@ internal sealed class CniLab : IDisposable
 
     private void AddNamespace(string ns)
     {
-        Sh.Ip("netns", "add", ns);
-        _namespaces.Add(ns);
-        Sh.Ip("-n", ns, "link", "set", "lo", "up");
+        _namespaces.Add(ns, loopbackUp: true);
     }
 
     /// <summary>A container's network namespace, named under /run/netns as runtimes make them.</summary>
@@ -87,11 +85,18 @@ internal sealed class CniLab : IDisposable
     public void DeleteNamespace(string path)
     {
         var ns = Path.GetFileName(path);
-        Sh.Try("ip", "netns", "del", ns);
-        _namespaces.Remove(ns);
+        _namespaces.Delete(ns);
     }
 
-    public MvtapdProcess Daemon => _daemon ??= new MvtapdProcess(RunDir, Path.Combine(Dir, "state"), DaemonNetns);
+    public MvtapdProcess Daemon => _daemon ??= StartDaemon();
+
+    private MvtapdProcess StartDaemon()
+    {
+        var d = new MvtapdProcess(RunDir, Path.Combine(Dir, "state"), DaemonNetns is { } ns ? ["--netns", ns] : []);
+        try { d.StartAndWait(); }
+        catch { d.Dispose(); throw; }
+        return d;
+    }
 
     /// <summary>A network configuration of the mvtap plugin with host-local IPAM on this lab's subnet;
     /// <paramref name="extra"/> is spliced in (",\"key\":value...").</summary>
@@ -150,8 +155,7 @@ internal sealed class CniLab : IDisposable
             catch (Exception e) when (e is InvalidOperationException or JsonException) { /* the daemon is down: the namespaces go below */ }
             _daemon.Dispose();
         }
-        for (int i = _namespaces.Count - 1; i >= 0; i--) Sh.Try("ip", "netns", "del", _namespaces[i]);
-        _namespaces.Clear();
+        _namespaces.Dispose();
         if (_lowerInHost) Sh.Try("ip", "link", "del", Lower);
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }

@@ -34,7 +34,7 @@ public sealed class CniLifecycleTests
         var delWhileDown = CniLab.Plugin("DEL", conf, "cb", nsB);
         Assert.True(delWhileDown.ErrorCode == 11, $"DEL with mvtapd down must ask to try again: {delWhileDown}");
         lab.DeleteNamespace(nsB);
-        lab.Daemon.Start();
+        lab.Daemon.StartAndWait();
         var delB = CniLab.Plugin("DEL", conf, "cb", nsB);
         Assert.True(delB.Status == 0, delB.ToString());
         Assert.Empty(lab.Endpoints("net1"));
@@ -54,7 +54,7 @@ public sealed class CniLifecycleTests
         var down = CniLab.Plugin("STATUS", conf, ifName: null);
         Assert.Equal(50, down.ErrorCode);
         Assert.Empty(CniSchema.Error(down.Json));
-        lab.Daemon.Start();
+        lab.Daemon.StartAndWait();
         Assert.Equal(0, CniLab.Plugin("STATUS", conf, ifName: null).Status);
     }
 
@@ -102,7 +102,7 @@ public sealed class CniLifecycleTests
 
         Sh.Ip("-n", ns, "addr", "add", address, "dev", "eth0");
         Sh.Ip("-n", ns, "link", "set", "eth0", "address", "02:11:22:33:44:55");
-        Assert.True(Sh.Eventually(() => CniLab.Plugin("CHECK", withPrev, "ca", netns).ErrorCode == 100, TimeSpan.FromSeconds(30)),
+        Assert.True(TestNet.Eventually(() => CniLab.Plugin("CHECK", withPrev, "ca", netns).ErrorCode == 100, TimeSpan.FromSeconds(30)),
             "CHECK passed with a MAC other than prevResult's");
         Assert.Equal(0, CniLab.Plugin("DEL", withPrev, "ca", netns).Status);
     }

@@ -37,7 +37,7 @@ public sealed class PodmanTests
             Assert.Equal(0, CniLab.Plugin("STATUS", status).Status);
             lab.Daemon.Stop();
             Assert.Equal(50, CniLab.Plugin("STATUS", status).ErrorCode);
-            lab.Daemon.Start();
+            lab.Daemon.StartAndWait();
 
             // an attachment whose DEL never came: GC with podman's containers as the valid ones removes it
             string leakNs = lab.NewContainerNamespace("leak");

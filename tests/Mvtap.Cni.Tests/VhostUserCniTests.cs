@@ -44,7 +44,7 @@ public sealed class VhostUserCniTests
         using (var pmd = Testpmd.Start($"net_virtio_user0,path={socket},queues=1,mac={mac}", "icmpecho", lcore: 1))
         {
             pmd.WaitForStats(TimeSpan.FromSeconds(90));
-            Assert.True(Sh.Eventually(() => CniLab.Ping(lab.External, $"{CniLab.Subnet}.77", 1), TimeSpan.FromSeconds(60)),
+            Assert.True(TestNet.Eventually(() => CniLab.Ping(lab.External, $"{CniLab.Subnet}.77", 1), TimeSpan.FromSeconds(60)),
                 $"the external host got no answer from testpmd behind {socket}:\n{pmd.Output}\nmvtapd:\n{lab.Daemon.Output}");
             Assert.True(CniLab.Ping(lab.External, $"{CniLab.Subnet}.77"));
         }

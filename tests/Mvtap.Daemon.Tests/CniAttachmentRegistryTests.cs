@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Mvtap.Control;
 using Mvtap.Daemon.Links;
 using Mvtap.Daemon.State;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -39,12 +40,12 @@ public sealed class CniAttachmentRegistryTests : IDisposable
         using var r = NewRegistry();
         Assert.True(r.Handle(new LinkAddRequest { Lower = "sim0", Name = "cni1", Type = "macvtap", Cni = Who }).Ok);
         var twice = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "cni2", Type = "macvtap", Cni = Who });
-        Assert.Equal(17, twice.Error!.Errno); // EEXIST
+        Assert.Equal((int)Errno.EEXIST, twice.Error!.Errno);
         Assert.Contains("cni1", twice.Error.Message);
         var empty = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "cni3", Type = "macvtap", Cni = Who with { IfName = "" } });
-        Assert.Equal(22, empty.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, empty.Error!.Errno);
         var control = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "cni4", Type = "macvtap", Cni = Who with { ContainerId = "a\nb" } });
-        Assert.Equal(22, control.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, control.Error!.Errno);
         Assert.Single(r.Handle(new LinkShowRequest()).Links!);
     }
 
@@ -53,7 +54,7 @@ public sealed class CniAttachmentRegistryTests : IDisposable
     {
         using var r = NewRegistry();
         var tap = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "cni1", Type = "macvtap", TapName = "eth0", Cni = Who });
-        Assert.Equal(95, tap.Error!.Errno); // EOPNOTSUPP
+        Assert.Equal((int)Errno.EOPNOTSUPP, tap.Error!.Errno);
         Assert.Contains("not supported by this mvtapd yet", tap.Error.Message);
         Assert.Empty(r.Handle(new LinkShowRequest()).Links!);
     }
@@ -84,7 +85,7 @@ public sealed class CniAttachmentRegistryTests : IDisposable
         }
         Assert.Equal("not a socket", File.ReadAllText(Path.Combine(closed, "file")));
         var macvlan = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "v0", Type = "macvlan", VhostUserPath = Path.Combine(closed, "s.sock") });
-        Assert.Equal(22, macvlan.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, macvlan.Error!.Errno);
         var ok = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "v0", Type = "macvtap", VhostUserPath = Path.Combine(closed, "s.sock") });
         Assert.True(ok.Ok, ok.Error?.Message);
         Assert.Empty(r.Handle(new LinkShowRequest()).Links!.Skip(1));
@@ -103,6 +104,6 @@ public sealed class CniAttachmentRegistryTests : IDisposable
         r.Restore(store.Load());
         Assert.True(r.Handle(new LinkDelRequest { Name = "cni3" }).Ok);
         Assert.DoesNotContain(store.Load().Endpoints, e => e.Name == "cni3");
-        Assert.Equal(19, r.Handle(new LinkDelRequest { Name = "cni3" }).Error!.Errno); // gone now: ENODEV
+        Assert.Equal((int)Errno.ENODEV, r.Handle(new LinkDelRequest { Name = "cni3" }).Error!.Errno); // gone now
     }
 }

@@ -23,7 +23,7 @@ public sealed class DaemonFloodTests : IDisposable
     private readonly ITestOutputHelper _log;
     private readonly string _prefix = $"mvf{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-flood-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
 
     private string Host => $"{_prefix}-h";
     private string Ext => $"{_prefix}-x";
@@ -35,7 +35,7 @@ public sealed class DaemonFloodTests : IDisposable
         _log = log;
         try
         {
-            foreach (var ns in new[] { Host, Ext, A, B }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Ext, A, B }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "mtu", "65535", "type", "veth", "peer", "name", "ext0", "mtu", "65535", "netns", Ext);
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
             Shell.Ip("-n", Ext, "addr", "add", "10.81.0.1/24", "dev", "ext0");
@@ -46,7 +46,7 @@ public sealed class DaemonFloodTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
@@ -89,10 +89,10 @@ public sealed class DaemonFloodTests : IDisposable
     [Fact]
     public void Floods_of_broken_frames_from_outside_and_from_a_container_leave_forwarding_and_the_daemon_up()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         int seed = int.TryParse(Environment.GetEnvironmentVariable("FLOOD_SEED"), out var s) ? s : Random.Shared.Next();
         _log.WriteLine($"flood seed {seed} (FLOOD_SEED={seed} reproduces it)");
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         foreach (var (name, ns, ip) in new[] { ("fa", A, "10.81.0.2"), ("fb", B, "10.81.0.3") })
         {

@@ -13,7 +13,7 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
     private const string Mac = "1a:46:0b:ca:bd:01";
     private readonly string _prefix = $"mvd{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-innerdel-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
 
     private string Host => $"{_prefix}-h";
     private string Ext => $"{_prefix}-x";
@@ -24,7 +24,7 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
     {
         try
         {
-            foreach (var ns in new[] { Host, Ext, Guest, Guest2 }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Ext, Guest, Guest2 }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "type", "veth", "peer", "name", "ext0", "netns", Ext);
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
             // the wire sends nothing of its own (no IPv6 there): what reaches a NIC is the test's frame
@@ -36,36 +36,23 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
-    private DaemonProcess Started()
+    private MvtapdProcess Started()
     {
-        var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         return d;
     }
 
-    private static bool Shown(DaemonProcess d, string name) => d.Cli("link", "show", name).Status == 0;
+    private static bool Shown(MvtapdProcess d, string name) => d.Cli("link", "show", name).Status == 0;
 
-    private static JsonElement[] Saved(DaemonProcess d) =>
+    private static JsonElement[] Saved(MvtapdProcess d) =>
         [.. JsonDocument.Parse(File.ReadAllText(Path.Combine(d.StateDir, "state.json"))).RootElement.GetProperty("endpoints").EnumerateArray()];
 
-    /// <summary>Re-reads until <paramref name="done"/> holds or 10 s pass; returns the last value either way.</summary>
-    private static T WaitFor<T>(Func<T> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        T value = read();
-        while (!done(value) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(50);
-            value = read();
-        }
-        return value;
-    }
-
-    private void AddG0(DaemonProcess d)
+    private void AddG0(MvtapdProcess d)
     {
         var add = d.Cli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "bridge", "address", Mac, "netns", Guest, "up");
         Assert.True(add.Status == 0, add.Err);
@@ -74,15 +61,15 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
     [Fact]
     public void A_nic_deleted_inside_its_container_deletes_the_endpoint_for_good()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var d = Started();
         AddG0(d);
         Shell.Ip("-n", Guest, "link", "del", "g0");
 
-        Assert.False(WaitFor(() => Shown(d, "g0"), shown => !shown), d.Output);
+        Assert.False(TestNet.WaitFor(() => Shown(d, "g0"), shown => !shown), d.Output);
         // mvtapd logs through the host's logger, which writes on a thread of its own: the line may follow the deletion
-        Assert.Contains($"g0: its interface g0 was deleted in namespace {Guest}; endpoint deleted", WaitFor(() => d.Output, o => o.Contains($"g0: its interface g0 was deleted in namespace {Guest}; endpoint deleted", StringComparison.Ordinal)));
-        Assert.Empty(WaitFor(() => Saved(d), e => e.Length == 0));
+        Assert.Contains($"g0: its interface g0 was deleted in namespace {Guest}; endpoint deleted", TestNet.WaitFor(() => d.Output, o => o.Contains($"g0: its interface g0 was deleted in namespace {Guest}; endpoint deleted", StringComparison.Ordinal)));
+        Assert.Empty(TestNet.WaitFor(() => Saved(d), e => e.Length == 0));
         // its MAC is free again: a new endpoint takes it and comes up
         var again = d.Cli("link", "add", "link", "low0", "name", "g1", "type", "macvlan", "address", Mac, "netns", Guest, "up");
         Assert.True(again.Status == 0, again.Err);
@@ -98,26 +85,26 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
     [Fact]
     public void A_namespace_deleted_with_its_container_deletes_the_endpoint()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var d = Started();
         AddG0(d);
         Shell.Ip("netns", "del", Guest);
-        _namespaces.Remove(Guest);
+        _namespaces.Forget(Guest);
 
-        Assert.False(WaitFor(() => Shown(d, "g0"), shown => !shown), d.Output);
+        Assert.False(TestNet.WaitFor(() => Shown(d, "g0"), shown => !shown), d.Output);
         // mvtapd logs through the host's logger, which writes on a thread of its own: the line may follow the deletion
         // which the monitor sees first, the namespace's going or its devices' deletion, is the kernel's timing
         string went = $"g0: its interface g0 went with namespace {Guest}; endpoint deleted";
         string deleted = $"g0: its interface g0 was deleted in namespace {Guest}; endpoint deleted";
-        string output = WaitFor(() => d.Output, o => o.Contains(went, StringComparison.Ordinal) || o.Contains(deleted, StringComparison.Ordinal));
+        string output = TestNet.WaitFor(() => d.Output, o => o.Contains(went, StringComparison.Ordinal) || o.Contains(deleted, StringComparison.Ordinal));
         Assert.True(output.Contains(went, StringComparison.Ordinal) || output.Contains(deleted, StringComparison.Ordinal), output);
-        Assert.Empty(WaitFor(() => Saved(d), e => e.Length == 0));
+        Assert.Empty(TestNet.WaitFor(() => Saved(d), e => e.Length == 0));
     }
 
     [Fact]
     public void A_nic_moved_on_by_its_container_is_followed_there_and_saved_there()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var d = Started();
         AddG0(d);
         Shell.Ip("-n", Guest, "link", "set", "g0", "netns", Guest2);
@@ -132,9 +119,9 @@ public sealed class DaemonInnerInterfaceDeletionTests : IDisposable
         Convert.FromHexString("02000000aa01").CopyTo(frame, 6);
         frame[12] = 0x88; frame[13] = 0xB5;
         long before = RxPackets(Guest2, "g0");
-        Assert.True(WaitFor(() => { wire.Send(frame); Thread.Sleep(50); return RxPackets(Guest2, "g0") > before; }, got => got), d.Output);
+        Assert.True(TestNet.WaitFor(() => { wire.Send(frame); Thread.Sleep(50); return RxPackets(Guest2, "g0") > before; }, got => got), d.Output);
         Assert.True(Shown(d, "g0"));
-        Assert.Equal(Guest2, WaitFor(() => Saved(d).Single().GetProperty("netns").GetString(), ns => ns == Guest2));
+        Assert.Equal(Guest2, TestNet.WaitFor(() => Saved(d).Single().GetProperty("netns").GetString(), ns => ns == Guest2));
     }
 
     private static int IfIndex(string ns, string name) =>

@@ -12,7 +12,7 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
     private const string NewMac = "1a:46:0b:ca:bc:42";
     private readonly string _prefix = $"mvi{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-inner-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
 
     private string Host => $"{_prefix}-h";
     private string Ext => $"{_prefix}-x";
@@ -22,7 +22,7 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
     {
         try
         {
-            foreach (var ns in new[] { Host, Ext, Guest }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Ext, Guest }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "type", "veth", "peer", "name", "ext0", "netns", Ext);
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
             Shell.Ip("-n", Ext, "link", "set", "ext0", "up");
@@ -32,11 +32,11 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
-    private static (bool Up, string Address) Shown(DaemonProcess d, string name = "g0")
+    private static (bool Up, string Address) Shown(MvtapdProcess d, string name = "g0")
     {
         var show = d.Cli("-j", "link", "show", name);
         Assert.True(show.Status == 0, show.Err);
@@ -45,31 +45,18 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
         return (up, link.GetProperty("address").GetString()!);
     }
 
-    private static (bool Up, string Mac) Saved(DaemonProcess d)
+    private static (bool Up, string Mac) Saved(MvtapdProcess d)
     {
         var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(d.StateDir, "state.json"))).RootElement;
         var ep = state.GetProperty("endpoints").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "g0");
         return (ep.GetProperty("up").GetBoolean(), ep.GetProperty("mac").GetString()!);
     }
 
-    /// <summary>Re-reads until <paramref name="done"/> holds or 10 s pass; returns the last value either way.</summary>
-    private static T WaitFor<T>(Func<T> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        T value = read();
-        while (!done(value) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(50);
-            value = read();
-        }
-        return value;
-    }
-
     [Fact]
     public void Down_and_a_new_address_set_inside_the_guest_are_shown_saved_and_restored()
     {
-        Assert.True(Shell.IsRoot, "needs root");
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        Assert.True(TestHost.IsRoot, "needs root");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "bridge", "address", "1a:46:0b:ca:bc:01", "netns", Guest, "up");
         Assert.True(add.Status == 0, add.Err);
@@ -77,8 +64,8 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
 
         Shell.Ip("-n", Guest, "link", "set", "g0", "down");
         Shell.Ip("-n", Guest, "link", "set", "g0", "address", NewMac);
-        Assert.Equal((false, NewMac), WaitFor(() => Shown(d), s => s == (false, NewMac)));
-        Assert.Equal((false, NewMac), WaitFor(() => Saved(d), s => s == (false, NewMac)));
+        Assert.Equal((false, NewMac), TestNet.WaitFor(() => Shown(d), s => s == (false, NewMac)));
+        Assert.Equal((false, NewMac), TestNet.WaitFor(() => Saved(d), s => s == (false, NewMac)));
 
         d.Signal(15);
         d.WaitForExit();
@@ -87,15 +74,15 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
 
         // and back up from inside: the restarted daemon follows the adopted interface too
         Shell.Ip("-n", Guest, "link", "set", "g0", "up");
-        Assert.Equal((true, NewMac), WaitFor(() => Shown(d), s => s == (true, NewMac)));
-        Assert.Equal((true, NewMac), WaitFor(() => Saved(d), s => s == (true, NewMac)));
+        Assert.Equal((true, NewMac), TestNet.WaitFor(() => Shown(d), s => s == (true, NewMac)));
+        Assert.Equal((true, NewMac), TestNet.WaitFor(() => Saved(d), s => s == (true, NewMac)));
     }
 
     [Fact]
     public void An_endpoint_added_without_up_is_down_inside_the_guest_too_until_the_guest_brings_it_up()
     {
-        Assert.True(Shell.IsRoot, "needs root");
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        Assert.True(TestHost.IsRoot, "needs root");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "low0", "name", "g1", "type", "macvlan", "address", "1a:46:0b:ca:bc:02", "netns", Guest);
         Assert.True(add.Status == 0, add.Err);
@@ -104,6 +91,6 @@ public sealed class DaemonInnerInterfaceTests : IDisposable
         var brief = Shell.Run("ip", "-n", Guest, "-br", "link", "show", "g1").Output;
         Assert.DoesNotContain("UP", brief[(brief.IndexOf('<') + 1)..brief.IndexOf('>')].Split(','));
         Shell.Ip("-n", Guest, "link", "set", "g1", "up");
-        Assert.True(WaitFor(() => Shown(d, "g1").Up, up => up), "the guest's up was not followed");
+        Assert.True(TestNet.WaitFor(() => Shown(d, "g1").Up, up => up), "the guest's up was not followed");
     }
 }

@@ -4,6 +4,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -18,7 +19,7 @@ public sealed class DaemonLifecycleTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static string ShowJson(DaemonProcess d)
+    private static string ShowJson(MvtapdProcess d)
     {
         var (status, output, err) = d.Cli("-j", "-d", "link", "show");
         Assert.True(status == 0, err);
@@ -28,7 +29,7 @@ public sealed class DaemonLifecycleTests : IDisposable
     [Fact]
     public void Endpoints_come_back_after_sigterm_and_after_sigkill()
     {
-        using var d = new DaemonProcess(RunDir, StateDir);
+        using var d = new MvtapdProcess(RunDir, StateDir);
         d.StartAndWait();
         Assert.Equal(0, d.Cli("link", "add", "link", "sim0", "name", "macvtap0", "type", "macvtap", "mode", "bridge").Status);
         Assert.Equal(0, d.Cli("link", "set", "macvtap0", "address", "1a:46:0b:ca:bc:7b", "up").Status);
@@ -58,7 +59,7 @@ public sealed class DaemonLifecycleTests : IDisposable
         Directory.CreateDirectory(StateDir);
         var path = Path.Combine(StateDir, "state.json");
         File.WriteAllText(path, content);
-        using var d = new DaemonProcess(RunDir, StateDir);
+        using var d = new MvtapdProcess(RunDir, StateDir);
         d.Start();
         Assert.Equal(1, d.WaitForExit());
         Assert.Contains($"{path} is corrupt", d.Output);
@@ -68,11 +69,11 @@ public sealed class DaemonLifecycleTests : IDisposable
     [Fact]
     public void Malformed_and_oversized_requests_get_errors_and_the_daemon_goes_on()
     {
-        using var d = new DaemonProcess(RunDir, StateDir);
+        using var d = new MvtapdProcess(RunDir, StateDir);
         d.StartAndWait();
         var garbage = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, RawControl.Frame(Encoding.UTF8.GetBytes("{\"op\":\"link-add\",\"lower\":"))));
         Assert.False(garbage.Ok);
-        Assert.Equal(22, garbage.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, garbage.Error!.Errno);
         var unknownOp = ControlCodec.DecodeResponse(RawControl.Exchange(d.SocketPath, RawControl.Frame(Encoding.UTF8.GetBytes("{\"op\":\"reboot\"}"))));
         Assert.False(unknownOp.Ok);
         var header = new byte[4];
@@ -88,7 +89,7 @@ public sealed class DaemonLifecycleTests : IDisposable
     public void A_client_without_permission_is_refused_and_the_socket_group_admits()
     {
         using var nobody = new NobodyCli();
-        using (var d = new DaemonProcess(RunDir, StateDir))
+        using (var d = new MvtapdProcess(RunDir, StateDir))
         {
             d.StartAndWait();
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(d.SocketPath));
@@ -96,7 +97,7 @@ public sealed class DaemonLifecycleTests : IDisposable
             Assert.Equal(1, status);
             Assert.Contains("Permission denied", err);
         }
-        using (var d = new DaemonProcess(RunDir, StateDir, "--socket-group", "65534"))
+        using (var d = new MvtapdProcess(RunDir, StateDir, "--socket-group", "65534"))
         {
             d.StartAndWait();
             var (status, err) = nobody.Run(RunDir, "link", "show");

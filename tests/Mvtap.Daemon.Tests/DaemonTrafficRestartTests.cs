@@ -10,7 +10,7 @@ public sealed class DaemonTrafficRestartTests : IDisposable
     private const int SIGTERM = 15, SIGKILL = 9;
     private readonly string _prefix = $"mvr{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-traffic-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
 
     private string Host => $"{_prefix}-h";
     private string Ext => $"{_prefix}-x";
@@ -20,7 +20,7 @@ public sealed class DaemonTrafficRestartTests : IDisposable
     {
         try
         {
-            foreach (var ns in new[] { Host, Ext, Guest }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Ext, Guest }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "type", "veth", "peer", "name", "ext0", "netns", Ext);
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
             Shell.Ip("-n", Ext, "addr", "add", "10.80.0.1/24", "dev", "ext0");
@@ -31,7 +31,7 @@ public sealed class DaemonTrafficRestartTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
@@ -45,8 +45,8 @@ public sealed class DaemonTrafficRestartTests : IDisposable
     [Fact]
     public void Traffic_resumes_after_sigterm_and_sigkill_with_the_guests_configuration_kept()
     {
-        Assert.True(Shell.IsRoot, "needs root");
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        Assert.True(TestHost.IsRoot, "needs root");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "bridge", "address", "1a:46:0b:ca:bc:01", "netns", Guest);
         Assert.True(add.Status == 0, add.Err);

@@ -39,7 +39,7 @@ public sealed class DatapathSupervisionTests
     [Fact]
     public async Task A_failed_datapath_thread_shows_in_link_show_until_it_is_restarted_and_then_forwards_again()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         using var sw = new LinuxSwitch(lab.Host, log: _ => { });
         using var registry = new LinkRegistry(name => PacketLowerHost.Open(sw, name), new StateStore(lab.StateDir), NullLogger.Instance, lab.RunDir);
@@ -58,12 +58,12 @@ public sealed class DatapathSupervisionTests
             bool failing = true;
             dp.WakeupHook = () => { if (Volatile.Read(ref failing)) throw new InvalidOperationException("injected failure (test)"); };
             // each look also wakes the thread, so a restarted one fails again at once while armed
-            var text = LowerLab.WaitFor(() => { dp.CheckHeartbeat(); return Cli(lab.RunDir, "-d", "link", "show", "g0").Out; },
+            var text = TestNet.WaitFor(() => { dp.CheckHeartbeat(); return Cli(lab.RunDir, "-d", "link", "show", "g0").Out; },
                 o => o.Contains("datapath restarting"));
             Assert.Contains("datapath restarting", text);
             Assert.Contains("datapath reason: failed (InvalidOperationException: injected failure (test)); restarting in", text);
             Assert.Contains("NO-CARRIER", text);
-            var json = LowerLab.WaitFor(() => { dp.CheckHeartbeat(); return Datapath(lab.RunDir); },
+            var json = TestNet.WaitFor(() => { dp.CheckHeartbeat(); return Datapath(lab.RunDir); },
                 l => l.GetProperty("mvtap").GetProperty("datapath").GetProperty("state").GetString() == "restarting");
             var datapath = json.GetProperty("mvtap").GetProperty("datapath");
             Assert.Equal("restarting", datapath.GetProperty("state").GetString());
@@ -71,7 +71,7 @@ public sealed class DatapathSupervisionTests
             Assert.Equal("LOWERLAYERDOWN", json.GetProperty("operstate").GetString());
 
             Volatile.Write(ref failing, false);
-            var after = LowerLab.WaitFor(() => Datapath(lab.RunDir), l => l.GetProperty("mvtap").GetProperty("datapath").GetProperty("state").GetString() == "running");
+            var after = TestNet.WaitFor(() => Datapath(lab.RunDir), l => l.GetProperty("mvtap").GetProperty("datapath").GetProperty("state").GetString() == "running");
             Assert.Equal("running", after.GetProperty("mvtap").GetProperty("datapath").GetProperty("state").GetString());
             Assert.True(after.GetProperty("mvtap").GetProperty("datapath").GetProperty("restarts").GetInt32() >= 1);
             Assert.Equal("UP", after.GetProperty("operstate").GetString());
@@ -89,7 +89,7 @@ public sealed class DatapathSupervisionTests
     [Fact]
     public void The_watchdog_is_fed_while_the_datapath_threads_answer_and_not_while_one_hangs()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         using var sw = new LinuxSwitch(lab.Host, log: _ => { });
         var dp = sw.OpenLower("low0");
@@ -105,10 +105,10 @@ public sealed class DatapathSupervisionTests
 
         using var release = new ManualResetEventSlim();
         dp.WakeupHook = () => release.Wait(); // the next heartbeat wakes it into the hang
-        Assert.True(LowerLab.WaitFor(() => watchdog.Withheld, n => n >= 1) >= 1, "a hung thread stops the feeding");
+        Assert.True(TestNet.WaitFor(() => watchdog.Withheld, n => n >= 1) >= 1, "a hung thread stops the feeding");
         while (notify.Available > 0) Receive(notify); // what was sent before the hang
         long ticks = watchdog.Ticks;
-        Assert.True(LowerLab.WaitFor(() => watchdog.Ticks, t => t >= ticks + 3) >= ticks + 3);
+        Assert.True(TestNet.WaitFor(() => watchdog.Ticks, t => t >= ticks + 3) >= ticks + 3);
         Assert.Equal(0, notify.Available);
         Assert.True(watchdog.Withheld >= 3);
 

@@ -13,7 +13,7 @@ internal sealed class LowerLab : IDisposable
     public const string GuestIp = "10.82.0.2";
     private readonly string _prefix = $"mvl{Environment.ProcessId % 10000}{Random.Shared.Next(1000):d3}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-lower-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
 
     public LowerLab()
     {
@@ -34,9 +34,7 @@ internal sealed class LowerLab : IDisposable
     /// <summary>A namespace of this lab's, removed on dispose.</summary>
     public string AddNamespace(string name)
     {
-        Shell.Ip("netns", "add", name);
-        _namespaces.Add(name);
-        return name;
+        return _namespaces.Add(name);
     }
 
     public string Name(string suffix) => $"{_prefix}-{suffix}";
@@ -50,10 +48,10 @@ internal sealed class LowerLab : IDisposable
         Shell.Ip("-n", Ext, "link", "set", "ext0", "up");
     }
 
-    public DaemonProcess Daemon(params string[] extraArgs) => new(RunDir, StateDir, ["--netns", Host, .. extraArgs]);
+    public MvtapdProcess Daemon(params string[] extraArgs) => new(RunDir, StateDir, ["--netns", Host, .. extraArgs]);
 
     /// <summary>Starts mvtapd with g0 in the guest namespace, passing traffic.</summary>
-    public DaemonProcess StartWithGuest(params string[] extraArgs)
+    public MvtapdProcess StartWithGuest(params string[] extraArgs)
     {
         var d = Daemon(extraArgs);
         try
@@ -67,7 +65,7 @@ internal sealed class LowerLab : IDisposable
     }
 
     /// <summary>Adds g0 (macvlan, bridge) in the guest namespace, up and addressed.</summary>
-    public static void AddGuest(DaemonProcess d, LowerLab lab)
+    public static void AddGuest(MvtapdProcess d, LowerLab lab)
     {
         var add = d.Cli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "bridge", "netns", lab.Guest, "up");
         Assert.True(add.Status == 0, add.Err);
@@ -85,7 +83,7 @@ internal sealed class LowerLab : IDisposable
     }
 
     /// <summary>`mvtap -j -d -s link show NAME`, parsed.</summary>
-    public static JsonElement Show(DaemonProcess d, string name = "g0")
+    public static JsonElement Show(MvtapdProcess d, string name = "g0")
     {
         var show = d.Cli("-j", "-d", "-s", "link", "show", name);
         Assert.True(show.Status == 0, show.Err);
@@ -119,22 +117,9 @@ internal sealed class LowerLab : IDisposable
             .ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("lower").GetString()!);
     }
 
-    /// <summary>Re-reads until <paramref name="done"/> holds or 20 s pass; returns the last value either way.</summary>
-    public static T WaitFor<T>(Func<T> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        T value = read();
-        while (!done(value) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(100);
-            value = read();
-        }
-        return value;
-    }
-
     public void Dispose()
     {
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 }

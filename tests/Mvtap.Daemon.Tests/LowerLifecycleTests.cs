@@ -13,24 +13,24 @@ namespace Mvtap.Daemon.Tests;
 
 public sealed class LowerLifecycleTests
 {
-    private static void Restart(DaemonProcess d)
+    private static void Restart(MvtapdProcess d)
     {
         d.Signal(15);
         d.WaitForExit();
         d.StartAndWait();
     }
 
-    private static void AssertUp(DaemonProcess d, string state = "present")
+    private static void AssertUp(MvtapdProcess d, string state = "present")
     {
-        var link = LowerLab.WaitFor(() => LowerLab.Show(d), l => LowerLab.LowerState(l) == state && LowerLab.HasFlag(l, "LOWER_UP"));
+        var link = TestNet.WaitFor(() => LowerLab.Show(d), l => LowerLab.LowerState(l) == state && LowerLab.HasFlag(l, "LOWER_UP"));
         Assert.Equal(state, LowerLab.LowerState(link));
         Assert.True(LowerLab.HasFlag(link, "LOWER_UP"), link.ToString());
         Assert.Equal("UP", link.GetProperty("operstate").GetString());
     }
 
-    private static void AssertDown(DaemonProcess d, string state, string reason)
+    private static void AssertDown(MvtapdProcess d, string state, string reason)
     {
-        var link = LowerLab.WaitFor(() => LowerLab.Show(d), l => LowerLab.LowerState(l) == state);
+        var link = TestNet.WaitFor(() => LowerLab.Show(d), l => LowerLab.LowerState(l) == state);
         Assert.Equal(state, LowerLab.LowerState(link));
         Assert.Contains(reason, LowerLab.LowerReason(link));
         Assert.True(LowerLab.HasFlag(link, "NO-CARRIER"), link.ToString());
@@ -38,7 +38,7 @@ public sealed class LowerLifecycleTests
     }
 
     /// <summary>While the lower is away the guest's frames are dropped as no_carrier, and counted.</summary>
-    private static void AssertNothingFlows(DaemonProcess d, LowerLab lab)
+    private static void AssertNothingFlows(MvtapdProcess d, LowerLab lab)
     {
         ulong before = LowerLab.Drops(LowerLab.Show(d), "no_carrier");
         Assert.False(Shell.Ping(lab.Guest, LowerLab.ExtIp));
@@ -48,7 +48,7 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void A_lower_moved_to_another_namespace_is_followed_there_and_reopened_when_it_comes_back()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         string away = lab.AddNamespace(lab.Name("a"));
         using var d = lab.StartWithGuest();
@@ -79,7 +79,7 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void A_lower_moved_where_mvtapd_cannot_reach_has_no_carrier_says_why_and_is_reopened_when_it_is_back()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         // A namespace no name and no process reaches: only this descriptor holds it.
         string hidden = lab.Name("u");
@@ -109,7 +109,7 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void A_deleted_lower_keeps_its_endpoints_without_carrier_and_an_interface_of_its_name_is_reopened()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         using var d = lab.StartWithGuest();
         Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "t0", "type", "macvtap", "up").Status);
@@ -127,7 +127,7 @@ public sealed class LowerLifecycleTests
         AssertUp(d);
         Assert.True(lab.GuestReachesExt(), "through the re-created lower, without a restart");
         // a veth has no unicast filter: the endpoints' MACs make it promiscuous (spec 4.2), the new one too
-        Assert.True(LowerLab.WaitFor(() => lab.LowerPromiscuity(), n => n >= 1) >= 1, "the re-created lower is promiscuous again");
+        Assert.True(TestNet.WaitFor(() => lab.LowerPromiscuity(), n => n >= 1) >= 1, "the re-created lower is promiscuous again");
         Assert.Contains("lower low0 is gone", d.Output);
         Assert.Contains("an interface named low0", d.Output);
         Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "g1", "type", "macvtap").Status);
@@ -141,14 +141,14 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void With_lower_gone_delete_a_deleted_lowers_endpoints_are_deleted_as_the_kernel_does()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         using var d = lab.StartWithGuest("--lower-gone", "delete");
         Assert.Equal(0, d.Cli("link", "add", "link", "low0", "name", "t0", "type", "macvtap").Status);
 
         Shell.Ip("-n", lab.Host, "link", "del", "low0");
-        Assert.Equal("[]\n", LowerLab.WaitFor(() => d.Cli("-j", "link", "show").Out, o => o == "[]\n"));
-        Assert.Empty(LowerLab.WaitFor(lab.Saved, s => s.Count == 0));
+        Assert.Equal("[]\n", TestNet.WaitFor(() => d.Cli("-j", "link", "show").Out, o => o == "[]\n"));
+        Assert.Empty(TestNet.WaitFor(lab.Saved, s => s.Count == 0));
         Assert.NotEqual(0, Shell.Run("ip", "-n", lab.Guest, "link", "show", "g0").Status); // its NIC went with it
         Assert.Contains("was deleted (--lower-gone delete)", d.Output);
 
@@ -160,7 +160,7 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void Endpoints_whose_lower_is_missing_when_mvtapd_starts_are_restored_when_it_appears()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         using var d = lab.StartWithGuest();
         d.Signal(15);
@@ -173,7 +173,7 @@ public sealed class LowerLifecycleTests
         Assert.Contains("is restored when low0 appears", d.Output);
 
         lab.CreateLower();
-        Assert.Equal(1, LowerLab.WaitFor(() => System.Text.Json.JsonDocument.Parse(d.Cli("-j", "link", "show").Out).RootElement.GetArrayLength(), n => n == 1));
+        Assert.Equal(1, TestNet.WaitFor(() => System.Text.Json.JsonDocument.Parse(d.Cli("-j", "link", "show").Out).RootElement.GetArrayLength(), n => n == 1));
         AssertUp(d);
         Assert.True(lab.GuestReachesExt(), "restored without a restart");
         Assert.Contains("restored g0 (index 1): its lower low0 appeared", d.Output);
@@ -182,17 +182,17 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void A_renamed_lower_keeps_its_endpoints_under_its_new_name()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         using var d = lab.StartWithGuest();
 
         Shell.Ip("-n", lab.Host, "link", "set", "low0", "down");
         Shell.Ip("-n", lab.Host, "link", "set", "low0", "name", "up0");
         Shell.Ip("-n", lab.Host, "link", "set", "up0", "up");
-        Assert.Equal("up0", LowerLab.WaitFor(() => LowerLab.Show(d).GetProperty("link").GetString(), l => l == "up0"));
+        Assert.Equal("up0", TestNet.WaitFor(() => LowerLab.Show(d).GetProperty("link").GetString(), l => l == "up0"));
         AssertUp(d);
         Assert.True(lab.GuestReachesExt());
-        Assert.Equal("up0", LowerLab.WaitFor(() => lab.Saved()["g0"], l => l == "up0"));
+        Assert.Equal("up0", TestNet.WaitFor(() => lab.Saved()["g0"], l => l == "up0"));
 
         Restart(d);
         Assert.Equal("up0", LowerLab.Show(d).GetProperty("link").GetString());
@@ -202,7 +202,7 @@ public sealed class LowerLifecycleTests
     [Fact]
     public void A_lower_in_a_namespace_that_nothing_holds_any_more_is_let_go_and_reopened_when_it_is_back()
     {
-        Assert.True(Shell.IsRoot, "needs root");
+        Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
         string away = lab.AddNamespace(lab.Name("a"));
         using var d = lab.StartWithGuest();
@@ -214,7 +214,7 @@ public sealed class LowerLifecycleTests
         Shell.Ip("netns", "del", away);
         AssertDown(d, "unreachable", "which no process uses and no name holds any more");
         // the kernel dismantles it (and the veth pair in it) in its own time
-        Assert.NotEqual(0, LowerLab.WaitFor(() => Shell.Run("ip", "-n", lab.Ext, "link", "show", "ext0").Status, s => s != 0));
+        Assert.NotEqual(0, TestNet.WaitFor(() => Shell.Run("ip", "-n", lab.Ext, "link", "show", "ext0").Status, s => s != 0));
         lab.CreateLower();
         AssertUp(d);
         Assert.True(lab.GuestReachesExt());

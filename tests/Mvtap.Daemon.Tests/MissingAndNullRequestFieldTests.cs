@@ -6,6 +6,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Mvtap.Control;
 using Mvtap.Daemon.Links;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -41,7 +42,7 @@ public sealed class MissingAndNullRequestFieldTests
         Assert.True(Send(r, """{"op":"link-add","lower":"sim0","name":"mv0","type":"macvtap"}""").Ok);
         var response = Send(r, json);
         Assert.False(response.Ok);
-        Assert.Equal(22, response.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, response.Error!.Errno);
         Assert.Equal($"Not enough information: \"{keyword}\" argument is required", response.Error.Message);
         var shown = Send(r, """{"op":"link-show"}""");
         Assert.Equal(["mv0"], shown.Links!.Select(l => l.Name));
@@ -106,9 +107,9 @@ public sealed class MissingAndNullRequestFieldTests
     {
         using var r = Registry();
         var flags = Send(r, """{"op":"link-add","lower":"sim0","name":"mv0","type":"macvtap","flags":[null]}""");
-        Assert.Equal(22, flags.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, flags.Error!.Errno);
         var macs = Send(r, """{"op":"link-add","lower":"sim0","name":"mv0","type":"macvtap","mode":"source","macaddr_operation":"set","macaddrs":[null]}""");
-        Assert.Equal(22, macs.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, macs.Error!.Errno);
         Assert.Empty(Send(r, """{"op":"link-show"}""").Links!);
     }
 }

@@ -4,6 +4,7 @@
 // leave nothing behind, in `link show` or in state.json. A name of 15 bytes of UTF-8 works.
 using System.Text.Json;
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -20,17 +21,17 @@ public sealed class NameRequestTests : IDisposable
         ".", "..", "", "\u00e0b" /* C3 A0: the kernel's isspace(0xA0) */, "a%d",
     };
 
-    private static string Names(DaemonProcess d) =>
+    private static string Names(MvtapdProcess d) =>
         string.Join(",", RawControl.Send(d.SocketPath, new LinkShowRequest()).Links!.Select(l => l.Name));
 
-    private static string SavedNames(DaemonProcess d) =>
+    private static string SavedNames(MvtapdProcess d) =>
         string.Join(",", JsonDocument.Parse(File.ReadAllText(Path.Combine(d.StateDir, "state.json"))).RootElement
             .GetProperty("endpoints").EnumerateArray().Select(e => e.GetProperty("name").GetString()));
 
     private static void RefusedInIpsWords(ControlResponse response, string name, string keyword)
     {
         Assert.False(response.Ok);
-        Assert.Equal(22, response.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, response.Error!.Errno);
         Assert.Equal($"argument \"{InterfaceNames.Printable(name)}\" is wrong: \"{keyword}\" not a valid ifname", response.Error.Message);
         Assert.DoesNotContain('\n', response.Error.Message);
     }
@@ -38,7 +39,7 @@ public sealed class NameRequestTests : IDisposable
     [Fact]
     public void Bad_names_in_raw_requests_are_refused_and_leave_nothing_behind()
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
         d.StartAndWait();
         Assert.True(RawControl.Send(d.SocketPath, new LinkAddRequest { Lower = "sim0", Name = "ok0", Type = "macvtap" }).Ok);
         foreach (var bad in BadNames)
@@ -62,7 +63,7 @@ public sealed class NameRequestTests : IDisposable
     public void A_name_of_15_bytes_of_utf8_works_and_survives_a_restart()
     {
         const string name = "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9a"; // 7 × 2 bytes + 1
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "sim0", "name", name, "type", "macvlan");
         Assert.True(add.Status == 0, add.Err);

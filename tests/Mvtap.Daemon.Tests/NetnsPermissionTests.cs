@@ -13,7 +13,7 @@ public sealed class NetnsPermissionTests : IDisposable
 {
     private readonly string _prefix = $"mvp{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-netns-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
     private readonly List<Process> _sleepers = [];
 
     private string Host => $"{_prefix}-h";
@@ -24,7 +24,7 @@ public sealed class NetnsPermissionTests : IDisposable
         File.SetUnixFileMode(_root, (UnixFileMode)0b111_101_101); // nobody reaches the socket below it
         try
         {
-            foreach (var ns in new[] { Host, Guest }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Guest }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
         }
@@ -38,7 +38,7 @@ public sealed class NetnsPermissionTests : IDisposable
             try { p.Kill(); p.WaitForExit(10_000); } catch (InvalidOperationException) { /* gone already */ }
             p.Dispose();
         }
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
@@ -76,7 +76,7 @@ public sealed class NetnsPermissionTests : IDisposable
         var p = StartSleeper(psi); // setpriv and unshare exec into sleep
         string name = $"{_prefix}-n";
         Shell.Ip("netns", "attach", name, $"{p.Id}");
-        _namespaces.Add(name);
+        _namespaces.Adopt(name);
         return name;
     }
 
@@ -85,7 +85,7 @@ public sealed class NetnsPermissionTests : IDisposable
     {
         string nobodys = NobodysNamespace();
         using var nobody = new NobodyCli();
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
         d.StartAndWait();
 
         // root's namespace (ip netns add): refused, nothing left behind
@@ -120,7 +120,7 @@ public sealed class NetnsPermissionTests : IDisposable
     [Fact]
     public void Netns_naming_no_namespace_is_refused_in_ips_words()
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
         string missing = $"{_prefix}-none";
         // ip link set dev X netns NAME: Error: argument "NAME" is wrong: Invalid "netns" value
@@ -151,7 +151,7 @@ public sealed class NetnsPermissionTests : IDisposable
         int rootsPid = SleeperInGuest(asNobody: false);
         int nobodysPid = SleeperInGuest(asNobody: true);
         using var nobody = new NobodyCli();
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host, "--socket-group", $"{NobodyCli.Id}");
         d.StartAndWait();
 
         var (status, err) = nobody.Run(d.RunDir, "link", "add", "link", "low0", "name", "n0", "type", "macvlan", "netns", $"{rootsPid}");

@@ -3,6 +3,7 @@
 // kernel (TUNSETOWNER refuses it); one past 32 bits names none either. mvtapd refuses them in
 // ip's words for a bad user or group (EINVAL) and leaves nothing behind; 4294967294 is a uid.
 using Mvtap.Control;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -15,14 +16,14 @@ public sealed class OwnerRangeRequestTests : IDisposable
     private static void Refused(ControlResponse response, string message)
     {
         Assert.False(response.Ok);
-        Assert.Equal(22, response.Error!.Errno);
+        Assert.Equal((int)Errno.EINVAL, response.Error!.Errno);
         Assert.Equal(message, response.Error.Message);
     }
 
     [Fact]
     public void Owner_or_group_numbers_that_name_no_account_are_refused_and_leave_nothing_behind()
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"));
         d.StartAndWait();
         foreach (var bad in new[] { "4294967295", "4294967296", "99999999999" })
         {

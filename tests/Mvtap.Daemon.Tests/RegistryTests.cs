@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Mvtap.Control;
 using Mvtap.Daemon.Links;
 using Mvtap.Daemon.State;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -57,18 +58,18 @@ public sealed class RegistryTests : IDisposable
         using var r = NewRegistry();
         Ok(r, new LinkAddRequest { Lower = "sim0", Name = "macvtap1", Type = "macvtap", Address = "1a:46:0b:ca:bc:7b", Up = true });
         var dup = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "macvtap1", Type = "macvtap" });
-        Assert.Equal(17, dup.Error!.Errno); // EEXIST
+        Assert.Equal((int)Errno.EEXIST, dup.Error!.Errno);
         var noLower = r.Handle(new LinkAddRequest { Lower = "eth-none", Name = "x", Type = "macvtap" });
-        Assert.Equal(19, noLower.Error!.Errno); // ENODEV
+        Assert.Equal((int)Errno.ENODEV, noLower.Error!.Errno);
         Assert.Contains("Cannot find device \"eth-none\"", noLower.Error.Message);
         var inUse = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "macvtap2", Type = "macvtap", Address = "1a:46:0b:ca:bc:7b", Up = true });
-        Assert.Equal(98, inUse.Error!.Errno); // EADDRINUSE
+        Assert.Equal((int)Errno.EADDRINUSE, inUse.Error!.Errno);
         Assert.Equal("address 1a:46:0b:ca:bc:7b is in use by macvtap1", inUse.Error.Message);
         Assert.Single(Ok(r, new LinkShowRequest()).Links!); // the refused add+up left nothing behind
         var multicast = r.Handle(new LinkSetRequest { Name = "macvtap1", Address = "01:00:5e:00:00:01" });
-        Assert.Equal(99, multicast.Error!.Errno); // EADDRNOTAVAIL
+        Assert.Equal((int)Errno.EADDRNOTAVAIL, multicast.Error!.Errno);
         var passthru = r.Handle(new LinkSetRequest { Name = "macvtap1", Mode = "passthru" });
-        Assert.Equal(22, passthru.Error!.Errno); // EINVAL
+        Assert.Equal((int)Errno.EINVAL, passthru.Error!.Errno);
     }
 
     [Fact]
@@ -104,15 +105,15 @@ public sealed class RegistryTests : IDisposable
             Assert.Null(Ok(r, new LinkAddRequest { Lower = "sim0", Name = "l", Type = "macvlan" }).Links![0].GuestMemory);
 
             var macvlan = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "l2", Type = "macvlan", GuestMemory = "any" });
-            Assert.Equal(22, macvlan.Error!.Errno); // EINVAL
+            Assert.Equal((int)Errno.EINVAL, macvlan.Error!.Errno);
             Assert.Contains("guestmem applies to macvtap endpoints", macvlan.Error.Message);
             var unknown = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "v2", Type = "macvtap", GuestMemory = "all" });
-            Assert.Equal(22, unknown.Error!.Errno);
+            Assert.Equal((int)Errno.EINVAL, unknown.Error!.Errno);
             Assert.Equal(["v", "l"], Ok(r, new LinkShowRequest()).Links!.Select(x => x.Name)); // the refused adds left nothing
             // a refused set changes nothing, not even what came with it
-            Assert.Equal(22, r.Handle(new LinkSetRequest { Name = "l", Up = true, GuestMemory = "any" }).Error!.Errno);
+            Assert.Equal((int)Errno.EINVAL, r.Handle(new LinkSetRequest { Name = "l", Up = true, GuestMemory = "any" }).Error!.Errno);
             Assert.False(Ok(r, new LinkShowRequest { Name = "l" }).Links![0].AdminUp);
-            Assert.Equal(22, r.Handle(new LinkSetRequest { Name = "v", Up = true, GuestMemory = "none" }).Error!.Errno);
+            Assert.Equal((int)Errno.EINVAL, r.Handle(new LinkSetRequest { Name = "v", Up = true, GuestMemory = "none" }).Error!.Errno);
             Assert.False(Ok(r, new LinkShowRequest { Name = "v" }).Links![0].AdminUp);
         }
         var saved = new StateStore(_dir).Load();

@@ -7,6 +7,7 @@ using Mvtap.Control;
 using Mvtap.Daemon.Links;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Daemon.Tests;
 
@@ -41,7 +42,7 @@ public sealed class RestoreRetryRegistryTests : IDisposable
         Assert.Equal(4, links[0].Index);
         Assert.Empty(r.AwaitedLowers);
         Assert.Equal(["late4"], store.Load().Endpoints.Select(e => e.Name));
-        Assert.Equal(19, r.Handle(new LinkDelRequest { Name = "late3" }).Error!.Errno); // ENODEV
+        Assert.Equal((int)Errno.ENODEV, r.Handle(new LinkDelRequest { Name = "late3" }).Error!.Errno);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
     private const int SIGTERM = 15;
     private readonly string _prefix = $"mvd{Environment.ProcessId % 10000}{Random.Shared.Next(100):d2}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-durable-if-").FullName;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
 
     private string Host => $"{_prefix}-h";
     private string Guest => $"{_prefix}-g";
@@ -24,7 +24,7 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
     {
         try
         {
-            foreach (var ns in new[] { Host, Guest, Other }) { Shell.Ip("netns", "add", ns); _namespaces.Add(ns); }
+            foreach (var ns in new[] { Host, Guest, Other }) _namespaces.Add(ns);
             Shell.Ip("-n", Host, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
             Shell.Ip("-n", Host, "link", "set", "low0", "up");
             Shell.Ip("-n", Host, "link", "set", "ext0", "up");
@@ -34,7 +34,7 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var ns in _namespaces) Shell.Run("ip", "netns", "del", ns);
+        _namespaces.Dispose();
         Shell.Run("umount", "-l", StateDir);
         Directory.Delete(_root, recursive: true);
     }
@@ -43,29 +43,17 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
         string.Join(" ", Shell.Run("ip", "-n", ns, "-br", "link").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split(' ')[0]).Order());
 
-    private static string Shown(DaemonProcess d)
+    private static string Shown(MvtapdProcess d)
     {
         var (status, output, err) = d.Cli("-j", "-d", "link", "show");
         Assert.True(status == 0, err);
         return output;
     }
 
-    private static bool ShownUp(DaemonProcess d) =>
+    private static bool ShownUp(MvtapdProcess d) =>
         JsonDocument.Parse(d.Cli("-j", "link", "show", "g0").Out).RootElement[0].GetProperty("flags").EnumerateArray().Any(f => f.GetString() == "UP");
 
-    private static T WaitFor<T>(Func<T> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        T value = read();
-        while (!done(value) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(50);
-            value = read();
-        }
-        return value;
-    }
-
-    private static void Refused(DaemonProcess d, string cause, params string[] args)
+    private static void Refused(MvtapdProcess d, string cause, params string[] args)
     {
         var (status, output, err) = d.Cli(args);
         Assert.True(status == 1, $"{string.Join(' ', args)} exited {status}: {output}{err}");
@@ -76,7 +64,7 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
     public void Refused_changes_leave_every_interface_where_it_was_and_a_nic_change_that_cannot_be_saved_is_logged()
     {
         using var mount = StateDirMount.SmallTmpfs(StateDir);
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), StateDir, "--netns", Host);
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), StateDir, "--netns", Host);
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "bridge", "netns", Guest, "up");
         Assert.True(add.Status == 0, add.Err);
@@ -94,8 +82,8 @@ public sealed class StateDurabilityInterfaceTests : IDisposable
 
         // made inside the container: it happened, it is followed, and not being saved is an error in the log
         Shell.Ip("-n", Guest, "link", "set", "g0", "down");
-        Assert.False(WaitFor(() => ShownUp(d), up => !up));
-        Assert.Contains("fail:", WaitFor(() => d.Output.Split('\n').FirstOrDefault(l => l.Contains("cannot save a change of an endpoint made outside")) ?? "", l => l != ""));
+        Assert.False(TestNet.WaitFor(() => ShownUp(d), up => !up));
+        Assert.Contains("fail:", TestNet.WaitFor(() => d.Output.Split('\n').FirstOrDefault(l => l.Contains("cannot save a change of an endpoint made outside")) ?? "", l => l != ""));
 
         mount.Free();
         var set = d.Cli("link", "set", "g0", "mtu", "1400");

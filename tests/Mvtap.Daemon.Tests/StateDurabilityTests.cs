@@ -22,14 +22,14 @@ public sealed class StateDurabilityTests : IDisposable
     }
 
     // What a refused change must not touch: `link show` with every detail, before and after.
-    private static string Shown(DaemonProcess d)
+    private static string Shown(MvtapdProcess d)
     {
         var (status, output, err) = d.Cli("-j", "-d", "link", "show");
         Assert.True(status == 0, err);
         return output;
     }
 
-    private static void Acknowledge(DaemonProcess d, params string[] args)
+    private static void Acknowledge(MvtapdProcess d, params string[] args)
     {
         var (status, _, err) = d.Cli(args);
         Assert.True(status == 0, $"{string.Join(' ', args)}: {err}");
@@ -50,7 +50,7 @@ public sealed class StateDurabilityTests : IDisposable
         ["link", "del", "keep0"],
     ];
 
-    private string AcknowledgeSome(DaemonProcess d)
+    private string AcknowledgeSome(MvtapdProcess d)
     {
         Acknowledge(d, "link", "add", "link", "sim0", "name", "keep0", "type", "macvtap", "mode", "bridge", "address", "1a:46:0b:ca:bc:7b");
         Acknowledge(d, "link", "set", "keep0", "up");
@@ -58,7 +58,7 @@ public sealed class StateDurabilityTests : IDisposable
         return Shown(d);
     }
 
-    private void EveryChangeIsRefusedWithTheCause(DaemonProcess d, string acknowledged, string cause)
+    private void EveryChangeIsRefusedWithTheCause(MvtapdProcess d, string acknowledged, string cause)
     {
         foreach (var change in Changes)
         {
@@ -70,7 +70,7 @@ public sealed class StateDurabilityTests : IDisposable
         }
     }
 
-    private void EveryChangeGoesThroughAndSurvivesARestart(DaemonProcess d)
+    private void EveryChangeGoesThroughAndSurvivesARestart(MvtapdProcess d)
     {
         foreach (var change in Changes) Acknowledge(d, change);
         var acknowledged = Shown(d);
@@ -86,7 +86,7 @@ public sealed class StateDurabilityTests : IDisposable
     public void On_a_full_state_directory_changes_are_refused_whole_and_a_restart_shows_what_was_acknowledged()
     {
         using var mount = StateDirMount.SmallTmpfs(StateDir);
-        using var d = new DaemonProcess(RunDir, StateDir);
+        using var d = new MvtapdProcess(RunDir, StateDir);
         d.StartAndWait();
         var acknowledged = AcknowledgeSome(d);
         mount.Fill();
@@ -106,7 +106,7 @@ public sealed class StateDurabilityTests : IDisposable
     public void On_a_read_only_state_directory_changes_are_refused_whole_and_a_restart_shows_what_was_acknowledged()
     {
         using var mount = StateDirMount.Bind(StateDir);
-        using var d = new DaemonProcess(RunDir, StateDir);
+        using var d = new MvtapdProcess(RunDir, StateDir);
         d.StartAndWait();
         var acknowledged = AcknowledgeSome(d);
         mount.MakeReadOnly();

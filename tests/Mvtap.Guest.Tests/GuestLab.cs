@@ -14,7 +14,7 @@ internal sealed class GuestLab : IDisposable
     private const string LowerPort = "pl";
 
     private static int _counter;
-    private readonly List<string> _namespaces = [];
+    private readonly NamespaceSet _namespaces = new();
     private readonly int _id;
 
     public GuestLab()
@@ -40,36 +40,31 @@ internal sealed class GuestLab : IDisposable
 
     private void Build()
     {
-        foreach (var ns in new[] { Switch, External, Host })
-        {
-            Run.Ip("netns", "add", ns);
-            _namespaces.Add(ns);
-            Run.Ip("-n", ns, "link", "set", "lo", "up");
-        }
-        Run.Ip("-n", Switch, "link", "add", "br0", "type", "bridge");
-        Run.Ip("-n", Switch, "link", "set", "br0", "up");
+        foreach (var ns in new[] { Switch, External, Host }) _namespaces.Add(ns, loopbackUp: true);
+        Sh.Ip("-n", Switch, "link", "add", "br0", "type", "bridge");
+        Sh.Ip("-n", Switch, "link", "set", "br0", "up");
         Plug(External, "eth0", "pe");
-        Run.Ip("-n", External, "addr", "add", $"{ExternalAddress}/24", "dev", "eth0");
+        Sh.Ip("-n", External, "addr", "add", $"{ExternalAddress}/24", "dev", "eth0");
         Plug(Host, Lower, LowerPort);
     }
 
     // A veth from a namespace into the switch's bridge.
     private void Plug(string ns, string name, string switchPort)
     {
-        Run.Ip("-n", Switch, "link", "add", switchPort, "type", "veth", "peer", "name", name, "netns", ns);
-        Run.Ip("-n", Switch, "link", "set", switchPort, "master", "br0", "up");
-        Run.Ip("-n", ns, "link", "set", name, "up");
+        Sh.Ip("-n", Switch, "link", "add", switchPort, "type", "veth", "peer", "name", name, "netns", ns);
+        Sh.Ip("-n", Switch, "link", "set", switchPort, "master", "br0", "up");
+        Sh.Ip("-n", ns, "link", "set", name, "up");
     }
 
     /// <summary>Reflective relay on the switch port facing the lower (VEPA's partner).</summary>
     public void SetHairpin(bool on) =>
-        Run.Ip("-n", Switch, "link", "set", LowerPort, "type", "bridge_slave", "hairpin", on ? "on" : "off");
+        Sh.Ip("-n", Switch, "link", "set", LowerPort, "type", "bridge_slave", "hairpin", on ? "on" : "off");
 
     /// <summary>The MAC the external host has learned for an address, or null (ARP proof that
     /// the guest itself, with its own MAC, answered on the segment).</summary>
     public string? ExternalNeighbour(string address)
     {
-        var (_, output) = Run.Try("ip", "-n", External, "neigh", "show", address);
+        var (_, output) = Sh.Try("ip", "-n", External, "neigh", "show", address);
         var words = output.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         int at = Array.IndexOf(words, "lladdr");
         return at >= 0 && at + 1 < words.Length ? words[at + 1] : null;
@@ -78,8 +73,7 @@ internal sealed class GuestLab : IDisposable
     public void Dispose()
     {
         // Deleting a namespace deletes the interfaces in it, veth peers included.
-        for (int i = _namespaces.Count - 1; i >= 0; i--) Run.Try("ip", "netns", "del", _namespaces[i]);
-        _namespaces.Clear();
+        _namespaces.Dispose();
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

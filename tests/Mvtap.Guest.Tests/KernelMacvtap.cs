@@ -11,13 +11,13 @@ internal static class KernelMacvtap
     /// of a private character device node for it.</summary>
     public static string Create(GuestLab lab, string name, string mode, string mac)
     {
-        Run.Ip("-n", lab.Host, "link", "add", "link", GuestLab.Lower, "name", name, "type", "macvtap", "mode", mode);
-        Run.Ip("-n", lab.Host, "link", "set", name, "address", mac, "up");
-        var ifindex = Run.Must("ip", "netns", "exec", lab.Host, "cat", $"/sys/class/net/{name}/ifindex").Trim();
+        Sh.Ip("-n", lab.Host, "link", "add", "link", GuestLab.Lower, "name", name, "type", "macvtap", "mode", mode);
+        Sh.Ip("-n", lab.Host, "link", "set", name, "address", mac, "up");
+        var ifindex = Sh.Must("ip", "netns", "exec", lab.Host, "cat", $"/sys/class/net/{name}/ifindex").Trim();
         // `ip netns exec` mounts the namespace's own sysfs, where tapN/dev belongs to this link.
-        var dev = Run.Must("ip", "netns", "exec", lab.Host, "cat", $"/sys/class/net/{name}/tap{ifindex}/dev").Trim().Split(':');
+        var dev = Sh.Must("ip", "netns", "exec", lab.Host, "cat", $"/sys/class/net/{name}/tap{ifindex}/dev").Trim().Split(':');
         var node = Path.Combine(lab.Dir, $"tap{ifindex}");
-        Run.Must("mknod", "-m", "600", node, "c", dev[0], dev[1]);
+        Sh.Must("mknod", "-m", "600", node, "c", dev[0], dev[1]);
         return node;
     }
 }

@@ -17,7 +17,7 @@ public class KernelMacvtapGuestTests
     [Fact]
     public void A_guest_on_a_kernel_macvtap_pings_the_external_host()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         Scenarios.GuestPingsExternalHost(lab, Kernel(lab));
     }
@@ -25,7 +25,7 @@ public class KernelMacvtapGuestTests
     [Fact]
     public void Two_guests_on_kernel_macvtaps_in_bridge_mode_ping_each_other()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         Scenarios.TwoGuests(lab, Kernel(lab), "bridge");
     }
@@ -33,7 +33,7 @@ public class KernelMacvtapGuestTests
     [Fact]
     public void Two_guests_on_kernel_macvtaps_in_vepa_mode_do_not_ping_each_other_without_hairpin()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         Scenarios.TwoGuests(lab, Kernel(lab), "vepa");
     }

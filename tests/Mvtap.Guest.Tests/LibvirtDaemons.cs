@@ -19,7 +19,7 @@ internal sealed class LibvirtDaemons : IDisposable
             if (!File.Exists("/run/libvirt/virtlogd-sock") || !Answers("virtlogd")) Start("virtlogd", "/run/virtlogd.pid");
             if (!Answers("libvirtd")) Start("libvirtd", "/run/libvirtd.pid");
             var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (Run.Try("virsh", "-c", "qemu:///system", "version").Status != 0)
+            while (Sh.Try("virsh", "-c", "qemu:///system", "version").Status != 0)
             {
                 if (DateTime.UtcNow > deadline) throw new TimeoutException("libvirtd does not answer virsh within 60 s");
                 Thread.Sleep(200);
@@ -33,12 +33,12 @@ internal sealed class LibvirtDaemons : IDisposable
     }
 
     private static bool Answers(string daemon) => daemon == "libvirtd"
-        ? Run.Try("virsh", "-c", "qemu:///system", "version").Status == 0
+        ? Sh.Try("virsh", "-c", "qemu:///system", "version").Status == 0
         : Process.GetProcessesByName("virtlogd").Length > 0;
 
     private void Start(string daemon, string pidFile)
     {
-        Run.Must(daemon, "-d");
+        Sh.Must(daemon, "-d");
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out _))
         {
@@ -57,7 +57,7 @@ internal sealed class LibvirtDaemons : IDisposable
             {
                 using var p = Process.GetProcessById(pid);
                 if (p.ProcessName != name) continue; // the pid went and came back as something else
-                Run.Try("kill", "-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                Sh.Try("kill", "-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 if (!p.WaitForExit(30_000)) p.Kill();
             }
             catch (ArgumentException) { /* already gone */ }

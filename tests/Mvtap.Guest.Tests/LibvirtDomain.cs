@@ -130,12 +130,12 @@ internal sealed class LibvirtDomain : IDisposable
         return port;
     }
 
-    private static string Virsh(params string[] args) => Run.Must("virsh", ["-c", Uri, .. args]);
+    private static string Virsh(params string[] args) => Sh.Must("virsh", ["-c", Uri, .. args]);
 
     public void Dispose()
     {
         _console?.Dispose();
-        Run.Try("virsh", "-c", Uri, "destroy", Name);
-        Run.Try("virsh", "-c", Uri, "undefine", Name);
+        Sh.Try("virsh", "-c", Uri, "destroy", Name);
+        Sh.Try("virsh", "-c", Uri, "undefine", Name);
     }
 }

@@ -13,7 +13,7 @@ public sealed class LibvirtGuestTests
     [Fact]
     public void A_domain_with_the_printed_interface_pings_through_restarts_of_itself_and_of_mvtapd()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         // QEMU runs as libvirt-qemu: it must reach the socket through the run directory
         File.SetUnixFileMode(lab.Dir, (UnixFileMode)0x1ed); // 0755

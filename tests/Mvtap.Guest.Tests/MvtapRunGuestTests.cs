@@ -20,7 +20,7 @@ public class MvtapRunGuestTests
     [Fact]
     public void A_guest_started_by_mvtap_run_pings_the_external_host()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         using var daemon = new MvtapDaemon(lab);
         Scenarios.GuestPingsExternalHost(lab, TapRelay(daemon));

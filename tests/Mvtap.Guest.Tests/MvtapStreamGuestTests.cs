@@ -8,7 +8,7 @@ public class MvtapStreamGuestTests
     [Fact]
     public void A_guest_attached_through_stream_pings_the_external_host()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         using var daemon = new MvtapDaemon(lab);
         Scenarios.GuestPingsExternalHost(lab, MvtapAttachments.Stream(daemon));
@@ -17,7 +17,7 @@ public class MvtapStreamGuestTests
     [Fact]
     public void A_vhost_user_guest_and_a_stream_guest_in_bridge_mode_ping_each_other()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         using var daemon = new MvtapDaemon(lab);
         Attach vhostUser = MvtapAttachments.VhostUser(daemon), stream = MvtapAttachments.Stream(daemon);

@@ -8,7 +8,7 @@ public class MvtapVhostUserGuestTests
     [Fact]
     public void A_guest_attached_through_vhost_user_pings_the_external_host()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         using var daemon = new MvtapDaemon(lab);
         Scenarios.GuestPingsExternalHost(lab, MvtapAttachments.VhostUser(daemon));
@@ -17,7 +17,7 @@ public class MvtapVhostUserGuestTests
     [Fact]
     public void Two_guests_through_vhost_user_in_bridge_mode_ping_each_other()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         using var daemon = new MvtapDaemon(lab);
         Scenarios.TwoGuests(lab, MvtapAttachments.VhostUser(daemon), "bridge");
@@ -26,7 +26,7 @@ public class MvtapVhostUserGuestTests
     [Fact]
     public void Two_guests_through_vhost_user_in_vepa_mode_do_not_ping_each_other_without_hairpin()
     {
-        Assert.True(Run.IsRoot, "the guest tests need root");
+        Assert.True(TestHost.IsRoot, "the guest tests need root");
         using var lab = new GuestLab();
         using var daemon = new MvtapDaemon(lab);
         Scenarios.TwoGuests(lab, MvtapAttachments.VhostUser(daemon), "vepa");

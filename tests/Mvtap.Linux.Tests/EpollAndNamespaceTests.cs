@@ -1,6 +1,7 @@
 // epoll + eventfd wake-ups and switching the calling thread between network namespaces.
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Tests;
 
@@ -69,6 +70,6 @@ public sealed class NetNamespaceTests : IDisposable
     public void UnknownNamespaceIsAnError()
     {
         var e = Assert.Throws<SystemCallException>(() => NetNamespace.Run("mvtl-none-" + TestNet.Suffix(), () => 0));
-        Assert.Equal(2, e.Errno); // ENOENT
+        Assert.Equal((int)Errno.ENOENT, e.Errno);
     }
 }

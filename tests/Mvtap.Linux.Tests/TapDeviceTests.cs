@@ -3,6 +3,7 @@
 using Mvtap.Core.Frames;
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Linux.Tests;
 
@@ -99,9 +100,9 @@ public sealed class TapDeviceTests : IDisposable
         tap.SetVnetHeaderSize(12);
         Assert.Equal(12, tap.GetVnetHeaderSize());
         var e = Assert.Throws<SystemCallException>(() => tap.SetVnetHeaderSize(4));
-        Assert.Equal(22, e.Errno);
+        Assert.Equal((int)Errno.EINVAL, e.Errno);
         e = Assert.Throws<SystemCallException>(() => tap.SetOffload(0x8000_0000));
-        Assert.Equal(22, e.Errno);
+        Assert.Equal((int)Errno.EINVAL, e.Errno);
         uint features = tap.GetFeatures();
         Assert.Equal((uint)(Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR | Tun.IFF_MULTI_QUEUE), features & 0x5102);
         tap.SetOwner(0);
@@ -116,7 +117,7 @@ public sealed class TapDeviceTests : IDisposable
         while (true)
         {
             try { return CreateTap(name); }
-            catch (SystemCallException e) when (e.Errno == 16 && DateTime.UtcNow < deadline) { Thread.Sleep(10); }
+            catch (SystemCallException e) when (e.Errno == (int)Errno.EBUSY && DateTime.UtcNow < deadline) { Thread.Sleep(10); }
         }
     }
 
@@ -142,7 +143,7 @@ public sealed class TapDeviceTests : IDisposable
         q1.SetQueueEnabled(true);
         // A single-queue attach to a multi-queue device is refused.
         var e = Assert.Throws<SystemCallException>(() => CreateTap(name, multiQueue: false));
-        Assert.Equal(22, e.Errno);
+        Assert.Equal((int)Errno.EINVAL, e.Errno);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public sealed class BlockingDescriptorTests
     [Fact]
     public void A_frontend_that_makes_its_kick_blocking_does_not_stop_the_lower_for_other_endpoints()
     {
-        Assert.True(Environment.IsPrivilegedProcess, "needs root (network namespace, AF_PACKET)");
+        Assert.True(TestHost.IsRoot, "needs root (network namespace, AF_PACKET)");
         using var ns = new KickReplacementTests.ThrowawayLower();
         using var lower = new PacketLower(KickReplacementTests.ThrowawayLower.LowerName, ns.Name);
         using var datapath = new LowerDatapath(lower);
@@ -44,7 +44,7 @@ public sealed class BlockingDescriptorTests
     [Fact]
     public void A_frontend_that_makes_its_call_blocking_and_full_does_not_stop_the_lower_for_other_endpoints()
     {
-        Assert.True(Environment.IsPrivilegedProcess, "needs root (network namespace, AF_PACKET)");
+        Assert.True(TestHost.IsRoot, "needs root (network namespace, AF_PACKET)");
         using var ns = new KickReplacementTests.ThrowawayLower();
         using var lower = new PacketLower(KickReplacementTests.ThrowawayLower.LowerName, ns.Name);
         using var datapath = new LowerDatapath(lower);

@@ -28,7 +28,7 @@ public sealed class KickReplacementTests
     [Fact]
     public void Replacing_kicks_while_frames_flow_leaves_no_stale_or_foreign_epoll_entry()
     {
-        Assert.True(Environment.IsPrivilegedProcess, "needs root (network namespace, AF_PACKET)");
+        Assert.True(TestHost.IsRoot, "needs root (network namespace, AF_PACKET)");
         using var ns = new ThrowawayLower();
         using var lower = new PacketLower(ThrowawayLower.LowerName, ns.Name);
         using var datapath = new LowerDatapath(lower);
@@ -229,17 +229,11 @@ public sealed class KickReplacementTests
     internal sealed class ThrowawayLower : IDisposable
     {
         public const string LowerName = "low0";
+        private readonly TestNamespace _ns = new("mvkick");
 
         public ThrowawayLower()
         {
-            Name = $"mvkick{Environment.ProcessId % 100000}x{Interlocked.Increment(ref _counter)}";
-            Ip("netns", "add", Name);
-            try
-            {
-                Ip("-n", Name, "link", "add", LowerName, "type", "veth", "peer", "name", "ext0");
-                Ip("-n", Name, "link", "set", LowerName, "up");
-                Ip("-n", Name, "link", "set", "ext0", "up");
-            }
+            try { _ns.AddVeth(LowerName, "ext0"); }
             catch
             {
                 Dispose();
@@ -247,20 +241,8 @@ public sealed class KickReplacementTests
             }
         }
 
-        private static int _counter;
-        public string Name { get; }
+        public string Name => _ns.Name;
 
-        private static void Ip(params string[] args)
-        {
-            using var p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardError = true })!;
-            string err = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) throw new InvalidOperationException($"ip {string.Join(' ', args)}: {err}");
-        }
-
-        public void Dispose()
-        {
-            try { Ip("netns", "del", Name); } catch (InvalidOperationException) { }
-        }
+        public void Dispose() => _ns.Dispose();
     }
 }

@@ -32,7 +32,7 @@ public sealed class SocketAccess
             var f = line.Split(':');
             if (f.Length >= 3 && uint.TryParse(f[2], out var id) && (f[0] == group || f[2] == group)) return (f[0], id);
         }
-        return uint.TryParse(group, out var n) ? (group, n) : null;
+        return Mvtap.Control.AccountNumbers.TryParse(group, out var n) ? (group, n) : null;
     }
 
     private static bool IsMember(uint uid, string groupName)

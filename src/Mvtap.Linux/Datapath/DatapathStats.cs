@@ -14,6 +14,8 @@ public sealed class DatapathStats
     /// <summary>Frames the core passed to the lower's own stack (RX_HANDLER_PASS). Nothing to do
     /// for an AF_PACKET lower: the kernel's stack had its copy already; counted for visibility.</summary>
     public long LowerStackPassed => Volatile.Read(ref lowerStackPassed);
+    /// <summary>Frames the lower's device took, including those it then dropped and counted itself
+    /// (ENOBUFS: its queue or driver dropped it).</summary>
     public long WireSent => Volatile.Read(ref wireSent);
     /// <summary>Frames for the wire the lower's socket would not take (buffer full).</summary>
     public long WireRefused => Volatile.Read(ref wireRefused);

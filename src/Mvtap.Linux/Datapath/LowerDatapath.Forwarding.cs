@@ -227,7 +227,8 @@ public sealed partial class LowerDatapath
     internal void SendBatch(PacketSocket socket, FrameBatch batch, Endpoint endpoint) => Flush(socket, batch, endpoint);
 
     /// <summary>Sends the batch; frames the socket refuses are counted against <paramref name="endpoint"/>
-    /// (QueueFull when its buffer is full, AttachmentError when the kernel rejects one) or the port.</summary>
+    /// (QueueFull when its buffer is full, AttachmentError when the kernel rejects one) or the port.
+    /// A frame the device took and then dropped is the device's drop, not ours (see ENOBUFS below).</summary>
     private void Flush(PacketSocket socket, FrameBatch batch, Endpoint? endpoint)
     {
         int start = 0;
@@ -236,11 +237,21 @@ public sealed partial class LowerDatapath
             int n = BatchIo.Send(socket, batch, start, out int errno);
             if (n > 0)
             {
-                if (endpoint is null) Stats.wireSent += n; else Stats.endpointSent += n;
+                CountSent(endpoint, n);
                 start += n;
                 continue;
             }
             if (errno == Sockets.EINTR) continue;
+            if (errno == BatchIo.ENOBUFS)
+            {
+                // ENOBUFS is the device's NET_XMIT_DROP: it took the first frame, dropped it and counted
+                // that drop itself (a veth whose peer has just gone down: tx_dropped; a full qdisc: its
+                // drops), exactly as when it drops and reports success (a veth without carrier, whose
+                // queue is then noop: NET_XMIT_CN). That frame left mvtap: counting it as ours too would
+                // count one drop twice, and differently on either side of the device's link watch.
+                CountSent(endpoint, 1);
+                start++;
+            }
             if (errno is Sockets.EAGAIN or BatchIo.ENOBUFS)
             {
                 // Full: this wake-up is over for these frames (the kernel's full-queue drop).
@@ -252,6 +263,11 @@ public sealed partial class LowerDatapath
             start++;
         }
         batch.Clear();
+    }
+
+    private void CountSent(Endpoint? endpoint, int n)
+    {
+        if (endpoint is null) Stats.wireSent += n; else Stats.endpointSent += n;
     }
 
     private void CountRefused(Endpoint? endpoint, DropReason reason)

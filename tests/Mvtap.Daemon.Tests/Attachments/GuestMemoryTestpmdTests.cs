@@ -15,16 +15,7 @@ public sealed class GuestMemoryTestpmdTests
 
     private static string Vdev(string path, string mac) => $"net_virtio_user0,path={path},queues=1,mac={mac}";
 
-    private static bool WaitFor(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition()) return true;
-            Thread.Sleep(100);
-        }
-        return false;
-    }
+    private static bool WaitFor(Func<bool> condition) => TestNet.Eventually(condition, Wait);
 
     private static string GuestMemoryShown(MacvtapLab lab, string name)
     {

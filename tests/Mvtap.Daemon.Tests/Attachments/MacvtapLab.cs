@@ -11,7 +11,7 @@ internal sealed class MacvtapLab : IDisposable
     private static int _counter;
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-attach-").FullName;
     private bool _namespace;
-    private readonly List<string> _guestNamespaces = [];
+    private readonly NamespaceSet _guestNamespaces = new();
 
     /// <param name="daemonArgs">extra mvtapd options.</param>
     public MacvtapLab(params string[] daemonArgs)
@@ -27,7 +27,7 @@ internal sealed class MacvtapLab : IDisposable
             Shell.Ip("-n", Netns, "link", "add", "low0", "type", "veth", "peer", "name", "ext0");
             Shell.Ip("-n", Netns, "link", "set", "low0", "up");
             Shell.Ip("-n", Netns, "link", "set", "ext0", "up");
-            Daemon = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), ["--netns", Netns, .. daemonArgs]);
+            Daemon = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), ["--netns", Netns, .. daemonArgs]);
             Daemon.StartAndWait();
         }
         catch
@@ -38,7 +38,7 @@ internal sealed class MacvtapLab : IDisposable
     }
 
     public string Netns { get; }
-    public DaemonProcess Daemon { get; } = null!;
+    public MvtapdProcess Daemon { get; } = null!;
     public string RunDir => Daemon.RunDir;
 
     /// <summary>Adds a macvtap endpoint in bridge mode, up, and returns its index (the N of tapN).</summary>
@@ -56,7 +56,6 @@ internal sealed class MacvtapLab : IDisposable
     public string AddMacvlanGuest(string name, string mac)
     {
         string ns = $"{Netns}g{_guestNamespaces.Count}";
-        Shell.Ip("netns", "add", ns);
         _guestNamespaces.Add(ns);
         if (_guestNamespaces.Count == 1) Shell.Ip("-n", Netns, "addr", "add", "10.77.0.1/24", "dev", "ext0");
         var r = Daemon.Cli("link", "add", "link", "low0", "name", name, "type", "macvlan", "mode", "bridge", "address", mac, "netns", ns, "up");
@@ -108,7 +107,7 @@ internal sealed class MacvtapLab : IDisposable
     public void Dispose()
     {
         Daemon?.Dispose();
-        foreach (var ns in _guestNamespaces) Shell.Run("ip", "netns", "del", ns);
+        _guestNamespaces.Dispose();
         if (_namespace) Shell.Run("ip", "netns", "del", Netns);
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }

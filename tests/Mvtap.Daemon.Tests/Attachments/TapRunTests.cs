@@ -48,7 +48,7 @@ public sealed class TapRunTests
 
     private static Process StartRun(MacvtapLab lab, string name, params string[] command)
     {
-        var psi = DaemonProcess.Dotnet("mvtap.dll", ["--run-dir", lab.RunDir, "run", name, "--", .. command]);
+        var psi = MvtapdProcess.Dotnet("mvtap.dll", ["--run-dir", lab.RunDir, "run", name, "--", .. command]);
         return Process.Start(psi)!;
     }
 

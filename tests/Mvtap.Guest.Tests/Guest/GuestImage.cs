@@ -110,9 +110,9 @@ internal sealed record GuestImage(string Kernel, string Initrd)
     private static string KernelPackage()
     {
         // A machine that installed its packages long ago may have no package lists; fetch them once.
-        if (!Run.Try("apt-cache", "depends", KernelMetaPackage).Output.Contains("Depends: linux-image-", StringComparison.Ordinal))
-            Run.MustIn(null, 300, "apt-get", "update", "-qq");
-        foreach (var line in Run.Must("apt-cache", "depends", KernelMetaPackage).Split('\n'))
+        if (!Sh.Try("apt-cache", "depends", KernelMetaPackage).Output.Contains("Depends: linux-image-", StringComparison.Ordinal))
+            Sh.MustIn(null, 300, "apt-get", "update", "-qq");
+        foreach (var line in Sh.Must("apt-cache", "depends", KernelMetaPackage).Split('\n'))
         {
             var t = line.Trim();
             if (t.StartsWith("Depends: linux-image-", StringComparison.Ordinal)) return t["Depends: ".Length..];
@@ -124,7 +124,7 @@ internal sealed record GuestImage(string Kernel, string Initrd)
     // package is downloaded and unpacked into the cache.
     private static string Busybox()
     {
-        var (status, output) = Run.Try("dpkg-query", "-W", "-f", "${Status}", BusyboxPackage);
+        var (status, output) = Sh.Try("dpkg-query", "-W", "-f", "${Status}", BusyboxPackage);
         if (status == 0 && output.Contains("install ok installed", StringComparison.Ordinal) && File.Exists("/bin/busybox"))
             return "/bin/busybox";
         var cached = Path.Combine(CacheDir, "busybox");
@@ -149,10 +149,10 @@ internal sealed record GuestImage(string Kernel, string Initrd)
         Directory.CreateDirectory(work);
         // apt's download sandbox user cannot write into root's cache; the download is still
         // checked against the signed package lists.
-        Run.MustIn(work, 300, "apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", package);
+        Sh.MustIn(work, 300, "apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", package);
         var deb = Directory.GetFiles(work, "*.deb").Single();
         var root = Path.Combine(work, "root");
-        Run.MustIn(work, 300, "dpkg-deb", "-x", deb, root);
+        Sh.MustIn(work, 300, "dpkg-deb", "-x", deb, root);
         return root;
     }
 

@@ -151,15 +151,8 @@ public sealed class TcpReachabilityTests(ITestOutputHelper output)
     /// must get exactly the payload (length and SHA-256) followed by the end of the stream, or it is broken.</summary>
     private static async Task<TcpOutcome> Transfer(string serverNs, string serverIp, string clientNs, int port, byte[] payload)
     {
-        // Sockets belong to the namespace of the thread that creates them; after that any thread may use them.
-        using var listener = NetNamespace.Run(serverNs, () =>
-        {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            s.Bind(new IPEndPoint(IPAddress.Any, port));
-            s.Listen(1);
-            return s;
-        });
-        using var client = NetNamespace.Run(clientNs, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var listener = TcpTransfer.Listen(serverNs, port, reuseAddress: false);
+        using var client = TcpTransfer.Client(clientNs);
         using var cts = new CancellationTokenSource(TransferTimeout);
         var server = Receive(listener, cts.Token);
 

@@ -14,45 +14,8 @@ public sealed class TransferTests
 {
     private const int Size = 4 << 20;
 
-    // Sockets belong to the namespace of the thread that creates them; after that any thread may use them.
-    private static Socket Listen(string ns, int port) => NetNamespace.Run(ns, () =>
-    {
-        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        // the same port serves several transfers in a row; the last one's connection may still
-        // be in TIME_WAIT on this side
-        s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        s.Bind(new IPEndPoint(IPAddress.Any, port));
-        s.Listen(1);
-        return s;
-    });
-
-    private static Socket Client(string ns) =>
-        NetNamespace.Run(ns, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-
-    private static byte[] Transfer(string serverNs, string serverIp, string clientNs, byte[] payload)
-    {
-        using var listener = Listen(serverNs, 5001);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var server = Task.Run(async () =>
-        {
-            using var conn = await listener.AcceptAsync(cts.Token);
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buf = new byte[65536];
-            long total = 0;
-            int n;
-            while ((n = await conn.ReceiveAsync(buf, SocketFlags.None, cts.Token)) > 0) { sha.AppendData(buf, 0, n); total += n; }
-            Assert.Equal(payload.Length, total);
-            return sha.GetHashAndReset();
-        });
-        using var client = Client(clientNs);
-        client.ConnectAsync(IPAddress.Parse(serverIp), 5001, cts.Token).AsTask().Wait(cts.Token);
-        int sent = 0;
-        while (sent < payload.Length)
-            sent += client.SendAsync(payload.AsMemory(sent), SocketFlags.None, cts.Token).AsTask().Result;
-        client.Shutdown(SocketShutdown.Send);
-        Assert.True(server.Wait(TimeSpan.FromSeconds(60)), "the transfer did not finish within 60 s");
-        return server.Result;
-    }
+    private static byte[] Transfer(string serverNs, string serverIp, string clientNs, byte[] payload) =>
+        TcpTransfer.SendAndHash(serverNs, serverIp, clientNs, 5001, payload, TimeSpan.FromSeconds(60));
 
     // Every slot of the core's broadcast ring gets its buffer on first use: cycle through all of
     // them (16 in the core today; 40 frames to be safe) with broadcasts from the external host.

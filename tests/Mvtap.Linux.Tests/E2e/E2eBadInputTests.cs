@@ -124,7 +124,7 @@ public sealed class E2eBadInputTests
             {
                 inner.SetLink(new LinkRequest { Index = rig.InnerA, Mtu = 9000 });
                 try { sent = raw.Send(Frame(TestNet.RandomMac(), rig.A.Mac, 9014)); }
-                catch (SystemCallException e) when (e.Errno == 90) { /* EMSGSIZE: the MTU was put back first */ }
+                catch (SystemCallException e) when (e.Errno == (int)Errno.EMSGSIZE) { /* the MTU was put back first */ }
             }
             Assert.True(sent, "the jumbo frame was never sent");
         }

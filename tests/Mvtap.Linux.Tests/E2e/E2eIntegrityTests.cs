@@ -31,38 +31,8 @@ public sealed class E2eIntegrityTests
         return false;
     }
 
-    // Sockets belong to the namespace of the thread that creates them; after that any thread may use them.
-    private static byte[] SendAndHash(string serverNs, string serverIp, string clientNs, byte[] payload)
-    {
-        using var listener = NetNamespace.Run(serverNs, () =>
-        {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true); // an earlier transfer's TIME_WAIT
-            s.Bind(new IPEndPoint(IPAddress.Any, Port));
-            s.Listen(1);
-            return s;
-        });
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var server = Task.Run(async () =>
-        {
-            using var conn = await listener.AcceptAsync(cts.Token);
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buf = new byte[1 << 20];
-            long total = 0;
-            int n;
-            while ((n = await conn.ReceiveAsync(buf, SocketFlags.None, cts.Token)) > 0) { sha.AppendData(buf, 0, n); total += n; }
-            Assert.Equal(payload.Length, total);
-            return sha.GetHashAndReset();
-        });
-        using var client = NetNamespace.Run(clientNs, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.ConnectAsync(IPAddress.Parse(serverIp), Port, cts.Token).AsTask().Wait(cts.Token);
-        int sent = 0;
-        while (sent < payload.Length)
-            sent += client.SendAsync(payload.AsMemory(sent), SocketFlags.None, cts.Token).AsTask().Result;
-        client.Shutdown(SocketShutdown.Send);
-        Assert.True(server.Wait(TimeSpan.FromSeconds(90)), "the transfer did not finish within 90 s");
-        return server.Result;
-    }
+    private static byte[] SendAndHash(string serverNs, string serverIp, string clientNs, byte[] payload) =>
+        TcpTransfer.SendAndHash(serverNs, serverIp, clientNs, Port, payload, TimeSpan.FromSeconds(90), receiveBuffer: 1 << 20);
 
     [Theory]
     [InlineData(1500)]
