@@ -31,7 +31,7 @@ public sealed class DetailedDropCountersTests
             frame[12] = 0x88; frame[13] = 0xb5; // local experimental ethertype
             for (int i = 0; i < Spoofed; i++) Assert.True(socket.Send(frame), "the guest's socket took the frame");
         }
-        var link = LowerLab.WaitFor(() => LowerLab.Show(d), l => LowerLab.Drops(l, "spoofed_source") >= Spoofed);
+        var link = TestNet.WaitFor(() => LowerLab.Show(d), l => LowerLab.Drops(l, "spoofed_source") >= Spoofed);
         Assert.Equal((ulong)Spoofed, LowerLab.Drops(link, "spoofed_source"));
 
         // text: the table under ip's TX errors rows, the count right-aligned under its reason

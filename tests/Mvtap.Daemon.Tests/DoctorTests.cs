@@ -47,7 +47,7 @@ public sealed class DoctorTests : IDisposable
     [Fact]
     public void OnThisHostDoctorExitsZeroWithExactlyTheWarningsThisHostsFactsCallFor()
     {
-        using var d = new DaemonProcess(RunDir, StateDir, "--netns", _netns);
+        using var d = new MvtapdProcess(RunDir, StateDir, "--netns", _netns);
         d.StartAndWait();
         var add = d.Cli("link", "add", "link", "low0", "name", "m0", "type", "macvtap");
         Assert.True(add.Status == 0, add.Err);

@@ -10,9 +10,9 @@ namespace Mvtap.Daemon.Tests;
 internal static partial class MetricsScrape
 {
     /// <summary>http://ADDRESS:PORT/metrics as the daemon logged it (waits for the line).</summary>
-    public static string Url(DaemonProcess d)
+    public static string Url(MvtapdProcess d)
     {
-        var output = LowerLab.WaitFor(() => d.Output, o => Served().IsMatch(o));
+        var output = TestNet.WaitFor(() => d.Output, o => Served().IsMatch(o));
         var match = Served().Match(output);
         Assert.True(match.Success, $"mvtapd did not say where it serves metrics:\n{output}");
         return match.Groups[1].Value;

@@ -28,7 +28,7 @@ public sealed class MetricsTests : IDisposable
         var url = MetricsScrape.Url(d);
 
         // during: a ping flood from the guest to the external host
-        var traffic = Task.Run(() => Mvtap.Cli.Demo.Shell.Run("ip", "netns", "exec", lab.Guest, "ping", "-q", "-c", $"{Pings}", "-i", "0.01", LowerLab.ExtIp));
+        var traffic = Task.Run(() => Sh.Try("ip", "netns", "exec", lab.Guest, "ping", "-q", "-c", $"{Pings}", "-i", "0.01", LowerLab.ExtIp));
         var during = MetricsScrape.Get(url);
         var checkDuring = MetricsScrape.Promtool(during);
         Assert.True(checkDuring.Status == 0 && checkDuring.Output.Trim().Length == 0, $"promtool during traffic: {checkDuring.Output}");
@@ -57,7 +57,7 @@ public sealed class MetricsTests : IDisposable
     [Fact]
     public void DeletedEndpointAndChangedModeLeaveNoStaleSeriesAndTheListenerClosesWithMvtapd()
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", "localhost:0");
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", "localhost:0");
         d.StartAndWait();
         foreach (var name in new[] { "m0", "m1" })
         {
@@ -98,7 +98,7 @@ public sealed class MetricsTests : IDisposable
     [InlineData("192.0.2.1:9417", "cannot serve --metrics on 192.0.2.1:9417: Cannot assign requested address")]
     public void BadMetricsAddressIsRefusedAtStartInWords(string address, string words)
     {
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", address);
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", address);
         d.Start();
         Assert.Equal(1, d.WaitForExit());
         Assert.Contains($"mvtapd: ", d.Output);
@@ -113,14 +113,14 @@ public sealed class MetricsTests : IDisposable
         taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         taken.Listen();
         var at = (IPEndPoint)taken.LocalEndPoint!;
-        using var d = new DaemonProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", at.ToString());
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", at.ToString());
         d.Start();
         Assert.Equal(1, d.WaitForExit());
         Assert.Contains($"mvtapd: cannot serve --metrics on {at}: Address already in use", d.Output);
     }
 
     // `mvtap -s -d -j link show` before and after a scrape; retried (bounded) until the two agree
-    private static (JsonElement[] Links, string Scrape) StableScrape(DaemonProcess d, string url)
+    private static (JsonElement[] Links, string Scrape) StableScrape(MvtapdProcess d, string url)
     {
         for (int attempt = 0; attempt < 50; attempt++)
         {

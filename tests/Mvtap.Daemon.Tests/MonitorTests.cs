@@ -95,14 +95,14 @@ public sealed class MonitorTests
         void Await(params Expected[] then)
         {
             expected.AddRange(then);
-            var t = LowerLab.WaitFor(() => FromText(text.Text), s => Matched(s, expected) == expected.Count);
-            var j = LowerLab.WaitFor(() => FromJson(json.Text), s => Matched(s, expected) == expected.Count);
+            var t = TestNet.WaitFor(() => FromText(text.Text), s => Matched(s, expected) == expected.Count);
+            var j = TestNet.WaitFor(() => FromJson(json.Text), s => Matched(s, expected) == expected.Count);
             if (Matched(t, expected) < expected.Count) Assert.Fail($"text: {expected[Matched(t, expected)]} missing in\n{text.Text}");
             if (Matched(j, expected) < expected.Count) Assert.Fail($"json: {expected[Matched(j, expected)]} missing in\n{json.Text}");
         }
         try
         {
-            Assert.True(LowerLab.WaitFor(() => server.Events.SubscriberCount, n => n == 2) == 2, $"both monitors subscribe: {errors}");
+            Assert.True(TestNet.WaitFor(() => server.Events.SubscriberCount, n => n == 2) == 2, $"both monitors subscribe: {errors}");
 
             Do(["link", "add", "link", "low0", "name", "m0", "type", "macvtap"], new Expected("added", "m0"));
             Do(["link", "set", "m0", "up"], new("up", "m0"), new("carrier", "m0"));
@@ -121,7 +121,7 @@ public sealed class MonitorTests
             var dp = sw.Lowers.Single();
             bool failing = true;
             dp.WakeupHook = () => { if (Volatile.Read(ref failing)) throw new InvalidOperationException("injected failure (test)"); };
-            LowerLab.WaitFor(() => { dp.CheckHeartbeat(); return Matched(FromText(text.Text), [.. expected, new("datapath", "m0", "restarting")]); },
+            TestNet.WaitFor(() => { dp.CheckHeartbeat(); return Matched(FromText(text.Text), [.. expected, new("datapath", "m0", "restarting")]); },
                 n => n == expected.Count + 1);
             Await(new Expected("datapath", "m0", "restarting"), new("no-carrier", "m0"));
             Volatile.Write(ref failing, false);
