@@ -17,7 +17,7 @@ public sealed record DaemonOptions
     /// <summary>What happens to the endpoints of a lower that is deleted: kept, without carrier,
     /// until an interface of its name appears (default; a deliberate difference), or deleted as the
     /// kernel deletes a lower's macvlans.</summary>
-    public Mvtap.Linux.Datapath.LowerGonePolicy LowerGone { get; init; }
+    public Mvtap.Datapath.LowerGonePolicy LowerGone { get; init; }
     /// <summary>Where `--metrics` serves the Prometheus text format; null = not served (the default).</summary>
     public System.Net.IPEndPoint? Metrics { get; init; }
 }

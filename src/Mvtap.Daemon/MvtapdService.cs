@@ -11,7 +11,7 @@ using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Links;
 using Mvtap.Daemon.Metrics;
 using Mvtap.Daemon.State;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 
 namespace Mvtap.Daemon;
 

@@ -10,7 +10,7 @@ using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.Metrics;
 using Mvtap.Daemon.State;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 
 GuestMemoryFaults.EnsureCatchable(); // may restart the process, before anything else runs
 

@@ -6,7 +6,7 @@
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 
 namespace Mvtap.Daemon;
 

@@ -92,7 +92,7 @@ public sealed unsafe class PacketSocket : IDisposable
     }
 
     /// <summary>Receives up to a batch of frames with one recvmmsg; 0 if none is waiting. Not for ring sockets.</summary>
-    public int ReceiveBatch(FrameBatch batch)
+    public int ReceiveBatch(SocketFrameBatch batch)
     {
         if (Ring is not null) throw new InvalidOperationException("this socket receives through its ring: use Ring.TryReceive");
         int n = Sockets.recvmmsg(_fd.Fd, batch.PrepareReceive(), (uint)batch.Capacity, Sockets.MSG_DONTWAIT, null);
@@ -110,7 +110,7 @@ public sealed unsafe class PacketSocket : IDisposable
     /// Sends frames <paramref name="start"/>.. of the batch with one sendmmsg and returns how many
     /// the kernel took (fewer when its buffer is full; 0 on EAGAIN). With a vnet header each frame starts with one.
     /// </summary>
-    public int SendBatch(FrameBatch batch, int start = 0)
+    public int SendBatch(SocketFrameBatch batch, int start = 0)
     {
         int count = batch.Count - start;
         if (count <= 0) return 0;

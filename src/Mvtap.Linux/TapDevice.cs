@@ -120,7 +120,7 @@ public sealed unsafe class TapDevice : IDisposable
     }
 
     /// <summary>Reads frames into the batch until it is full or nothing waits; one read per frame.</summary>
-    public int ReadBatch(FrameBatch batch)
+    public int ReadBatch(SocketFrameBatch batch)
     {
         batch.Clear();
         while (batch.Count < batch.Capacity)
@@ -133,7 +133,7 @@ public sealed unsafe class TapDevice : IDisposable
     }
 
     /// <summary>Writes frames <paramref name="start"/>.. of the batch; returns how many were taken.</summary>
-    public int WriteBatch(FrameBatch batch, int start = 0)
+    public int WriteBatch(SocketFrameBatch batch, int start = 0)
     {
         int i = start;
         while (i < batch.Count && Write(batch.Frame(i))) i++;

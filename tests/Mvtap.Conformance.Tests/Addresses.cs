@@ -2,7 +2,7 @@
 // lower's MAC, outside hosts, MACs for source lists, the endpoints' MACs and the multicast groups.
 // Fixed, so the kernel's topology and mvtap's see byte-identical frames.
 using Mvtap.Core.Frames;
-using Mvtap.Linux.Tests.E2e;
+using Mvtap.Datapath.Tests.E2e;
 
 namespace Mvtap.Conformance.Tests;
 

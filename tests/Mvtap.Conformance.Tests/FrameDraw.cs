@@ -6,7 +6,7 @@
 // frame's number as tag right after it (FrameObserver.TagOf), so every copy can be told apart.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Tests.E2e;
+using Mvtap.Datapath.Tests.E2e;
 using static Mvtap.Conformance.Tests.Addresses;
 
 namespace Mvtap.Conformance.Tests;

@@ -8,7 +8,7 @@
 // aside, and counted. If it does not pass, the copy stays and the comparison shows it.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Tests.E2e;
+using Mvtap.Datapath.Tests.E2e;
 using static Mvtap.Conformance.Tests.Addresses;
 
 namespace Mvtap.Conformance.Tests;

@@ -6,7 +6,7 @@
 // After the run each kernel side's copies that only its salted multicast hash let through are set
 // aside (KernelFilterLeaks), while the topology is still there to probe.
 using Mvtap.Core.Forwarding;
-using Mvtap.Linux.Tests.E2e;
+using Mvtap.Datapath.Tests.E2e;
 
 namespace Mvtap.Conformance.Tests;
 

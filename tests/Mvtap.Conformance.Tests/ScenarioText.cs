@@ -5,7 +5,7 @@
 // are the crafted frames, numbered as they are tagged. Enough to replay a disagreement by hand.
 using System.Text;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Tests.E2e;
+using Mvtap.Datapath.Tests.E2e;
 using static Mvtap.Conformance.Tests.Addresses;
 
 namespace Mvtap.Conformance.Tests;

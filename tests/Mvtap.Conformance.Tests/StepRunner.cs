@@ -4,7 +4,7 @@
 // wait until the port shows it, whose length is recorded. A wait that runs out is noted (the change
 // was not followed in time: the run goes on and the frames show what that costs); after an up both sides wait (bounded) until
 // the interface is operational, as a veth's transmit queue comes back a moment after its carrier.
-using Mvtap.Linux.Tests.E2e;
+using Mvtap.Datapath.Tests.E2e;
 using static Mvtap.Conformance.Tests.Addresses;
 
 namespace Mvtap.Conformance.Tests;

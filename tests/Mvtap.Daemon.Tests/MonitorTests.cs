@@ -15,7 +15,7 @@ using Mvtap.Daemon.Events;
 using Mvtap.Daemon.Links;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Daemon.State;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 
 namespace Mvtap.Daemon.Tests;
 

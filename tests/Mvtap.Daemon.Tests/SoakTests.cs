@@ -40,7 +40,7 @@ public class SoakTests
         // set-up, restart and drain a few more on a loaded machine
         if (!p.WaitForExit(TimeSpan.FromMinutes(20)))
         {
-            using (var k = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) k.WaitForExit(10_000); // the script's trap ends what it started
+            MvtapdProcess.Kill(p.Id, 15); // SIGTERM: the script's trap ends what it started
             p.WaitForExit(TimeSpan.FromMinutes(2));
             Assert.Fail($"the soak did not finish:\n{output}");
         }

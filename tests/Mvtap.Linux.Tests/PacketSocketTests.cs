@@ -31,7 +31,7 @@ public sealed class PacketSocketTests : IDisposable
         return got;
     }
 
-    private static void SendAll(PacketSocket s, FrameBatch batch)
+    private static void SendAll(PacketSocket s, SocketFrameBatch batch)
     {
         int sent = 0;
         var deadline = DateTime.UtcNow.AddSeconds(5);
@@ -49,7 +49,7 @@ public sealed class PacketSocketTests : IDisposable
     {
         using var tx = _net.Open(_net.A.Index);
         using var rx = _net.Open(_net.B.Index, Ring);
-        using var batch = new FrameBatch(64, 2048);
+        using var batch = new SocketFrameBatch(64, 2048);
         for (uint i = 0; i < 64; i++) Assert.True(batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 1000 + i, 60 + (int)i * 20)));
         SendAll(tx, batch);
 
@@ -68,7 +68,7 @@ public sealed class PacketSocketTests : IDisposable
         using var tx = _net.Open(_net.A.Index, opts);
         using var rx = _net.Open(_net.B.Index, opts with { RxRing = PacketRingGeometry.Default });
         Assert.Equal(10, rx.VnetHeaderSize);
-        using var batch = new FrameBatch(16, 2048);
+        using var batch = new SocketFrameBatch(16, 2048);
         for (uint i = 0; i < 16; i++)
         {
             var slot = batch.Reserve();
@@ -99,7 +99,7 @@ public sealed class PacketSocketTests : IDisposable
         using var tx = _net.Open(_net.A.Index, opts);
         using var rx = _net.Open(_net.B.Index, opts with { FrameRing = PacketFrameRingGeometry.Default });
         int[] lengths = [100, 5000, 1514, 9014, 60, 2100, 2000, 300];
-        using var batch = new FrameBatch(lengths.Length, 10 + 9014);
+        using var batch = new SocketFrameBatch(lengths.Length, 10 + 9014);
         for (int i = 0; i < lengths.Length; i++)
         {
             var slot = batch.Reserve();
@@ -111,7 +111,7 @@ public sealed class PacketSocketTests : IDisposable
         SendAll(tx, batch);
 
         var ring = rx.FrameRing!;
-        using var queued = new FrameBatch(1, 10 + 9014);
+        using var queued = new SocketFrameBatch(1, 10 + 9014);
         var got = new List<byte[]>();
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (got.Count < lengths.Length && DateTime.UtcNow < deadline)
@@ -147,11 +147,11 @@ public sealed class PacketSocketTests : IDisposable
     {
         using var tx = _net.Open(_net.A.Index);
         using var rx = _net.Open(_net.B.Index);
-        using var outBatch = new FrameBatch(32, 2048);
+        using var outBatch = new SocketFrameBatch(32, 2048);
         for (uint i = 0; i < 32; i++) outBatch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 3000 + i));
         SendAll(tx, outBatch);
 
-        using var inBatch = new FrameBatch(8, 2048);
+        using var inBatch = new SocketFrameBatch(8, 2048);
         var tags = new List<uint>();
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (tags.Count < 32 && DateTime.UtcNow < deadline)
@@ -180,7 +180,7 @@ public sealed class PacketSocketTests : IDisposable
         using var watcher = _net.Open(_net.A.Index, Ring);
         using var sender = _net.Open(_net.A.Index);
         using var other = _net.Open(_net.B.Index);
-        using var batch = new FrameBatch(8, 2048);
+        using var batch = new SocketFrameBatch(8, 2048);
         for (uint i = 0; i < 8; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 4000 + i));
         // From another socket: the kernel never loops a socket's own frames back to it anyway (skb_loop_sk).
         SendAll(sender, batch);
@@ -235,7 +235,7 @@ public sealed class PacketSocketTests : IDisposable
         using var tx = _net.Open(_net.A.Index);
         using var rx = _net.Open(_net.B.Index, Ring);
         rx.ReadStatistics(); // reset
-        using var batch = new FrameBatch(4, 256);
+        using var batch = new SocketFrameBatch(4, 256);
         for (uint i = 0; i < 4; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 5000 + i));
         SendAll(tx, batch);
         Assert.Equal(4, ReceiveFromRing(rx, 4).Count);
@@ -249,7 +249,7 @@ public sealed class PacketSocketTests : IDisposable
     {
         using var tx = _net.Open(_net.A.Index);
         using var rx = _net.Open(_net.B.Index, new PacketSocketOptions { RxRing = new PacketRingGeometry(Environment.SystemPageSize, 4, 1) });
-        using var batch = new FrameBatch(16, 256);
+        using var batch = new SocketFrameBatch(16, 256);
         var tags = new List<uint>();
         for (uint round = 0; round < 50; round++)
         {
@@ -266,7 +266,7 @@ public sealed class PacketSocketTests : IDisposable
     {
         using var tx = _net.Open(_net.A.Index);
         using var rx = _net.Open(_net.B.Index, Ring);
-        using var batch = new FrameBatch(32, 256);
+        using var batch = new SocketFrameBatch(32, 256);
         for (uint i = 0; i < 32; i++) batch.TryAdd(TestNet.Frame(_net.MacB, _net.MacA, 20_000 + i));
 
         long RoundTrip()

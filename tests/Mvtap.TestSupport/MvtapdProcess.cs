@@ -115,8 +115,10 @@ public class MvtapdProcess : IDisposable
         return o;
     }
 
+    /// <summary>kill(2): sends <paramref name="signal"/> to the process <paramref name="pid"/> (one
+    /// this test started).</summary>
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
+    public static extern int Kill(int pid, int signal);
 
     private void Append(string? line)
     {

@@ -4,7 +4,7 @@
 // stop all of them. (root: a veth lower in a private namespace.)
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 using Mvtap.VhostUser.Tests.Frontend;
 
 namespace Mvtap.VhostUser.Tests;

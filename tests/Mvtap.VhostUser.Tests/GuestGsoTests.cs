@@ -6,6 +6,7 @@
 using System.Buffers.Binary;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Datapath;
 using Mvtap.Tests.Gso;
 using Mvtap.VhostUser.Net;
 using Mvtap.VhostUser.Tests.Frontend;
@@ -73,7 +74,7 @@ public sealed class GuestGsoTests
         Assert.Equal(0, attachment.Endpoint.Counters.RxDropped);
     }
 
-    private const int LowerDatapathBatch = Mvtap.Linux.Datapath.LowerDatapath.EndpointBatchSize;
+    private const int LowerDatapathBatch = Mvtap.Datapath.LowerDatapath.EndpointBatchSize;
 
     [Fact]
     public void GuestWithTso4_GetsTheFrameWhole()

@@ -11,7 +11,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Net;
 using Mvtap.VhostUser.Protocol;

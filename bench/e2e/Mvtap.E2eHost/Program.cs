@@ -5,7 +5,7 @@
 // Usage: Mvtap.E2eHost <host-netns> <lower-ifname> <mode> <endpoint-netns>...
 using System.Runtime.InteropServices;
 using Mvtap.Core.Model;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 
 if (args.Length < 4)
 {

@@ -21,7 +21,7 @@ if (args[0] == "send")
     var dst = MacAddress.Parse(args[2]);
     var seconds = double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
     using var s = new PacketSocket(link.Index, new PacketSocketOptions { Protocol = 0, SendBuffer = 4 << 20, QdiscBypass = false });
-    using var batch = new FrameBatch(64, 128);
+    using var batch = new SocketFrameBatch(64, 128);
     var frame = new byte[60];
     dst.Write(frame);
     link.Address!.Value.Write(frame.AsSpan(6));

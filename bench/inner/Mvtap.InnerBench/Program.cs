@@ -13,8 +13,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Datapath;
 using Mvtap.Linux;
-using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Netlink;
 
 if (args.Length < 8)
@@ -68,7 +68,7 @@ for (int t = 0; t < trials; t++)
     rx.AddMulticast(group);
     long joined = Stopwatch.GetTimestamp();
     double? delay = null;
-    using var batch = new FrameBatch(16, 2048);
+    using var batch = new SocketFrameBatch(16, 2048);
     while (Stopwatch.GetElapsedTime(joined).TotalSeconds < 3 && delay is null)
     {
         if (!rx.WaitReadable(100)) continue;
@@ -100,6 +100,6 @@ static int IfIndex(string ns, string name)
 
 static void Drain(PacketSocket s)
 {
-    using var b = new FrameBatch(16, 2048);
+    using var b = new SocketFrameBatch(16, 2048);
     while (s.ReceiveBatch(b) > 0) { }
 }

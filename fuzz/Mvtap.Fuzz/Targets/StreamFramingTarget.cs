@@ -8,15 +8,15 @@
 using System.Buffers.Binary;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Datapath;
 using Mvtap.Linux;
-using Mvtap.Linux.Datapath;
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.Fuzz.Targets;
 
 public static class StreamFramingTarget
 {
-    private static readonly FrameBatch Scratch = new(1, 64);
+    private static readonly SocketFrameBatch Scratch = new(1, 64);
     private static StreamAttachment? _attachment;
 
     private static StreamAttachment Attachment => _attachment ??= Listen();
@@ -26,7 +26,7 @@ public static class StreamFramingTarget
         var dir = Directory.CreateTempSubdirectory("mvtap-fuzz-stream-").FullName;
         var port = new Port(new LowerDevice("fuzz0", new MacAddress(0x020000000001UL)));
         var ep = port.Create(new EndpointSettings { Name = "tap0", Mac = new MacAddress(0x020000000010UL) });
-        var attachment = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestSlot(), 1);
+        var attachment = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestClaim(), 1);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             attachment.Dispose();

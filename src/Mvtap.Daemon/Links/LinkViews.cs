@@ -56,7 +56,7 @@ internal static class LinkViews
             DatapathReason = health.DatapathReason,
             DatapathRestarts = health.DatapathRestarts,
             VhostUserPath = vhost,
-            VhostUserQueuePairs = vhost is null ? 0 : Attachments.MacvtapAttachmentPoints.QueuePairs,
+            VhostUserQueuePairs = vhost is null ? 0 : Datapath.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
             Cni = record.Cni,
             Statistics = new LinkStatistics

@@ -1,11 +1,14 @@
-// A `packet` lower: an existing Linux interface opened with AF_PACKET, its datapath thread
-// and its endpoints (design.md). A macvlan endpoint is a veth pair whose inner end carries
-// the endpoint's name and MAC; a macvtap endpoint gets its attachment points under the run
-// directory (tapN.vhost, tapN.stream), served by the lower's datapath thread. Its health (where
-// the lower is, whether the thread forwards) is what `link show -d` shows.
+// A `packet` lower as the daemon holds it: an existing Linux interface opened with AF_PACKET, its
+// datapath thread and its endpoints (design.md), all assembled by the switch (LinuxSwitch.AddEndpoint):
+// a macvlan endpoint is a veth pair whose inner end carries the endpoint's name and MAC; a macvtap
+// endpoint gets its attachment points under the run directory (tapN.vhost, tapN.stream), served by
+// the lower's datapath thread. Here: the daemon's words turned into the switch's (kinds, places,
+// owner names) and the lower's health (where the lower is, whether the thread forwards), which is
+// what `link show -d` shows.
+using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Attachments;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Daemon.Lowers;
@@ -15,7 +18,6 @@ public sealed class PacketLowerHost : ILowerHost
     private readonly LinuxSwitch _switch;
     private readonly LowerDatapath _datapath;
     private readonly HashSet<Endpoint> _macvlans = [];
-    private readonly Dictionary<Endpoint, MacvtapAttachmentPoints> _macvtaps = [];
 
     private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
     {
@@ -86,47 +88,33 @@ public sealed class PacketLowerHost : ILowerHost
         {
             if (netns is not null)
                 throw new MvtapException(Errno.EINVAL, $"{settings.Name} is a macvtap: only macvlan endpoints live in a namespace");
-            return Port.Create(settings);
+            return _switch.AddEndpoint(_datapath, new MacvtapSpec(settings));
         }
         // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
         // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
-        var ep = _switch.AddMacvlanEndpoint(_datapath, settings, netns, innerName ?? settings.Name, up: false, adopt: true);
+        var ep = _switch.AddEndpoint(_datapath, new MacvlanSpec(settings, netns, innerName ?? settings.Name, Up: false, Adopt: true));
         lock (_macvlans) _macvlans.Add(ep);
         return ep;
     }
 
     public void RemoveEndpoint(Endpoint endpoint)
     {
-        bool macvlan;
-        lock (_macvlans) macvlan = _macvlans.Remove(endpoint);
-        if (macvlan) _switch.RemoveEndpoint(endpoint);
-        else
-        {
-            Port.Delete(endpoint);
-            if (_macvtaps.Remove(endpoint, out var points)) points.Dispose();
-        }
+        lock (_macvlans) _macvlans.Remove(endpoint);
+        _switch.RemoveEndpoint(endpoint);
     }
 
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
         GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
     {
-        int uid = Accounts.Uid(owner), gid = Accounts.Gid(group);
-        if (_macvtaps.TryGetValue(endpoint, out var existing))
-        {
-            existing.SetOwner(uid, gid);
-            existing.SetGuestMemory(guestMemory);
-            return;
-        }
-        _macvtaps[endpoint] = MacvtapAttachmentPoints.Open(_datapath, endpoint, index, runDir, uid, gid,
-            line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"), guestMemory, vhostUserPath);
+        var places = new MacvtapPlaces(vhostUserPath ?? ControlPaths.VhostUserPath(runDir, index), ControlPaths.StreamPath(runDir, index),
+            Accounts.Uid(owner), Accounts.Gid(group), guestMemory);
+        _switch.OpenAttachmentPoints(endpoint, places, line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"));
     }
 
-    public Linux.TapDevice OpenTap(Endpoint endpoint) =>
-        _macvtaps.TryGetValue(endpoint, out var points) ? points.OpenTap(_switch.Namespace)
-            : throw new MvtapException(Errno.EINVAL, $"{endpoint.Name} is not a macvtap endpoint");
+    public Linux.TapDevice OpenTap(Endpoint endpoint) => _switch.OpenTap(endpoint);
 
     /// <summary>The attachment points of a macvtap endpoint, if it has them (tests, diagnostics).</summary>
-    public MacvtapAttachmentPoints? AttachmentPointsOf(Endpoint endpoint) => _macvtaps.GetValueOrDefault(endpoint);
+    public MacvtapAttachmentPoints? AttachmentPointsOf(Endpoint endpoint) => _switch.AttachmentPointsOf(endpoint);
 
     public void MoveToNamespace(Endpoint endpoint, string netns)
     {
@@ -144,8 +132,6 @@ public sealed class PacketLowerHost : ILowerHost
     {
         _switch.MacvlanEndpointDeleted -= OnDeleted;
         _switch.MacvlanInterfaceMoved -= OnMoved;
-        foreach (var points in _macvtaps.Values) points.Dispose();
-        _macvtaps.Clear();
         _switch.CloseLower(_datapath);
     }
 }

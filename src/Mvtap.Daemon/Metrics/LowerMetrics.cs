@@ -5,7 +5,7 @@
 // time from the counters the datapath keeps.
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
-using Mvtap.Linux.Datapath;
+using Mvtap.Datapath;
 using Prometheus;
 
 namespace Mvtap.Daemon.Metrics;

@@ -1,0 +1,20 @@
+// What an endpoint is assembled from, one record per kind: the core's settings (name, MAC, mode,
+// flags) and what the kind needs besides. LinuxSwitch.AddEndpoint builds an endpoint of any kind
+// from one of these: a macvlan's veth pair (its interface's name and namespace), a macvtap's
+// attachment points (vhost-user, stream, tap relay) once their places are known.
+using Mvtap.Core.Model;
+
+namespace Mvtap.Datapath;
+
+public abstract record EndpointSpec(EndpointSettings Settings);
+
+/// <summary>A `macvlan` endpoint: a veth pair whose inner end <paramref name="InterfaceName"/> is made in
+/// <paramref name="Netns"/> (null: the switch's namespace). <paramref name="Up"/>: set up once frames can
+/// flow; <paramref name="Adopt"/>: take over a pair a previous run left (MacvlanAttachment.Adopt).</summary>
+public sealed record MacvlanSpec(EndpointSettings Settings, string? Netns, string InterfaceName, bool Up = true, bool Adopt = false)
+    : EndpointSpec(Settings);
+
+/// <summary>A `macvtap` endpoint; with <paramref name="Places"/> its attachment points are opened at once
+/// (their events' lines to <paramref name="Log"/>), without them later (LinuxSwitch.OpenAttachmentPoints).</summary>
+public sealed record MacvtapSpec(EndpointSettings Settings, MacvtapPlaces? Places = null, Action<string>? Log = null)
+    : EndpointSpec(Settings);
