@@ -119,6 +119,64 @@ public sealed class MetricsTests : IDisposable
         Assert.Contains($"mvtapd: cannot serve --metrics on {at}: Address already in use", d.Output);
     }
 
+    [Fact]
+    public void MalformedAndIdleHttpClientsGetAnswersOrAreClosedAndScrapesGoOn()
+    {
+        using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--metrics", "127.0.0.1:0");
+        d.StartAndWait();
+        var url = MetricsScrape.Url(d);
+        var at = IPEndPoint.Parse(new Uri(url).Authority);
+        Assert.StartsWith("HTTP/1.1 400 ", Raw(at, "garbage\r\n\r\n"));
+        // a head of 8 KiB without its end: exactly what the server reads before it answers (nothing left
+        // unread, so its close is no reset that could overtake the answer)
+        Assert.StartsWith("HTTP/1.1 400 ", Raw(at, "GET /metrics HTTP/1.1\r\nX: ".PadRight(8192, 'a')));
+        Assert.StartsWith("HTTP/1.1 405 ", Raw(at, "POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+        Assert.StartsWith("HTTP/1.1 404 ", Raw(at, "GET /metricsx HTTP/1.1\r\nHost: x\r\n\r\n"));
+        var head = Raw(at, "HEAD /metrics HTTP/1.0\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", head);
+        Assert.EndsWith("\r\n\r\n", head);
+        // clients that connect and say nothing, more than are served at once
+        var idle = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 12; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                idle.Add(s);
+                s.Connect(at);
+            }
+        }
+        finally
+        {
+            foreach (var s in idle) s.Dispose();
+        }
+        Assert.Contains("# TYPE mvtap_endpoint_receive_packets_total counter", TestNet.WaitFor(() => TryGet(url), r => r.Contains("# TYPE", StringComparison.Ordinal)));
+        Assert.True(d.IsRunning, d.Output);
+    }
+
+    private static string TryGet(string url)
+    {
+        try { return MetricsScrape.Get(url); }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return e.Message; }
+    }
+
+    // what the server answers to <paramref name="request"/> sent whole, up to its closing the connection
+    private static string Raw(IPEndPoint at, string request)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 30_000 };
+        s.Connect(at);
+        try { s.Send(System.Text.Encoding.ASCII.GetBytes(request)); }
+        catch (SocketException) { /* closed on us before all was sent: the answer may be there */ }
+        var answer = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            for (int n; (n = s.Receive(buffer)) > 0;) answer.Write(buffer, 0, n);
+        }
+        catch (SocketException) { /* reset after the answer */ }
+        return System.Text.Encoding.ASCII.GetString(answer.ToArray());
+    }
+
     // `mvtap -s -d -j link show` before and after a scrape; retried (bounded) until the two agree
     private static (JsonElement[] Links, string Scrape) StableScrape(MvtapdProcess d, string url)
     {
