@@ -1,5 +1,6 @@
 // mvtapd: the mvtap daemon. Options with System.CommandLine, the service with
-// Microsoft.Extensions.Hosting (systemd-aware: Type=notify, journal-friendly logs).
+// Microsoft.Extensions.Hosting (systemd-aware: Type=notify, journal-friendly logs); with --metrics
+// a Prometheus endpoint, bound before the host starts so a bad address stops mvtapd at once.
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
