@@ -1,7 +1,7 @@
 // mvtapd's settings: where the control socket and attachment points live, where the state is
 // kept, which group may use the control socket, which namespace holds the lower devices, and
 // what becomes of the endpoints of a lower that is deleted. (What guest memory vhost-user maps is
-// each macvtap endpoint's own `guestmem` setting.)
+// each macvtap endpoint's own `guestmem` setting.) And where, if anywhere, the Prometheus metrics are served.
 namespace Mvtap.Daemon;
 
 public sealed record DaemonOptions
@@ -18,4 +18,6 @@ public sealed record DaemonOptions
     /// until an interface of its name appears (default; a deliberate difference), or deleted as the
     /// kernel deletes a lower's macvlans.</summary>
     public Mvtap.Datapath.LowerGonePolicy LowerGone { get; init; }
+    /// <summary>Where `--metrics` serves the Prometheus text format; null = not served (the default).</summary>
+    public System.Net.IPEndPoint? Metrics { get; init; }
 }

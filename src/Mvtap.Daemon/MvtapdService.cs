@@ -2,19 +2,21 @@
 // stop the datapath and remove the socket. The state is saved after every change, so a stop
 // (clean or not) loses nothing. Meanwhile it follows the system: saved endpoints whose lower
 // appears late are restored then, a deleted lower's endpoints go with it under --lower-gone
-// delete, and systemd's watchdog is fed while the datapath threads answer.
+// delete, systemd's watchdog is fed while the datapath threads answer, and the endpoints are
+// what --metrics exports.
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Links;
+using Mvtap.Daemon.Metrics;
 using Mvtap.Daemon.State;
 using Mvtap.Datapath;
 
 namespace Mvtap.Daemon;
 
 public sealed class MvtapdService(DaemonOptions options, StateStore store, DaemonState state, SocketAccess access,
-    Func<string, Lowers.ILowerHost?> openPacketLower, LinuxSwitch linuxSwitch, ILogger<MvtapdService> log) : BackgroundService
+    Func<string, Lowers.ILowerHost?> openPacketLower, LinuxSwitch linuxSwitch, MvtapMetrics metrics, ILogger<MvtapdService> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
@@ -32,6 +34,7 @@ public sealed class MvtapdService(DaemonOptions options, StateStore store, Daemo
         }
         linuxSwitch.InterfaceAppeared += Appeared;
         linuxSwitch.LowerGone += Gone;
+        metrics.Attach(registry);
         try
         {
             registry.Restore(state);
@@ -46,6 +49,7 @@ public sealed class MvtapdService(DaemonOptions options, StateStore store, Daemo
         }
         finally
         {
+            metrics.Attach(null);
             linuxSwitch.InterfaceAppeared -= Appeared;
             linuxSwitch.LowerGone -= Gone;
         }

@@ -1,5 +1,6 @@
 // mvtapd: the mvtap daemon. Options with System.CommandLine, the service with
-// Microsoft.Extensions.Hosting (systemd-aware: Type=notify, journal-friendly logs).
+// Microsoft.Extensions.Hosting (systemd-aware: Type=notify, journal-friendly logs); with --metrics
+// a Prometheus endpoint, bound before the host starts so a bad address stops mvtapd at once.
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,6 +9,7 @@ using Mvtap.Control;
 using Mvtap.Daemon;
 using Mvtap.Daemon.Control;
 using Mvtap.Daemon.Lowers;
+using Mvtap.Daemon.Metrics;
 using Mvtap.Daemon.State;
 using Mvtap.Datapath;
 
@@ -24,9 +26,21 @@ var lowerGone = new Option<string>("--lower-gone")
     DefaultValueFactory = _ => "keep",
 };
 lowerGone.AcceptOnlyFromAmong("keep", "delete");
-var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, lowerGone };
+var metrics = new Option<string?>("--metrics")
+{
+    Description = $"serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. {MetricsAddress.Example}; off by default). " +
+        "Anyone who can reach it sees the endpoints' names and counters: bind to localhost unless told otherwise",
+    HelpName = "ADDRESS:PORT",
+};
+var root = new RootCommand("mvtapd: macvtap/macvlan endpoints in userspace") { runDir, stateDir, group, netns, lowerGone, metrics };
 root.SetAction(parsed =>
 {
+    System.Net.IPEndPoint? metricsAt = null;
+    if (parsed.GetValue(metrics) is { } metricsText && (metricsAt = MetricsAddress.Parse(metricsText, out var metricsError)) is null)
+    {
+        Console.Error.WriteLine($"mvtapd: {metricsError}");
+        return 1;
+    }
     var options = new DaemonOptions
     {
         RunDir = ControlPaths.ResolveRunDir(parsed.GetValue(runDir)),
@@ -34,6 +48,7 @@ root.SetAction(parsed =>
         SocketGroup = parsed.GetValue(group),
         Netns = parsed.GetValue(netns),
         LowerGone = parsed.GetValue(lowerGone) == "delete" ? LowerGonePolicy.Delete : LowerGonePolicy.Keep,
+        Metrics = metricsAt,
     };
     return Mvtapd.Run(options);
 });
@@ -46,16 +61,20 @@ internal static class Mvtapd
         var store = new StateStore(options.StateDir);
         DaemonState state;
         SocketAccess access;
+        MetricsHttpServer? metricsServer;
         try
         {
             state = store.Load();
             access = new SocketAccess(options.SocketGroup);
+            // bound now: a port in use or an address not of this host is refused before anything starts
+            metricsServer = options.Metrics is { } at ? MetricsHttpServer.Bind(at) : null;
         }
-        catch (Exception e) when (e is StateFileException or ArgumentException)
+        catch (Exception e) when (e is StateFileException or ArgumentException or MetricsListenException)
         {
             Console.Error.WriteLine($"mvtapd: {e.Message}");
             return 1;
         }
+        using var _ = metricsServer;
 
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddSystemd();
@@ -75,6 +94,12 @@ internal static class Mvtapd
             var linuxSwitch = sp.GetRequiredService<LinuxSwitch>();
             return name => PacketLowerHost.Open(linuxSwitch, name);
         });
+        builder.Services.AddSingleton<MvtapMetrics>();
+        if (metricsServer is not null)
+        {
+            builder.Services.AddSingleton(metricsServer);
+            builder.Services.AddHostedService<MetricsService>();
+        }
         builder.Services.AddHostedService<MvtapdService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         using var host = builder.Build();

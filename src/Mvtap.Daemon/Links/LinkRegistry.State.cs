@@ -16,6 +16,13 @@ public sealed partial class LinkRegistry
 
     public IReadOnlyList<EndpointRecord> Records { get { lock (_gate) return [.. _records]; } }
 
+    /// <summary>Calls <paramref name="visit"/> for each endpoint under the control plane's lock, so what
+    /// it reads of the records (their attachment points) does not change meanwhile; it must be quick.</summary>
+    public void Visit(Action<EndpointRecord> visit)
+    {
+        lock (_gate) foreach (var record in _records) visit(record);
+    }
+
     public DaemonState Snapshot()
     {
         lock (_gate) return Snapshot(without: null);
