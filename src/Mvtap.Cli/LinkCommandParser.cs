@@ -2,7 +2,7 @@
 // tested in ip's order (iplink.c's iplink_parse, then iplink_macvlan.c's macvlan_parse_opt),
 // with strcmp where ip uses strcmp and prefix matching where ip uses matches(); errors carry
 // ip's wording. Add and set accept every keyword before or after `type`. The words of types,
-// modes, flags, macaddr operations and guestmem are Core's LinkWords.
+// modes, flags, macaddr operations and guestmem are Core's LinkWords; `vhost-user` is VhostUserArgument's.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 
@@ -53,6 +53,8 @@ internal static class LinkCommandParser
             Netns = s.Netns,
             GuestMemory = s.GuestMemory,
             Up = s.Up,
+            VhostUserMode = s.VhostUserMode,
+            VhostUserPath = s.VhostUserPath,
         });
     }
 
@@ -208,6 +210,7 @@ internal static class LinkCommandParser
                 if (!LinkWords.TryParseGuestMemory(v, out _)) throw UsageErrors.ArgumentMustBeOneOf("guestmem", LinkWords.GuestMemoryPolicies, v);
                 s.GuestMemory = v;
             }
+            else if (w == VhostUserArgument.Keyword) VhostUserArgument.Parse(c, s, creating);
             else if (Keyword.Matches(w, "help")) return false;
             else
             {

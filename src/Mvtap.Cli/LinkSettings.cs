@@ -24,6 +24,8 @@ internal sealed class LinkSettings
     public int? Mtu;
     public uint? TxQueueLen;
     public string? GuestMemory;
+    public string? VhostUserMode;
+    public string? VhostUserPath;
 
     public List<string>? FlagList => FlagsGiven ? [.. Flags] : null;
 }

@@ -1,7 +1,7 @@
 // The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
 // lower host carries it, and the attributes the core does not interpret (owner, group, netns,
 // the guest memory a macvtap's vhost-user attachment maps, where its vhost-user socket lives, and
-// the CNI attachment that made it).
+// the CNI attachment that made it, and whether mvtapd dials that socket rather than listens on it).
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 using Mvtap.VhostUser.Memory;
@@ -23,6 +23,8 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     /// <summary>Where the vhost-user socket was asked to be bound; null = &lt;run-dir&gt;/tapN.vhost.</summary>
     public string? VhostUserPath { get; init; }
     public Mvtap.Control.CniAttachment? Cni { get; init; }
+    /// <summary>`vhost-user connect`: mvtapd dials <see cref="VhostUserPath"/>, a frontend's socket.</summary>
+    public bool VhostUserConnect { get; init; }
 
     public string TypeName => Kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan;
 }

@@ -98,7 +98,7 @@ public sealed partial class LinkRegistry : IDisposable
     {
         if (r.Netns is { } ns) r = r with { Netns = NamespaceArgument.Resolve(ns, clientUid) };
         int nextIndex = _nextIndex;
-        var record = Create(r, index: null);
+        var record = Create(r, index: null, clientUid);
         try
         {
             Save();
@@ -115,7 +115,7 @@ public sealed partial class LinkRegistry : IDisposable
         return ControlResponse.Success([View(record)]);
     }
 
-    private EndpointRecord Create(LinkAddRequest r, int? index)
+    private EndpointRecord Create(LinkAddRequest r, int? index, uint clientUid = 0)
     {
         var kind = RequestValues.Kind(r.Type);
         var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
@@ -128,7 +128,7 @@ public sealed partial class LinkRegistry : IDisposable
         // whatever the lower (a sim lower never resolves them): a number must name an account
         if (r.Owner is { } owner && AccountNumbers.Refusal("user", owner) is { } badUser) throw new MvtapException(Errno.EINVAL, badUser);
         if (r.Group is { } group && AccountNumbers.Refusal("group", group) is { } badGroup) throw new MvtapException(Errno.EINVAL, badGroup);
-        var innerName = AttachmentRequestRules.Check(r, kind, _records);
+        var innerName = AttachmentRequestRules.Check(r, kind, _records, clientUid);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
@@ -157,10 +157,12 @@ public sealed partial class LinkRegistry : IDisposable
             GuestMemory = guestMemory,
             VhostUserPath = r.VhostUserPath,
             Cni = r.Cni,
+            VhostUserConnect = r.VhostUserMode == VhostUserModes.Connect,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath);
+            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath,
+                record.VhostUserConnect);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);

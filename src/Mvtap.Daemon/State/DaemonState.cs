@@ -41,6 +41,8 @@ public sealed record EndpointState
     public string? VhostUserPath { get; set; }
     /// <summary>The CNI attachment that made the endpoint (container id, ifname, network).</summary>
     public Mvtap.Control.CniAttachment? Cni { get; set; }
+    /// <summary>A macvtap's vhost-user role: "connect" (mvtapd dials vhost_user_path); absent = listen.</summary>
+    public string? VhostUserMode { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
