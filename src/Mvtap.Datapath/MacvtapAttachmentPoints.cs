@@ -74,6 +74,7 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         {
             OwnerUid = places.Uid,
             OwnerGid = places.Gid,
+            AllowRootPeer = places.VhostUserRootPeer,
             Admit = () => claim.TryClaim(GuestIds.VhostUser),
             SessionEnded = () => claim.Release(GuestIds.VhostUser),
         };
@@ -133,6 +134,6 @@ public sealed class MacvtapAttachmentPoints : IDisposable
 /// <summary>Where a macvtap endpoint's attachment points are and who may use them: the vhost-user and
 /// stream socket paths, their owner and group (-1: left as created), the guest memory its vhost-user
 /// frontend may share, and whether mvtapd listens on the vhost-user path (Server) or dials it (Client,
-/// where the owner is the uid the frontend must run as).</summary>
+/// where the owner is the uid the frontend must run as, and root too when VhostUserRootPeer).</summary>
 public sealed record MacvtapPlaces(string VhostUserPath, string StreamPath, int Uid, int Gid, GuestMemoryPolicy GuestMemory,
-    VhostUserRole VhostUserRole = VhostUserRole.Server);
+    VhostUserRole VhostUserRole = VhostUserRole.Server, bool VhostUserRootPeer = true);

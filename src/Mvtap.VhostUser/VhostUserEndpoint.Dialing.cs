@@ -3,9 +3,9 @@
 // endpoint's one control thread, and dials again by itself whenever the session ends, waiting
 // as RedialBackoff says (the waits wake at once on Dispose; no thread per dial). mvtapd is root
 // and the path is a user's, so each dial checks who is there: the path must be a socket (not a
-// symlink) owned by the allowed peer or root, the connect does not block (a full backlog is a
-// failed dial), and the peer's SO_PEERCRED uid must be the endpoint's owner (root when it has
-// none). A peer that then says nothing within FirstMessageTimeout is hung up on. Every refusal
+// symlink) owned by the owner (or root), the connect does not block (a full backlog is a failed
+// dial), and the peer's SO_PEERCRED uid must be the endpoint's owner, or root where AllowRootPeer
+// (libvirtd itself listens for the QEMU it starts, so its socket's peer is root). A peer that then says nothing within FirstMessageTimeout is hung up on. Every refusal
 // is counted, logged once per change of reason, and retried with the backoff; the datapath only
 // ever sees the session's rings come and go, as in the server role.
 using System.Diagnostics;
@@ -36,8 +36,13 @@ public sealed partial class VhostUserEndpoint
     /// <summary>Why the last dial failed, while the client has no session (null when connected or never failed).</summary>
     public string? DialProblem => _dialProblem;
 
-    /// <summary>The uid a dialled peer must run as: the owner, or root for an endpoint without one.</summary>
+    /// <summary>The uid a dialled peer must run as besides root: the owner, or root for an endpoint without one.</summary>
     public uint AllowedPeerUid => OwnerUid >= 0 ? (uint)OwnerUid : 0;
+    /// <summary>Whether a peer (and socket file) of root's is served too (what root asked for; a
+    /// socket-group user's endpoint serves only its owner, so it cannot point mvtapd at root's services).</summary>
+    public bool AllowRootPeer { get; init; } = true;
+
+    private bool Allowed(uint uid) => uid == AllowedPeerUid || (AllowRootPeer && uid == 0);
 
     /// <summary>Gives the endpoint a new owner (`link set ... owner`): the next dial checks against it.</summary>
     public void SetOwnerUid(int uid) => Volatile.Write(ref _ownerUid, uid);
@@ -73,7 +78,7 @@ public sealed partial class VhostUserEndpoint
                 _stopping.Wait(backoff.DialFailed());
                 continue;
             }
-            _log($"vhost-user {SocketPath}: connected to the frontend (peer uid {AllowedPeerUid})");
+            _log($"vhost-user {SocketPath}: connected to the frontend");
             long started = Stopwatch.GetTimestamp();
             ServeRegistered(socket);
             if (_stopping.IsSet) return;
@@ -93,11 +98,11 @@ public sealed partial class VhostUserEndpoint
         catch (SystemCallException e) { problem = $"cannot look at {SocketPath}: {e.Message}"; return null; }
         if (node is null) { problem = $"no socket at {SocketPath} yet"; return null; }
         uint allowed = AllowedPeerUid;
-        if (!node.IsSocket || (node.Uid != allowed && node.Uid != 0))
+        if (!node.IsSocket || !Allowed(node.Uid))
         {
             refused = true;
             problem = node.IsSocket
-                ? $"{SocketPath} belongs to uid {node.Uid}, neither the endpoint's owner ({allowed}) nor root; not dialled"
+                ? $"{SocketPath} belongs to uid {node.Uid}, not to the endpoint's owner ({allowed}){(AllowRootPeer ? " or root" : "")}; not dialled"
                 : $"{SocketPath} is not a socket (a symlink is not followed); not dialled";
             return null;
         }
@@ -114,10 +119,10 @@ public sealed partial class VhostUserEndpoint
                 return null;
             }
             var peer = PeerCredentials.Of(socket);
-            if (peer.Uid != allowed)
+            if (!Allowed(peer.Uid))
             {
                 refused = true;
-                problem = $"the frontend on {SocketPath} runs as uid {peer.Uid} (pid {peer.Pid}), not as the endpoint's owner ({allowed}); hung up";
+                problem = $"the frontend on {SocketPath} runs as uid {peer.Uid} (pid {peer.Pid}), not as the endpoint's owner ({allowed}){(AllowRootPeer ? " or root" : "")}; hung up";
                 socket.Dispose();
                 return null;
             }

@@ -1,10 +1,12 @@
 // Checks `vhost-user connect PATH` (mvtapd dials a frontend's socket) before anything is made,
 // and an owner change of such an endpoint. mvtapd is root and the path is a client's, so a
 // socket-group user must not be able to make root talk to a socket of someone else's: the peer
-// mvtapd serves must run as the endpoint's owner (root for an endpoint without one; checked on
-// every dial with SO_PEERCRED, VhostUserEndpoint.Dialing.cs), and only root may name an owner
-// other than the requesting user. What is at PATH now, if anything, must already be such a
-// socket (no symlink); a path where nothing is yet is fine: the frontend may start later.
+// mvtapd serves must run as the endpoint's owner (checked on every dial with SO_PEERCRED,
+// VhostUserEndpoint.Dialing.cs), only root may name an owner other than the requesting user,
+// and only for root's request is a peer running as root served too (libvirtd listens for the
+// QEMU it starts; a user's endpoint must not reach root's own services). What is at PATH now,
+// if anything, must already be such a socket (no symlink); a path where nothing is yet is fine:
+// the frontend may start later.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
@@ -35,9 +37,9 @@ internal static class VhostUserDialRules
         if (node is null) return true;
         if (!node.IsSocket)
             throw new MvtapException(Errno.EINVAL, $"{path} is not a socket (a symlink is not followed)");
-        if (node.Uid != allowed && node.Uid != 0)
+        if (node.Uid != allowed && !(clientUid == 0 && node.Uid == 0))
             throw new MvtapException(Errno.EPERM,
-                $"Operation not permitted: {path} belongs to uid {node.Uid}, neither the endpoint's owner ({allowed}) nor root");
+                $"Operation not permitted: {path} belongs to uid {node.Uid}, not to the endpoint's owner ({allowed}){(clientUid == 0 ? " or root" : "")}");
         return true;
     }
 

@@ -25,6 +25,8 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public Mvtap.Control.CniAttachment? Cni { get; init; }
     /// <summary>`vhost-user connect`: mvtapd dials <see cref="VhostUserPath"/>, a frontend's socket.</summary>
     public bool VhostUserConnect { get; init; }
+    /// <summary>A dialled frontend running as root is served too (root asked for the dial; libvirtd listens for its QEMU).</summary>
+    public bool VhostUserRootPeer { get; init; }
 
     public string TypeName => Kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan;
 }

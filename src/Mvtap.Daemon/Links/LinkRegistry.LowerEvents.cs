@@ -62,7 +62,7 @@ public sealed partial class LinkRegistry
             {
                 try
                 {
-                    Create(RestoreRequest(e), e.Index);
+                    Create(RestoreRequest(e), e.Index, rootPeer: e.VhostUserRootPeer ?? true);
                     _unrestored.Remove(e);
                     _waitingForLower.Remove(e);
                     restored = true;

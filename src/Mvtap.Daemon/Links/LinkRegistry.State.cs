@@ -55,6 +55,7 @@ public sealed partial class LinkRegistry
             VhostUserPath = x.VhostUserPath,
             Cni = x.Cni,
             VhostUserMode = x.VhostUserConnect ? VhostUserModes.Connect : null,
+            VhostUserRootPeer = x.VhostUserConnect ? x.VhostUserRootPeer : null,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
     };
 
@@ -107,7 +108,7 @@ public sealed partial class LinkRegistry
             {
                 try
                 {
-                    Create(RestoreRequest(e), e.Index);
+                    Create(RestoreRequest(e), e.Index, rootPeer: e.VhostUserRootPeer ?? true);
                 }
                 // a container's namespace that went while mvtapd was away fails below the core's rules
                 catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)

@@ -115,7 +115,8 @@ public sealed partial class LinkRegistry : IDisposable
         return ControlResponse.Success([View(record)]);
     }
 
-    private EndpointRecord Create(LinkAddRequest r, int? index, uint clientUid = 0)
+    /// <param name="rootPeer">a `vhost-user connect` endpoint also serves a root frontend (null: when root asks).</param>
+    private EndpointRecord Create(LinkAddRequest r, int? index, uint clientUid = 0, bool? rootPeer = null)
     {
         var kind = RequestValues.Kind(r.Type);
         var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
@@ -158,11 +159,12 @@ public sealed partial class LinkRegistry : IDisposable
             VhostUserPath = r.VhostUserPath,
             Cni = r.Cni,
             VhostUserConnect = r.VhostUserMode == VhostUserModes.Connect,
+            VhostUserRootPeer = rootPeer ?? clientUid == 0,
         };
         try
         {
             if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath,
-                record.VhostUserConnect);
+                record.VhostUserConnect, record.VhostUserRootPeer);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);

@@ -42,10 +42,11 @@ public interface ILowerHost : IDisposable
     /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, whose vhost-user frontend
     /// may share <paramref name="guestMemory"/>, or gives existing ones that owner and policy.
     /// <paramref name="vhostUserPath"/> places the vhost-user socket elsewhere (checked by the caller);
-    /// with <paramref name="vhostUserConnect"/> it is a frontend's socket that mvtapd dials instead.
+    /// with <paramref name="vhostUserConnect"/> it is a frontend's socket that mvtapd dials instead, served
+    /// when the peer runs as the owner, or as root with <paramref name="vhostUserRootPeer"/>.
     /// A lower that cannot carry guests' frames has none.</summary>
     void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, GuestMemoryPolicy guestMemory,
-        string? vhostUserPath = null, bool vhostUserConnect = false);
+        string? vhostUserPath = null, bool vhostUserConnect = false, bool vhostUserRootPeer = true);
 
     /// <summary>A dialling (vhost-user connect) endpoint's session: whether a frontend is connected, and
     /// why the last dial failed while none is.</summary>

@@ -105,10 +105,10 @@ public sealed class PacketLowerHost : ILowerHost
     }
 
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
-        GuestMemoryPolicy guestMemory, string? vhostUserPath = null, bool vhostUserConnect = false)
+        GuestMemoryPolicy guestMemory, string? vhostUserPath = null, bool vhostUserConnect = false, bool vhostUserRootPeer = true)
     {
         var places = new MacvtapPlaces(vhostUserPath ?? ControlPaths.VhostUserPath(runDir, index), ControlPaths.StreamPath(runDir, index),
-            Accounts.Uid(owner), Accounts.Gid(group), guestMemory, vhostUserConnect ? VhostUserRole.Client : VhostUserRole.Server);
+            Accounts.Uid(owner), Accounts.Gid(group), guestMemory, vhostUserConnect ? VhostUserRole.Client : VhostUserRole.Server, vhostUserRootPeer);
         _switch.OpenAttachmentPoints(endpoint, places, line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"));
     }
 

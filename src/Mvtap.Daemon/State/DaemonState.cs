@@ -43,6 +43,8 @@ public sealed record EndpointState
     public Mvtap.Control.CniAttachment? Cni { get; set; }
     /// <summary>A macvtap's vhost-user role: "connect" (mvtapd dials vhost_user_path); absent = listen.</summary>
     public string? VhostUserMode { get; set; }
+    /// <summary>With "connect": whether a frontend running as root is served too (root asked for it).</summary>
+    public bool? VhostUserRootPeer { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
