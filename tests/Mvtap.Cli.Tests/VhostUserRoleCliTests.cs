@@ -83,4 +83,12 @@ public class VhostUserRoleCliTests
         Assert.Equal("client", (string?)listen.Attribute("mode"));
         Assert.NotNull(listen.Element("reconnect"));
     }
+
+    [Fact]
+    public void Qemu_listens_on_the_socket_of_a_dialling_endpoint()
+    {
+        var args = QemuArgs.Build(Dialling, QemuAttachment.VhostUser, "1G", "/run/mvtap");
+        Assert.Contains("-chardev socket,id=chr0,path=/var/lib/libvirt/qemu/vm1.sock,server=on,wait=off ", args);
+        Assert.DoesNotContain("server=on", QemuArgs.Build(SampleLinks.Macvtap0, QemuAttachment.VhostUser, "1G", "/run/mvtap"));
+    }
 }
