@@ -22,9 +22,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
     private readonly object _gate = new(); // control side: Check, Follow, Dispose
     private readonly Action<string> _log;
     private readonly WaitCallback _check;
-    private PacketSocketIo? _io;          // datapath thread
-    private PacketSocket? _offered;       // made by the control side, picked up by the datapath thread
-    private LowerDatapath? _datapath;
+    private readonly SwappablePacketIo _socket;
     private int _checkQueued;
     private long _errors, _remade;
     private bool _disposed;
@@ -38,8 +36,9 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         Gid = gid;
         _log = log;
         _check = _ => Check();
+        _socket = new SwappablePacketIo(this);
         Follow();
-        Volatile.Write(ref _offered, tap.OpenSocket());
+        _socket.Offer(tap.OpenSocket());
     }
 
     public Endpoint Endpoint { get; }
@@ -56,28 +55,13 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
 
     // ---- the datapath thread ---------------------------------------------------------------
 
-    public void SetDatapath(LowerDatapath? datapath)
-    {
-        Volatile.Write(ref _datapath, datapath);
-        _io?.SetDatapath(datapath);
-        if (datapath is null) CloseSocket();
-    }
+    public void SetDatapath(LowerDatapath? datapath) => _socket.SetDatapath(datapath);
 
-    public int GetPollFds(Span<int> fds)
-    {
-        if (Interlocked.Exchange(ref _offered, null) is { } socket)
-        {
-            CloseSocket();
-            var io = new PacketSocketIo(socket, Endpoint);
-            io.SetDatapath(_datapath);
-            _io = io;
-        }
-        return _io is { } current ? current.GetPollFds(fds) : 0;
-    }
+    public int GetPollFds(Span<int> fds) => _socket.GetPollFds(fds);
 
     public int ReceiveBatch(int source, SocketFrameBatch scratch)
     {
-        if (_io is not { } io) return 0;
+        if (_socket.Current is not { } io) return 0;
         int n = io.ReceiveBatch(scratch);
         if (n < 0)
         {
@@ -89,15 +73,15 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
     }
 
     public ReceivedFrame GetFrame(int i, SocketFrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
-        _io!.GetFrame(i, scratch, out frame, out vnet);
+        _socket.Current!.GetFrame(i, scratch, out frame, out vnet);
 
-    public void EndReceive() => _io?.EndReceive();
-    public bool ReceivePending => _io?.ReceivePending ?? false;
+    public void EndReceive() => _socket.Current?.EndReceive();
+    public bool ReceivePending => _socket.Current?.ReceivePending ?? false;
     public int PendingSource => 0;
 
     public void Deliver(in Packet packet)
     {
-        if (_io is not { } io) { Endpoint.Counters.CountRxDrop(DropReason.EndpointGone); return; }
+        if (_socket.Current is not { } io) { Endpoint.Counters.CountRxDrop(DropReason.EndpointGone); return; }
         // A reassembled multicast datagram larger than the MTU (spec 3.8): the TAP carries the endpoint's
         // MTU, which a socket send above it is refused; an IPv4 one goes as fragments that fit.
         int mtu = Endpoint.Mtu;
@@ -105,16 +89,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         io.Deliver(packet);
     }
 
-    public void Flush() => _io?.Flush();
-
-    private void CloseSocket()
-    {
-        if (_io is not { } io) return;
-        _io = null;
-        _datapath?.Unwatch(this, io.Socket.Handle.Fd);
-        io.Socket.Dispose();
-        io.Dispose();
-    }
+    public void Flush() => _socket.Current?.Flush();
 
     // ---- the control side ------------------------------------------------------------------
 
@@ -146,10 +121,8 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
                 Tap.Remake(Uid, Gid);
                 _followed = null;
                 Follow();
-                var old = Interlocked.Exchange(ref _offered, Tap.OpenSocket());
-                old?.Dispose();
+                _socket.Offer(Tap.OpenSocket());
                 Interlocked.Increment(ref _remade);
-                Volatile.Read(ref _datapath)?.RequestResync(this);
             }
             catch (Exception e) when (e is SystemCallException or NetlinkException or MvtapException or IOException)
             {
@@ -180,8 +153,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            CloseSocket();
-            Interlocked.Exchange(ref _offered, null)?.Dispose();
+            _socket.Dispose();
             try { if (!keepTap) Tap.Delete(); }
             finally { Tap.Dispose(); }
         }
