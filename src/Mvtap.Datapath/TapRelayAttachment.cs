@@ -109,7 +109,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     public void Deliver(in Packet packet)
     {
         if (_socket.Current is { } io) io.Deliver(packet);
-        else Endpoint.Counters.CountRxDrop(DropReason.QueueFull);
+        else Endpoint.Counters.CountRxDrop(DropReason.NoGuest);
     }
 
     public void Flush() => _socket.Current?.Flush();
