@@ -55,6 +55,7 @@ internal static class LinkCommandParser
             Up = s.Up,
             VhostUserMode = s.VhostUserMode,
             VhostUserPath = s.VhostUserPath,
+            TapName = s.Tap,
         });
     }
 
@@ -211,6 +212,14 @@ internal static class LinkCommandParser
                 s.GuestMemory = v;
             }
             else if (w == VhostUserArgument.Keyword) VhostUserArgument.Parse(c, s, creating);
+            else if (w == "tap")
+            {
+                // mvtap's own keyword, matched whole (a device may be called t or ta)
+                string v = c.NextArg();
+                if (!creating) throw UsageErrors.InvalidArgument(v, "the tap of an endpoint cannot be changed");
+                if (s.Tap is not null) throw UsageErrors.Duplicate("tap", v);
+                s.Tap = ArgumentValues.ParseInterfaceName(v, "tap");
+            }
             else if (Keyword.Matches(w, "help")) return false;
             else
             {

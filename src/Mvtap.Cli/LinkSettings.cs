@@ -26,6 +26,8 @@ internal sealed class LinkSettings
     public string? GuestMemory;
     public string? VhostUserMode;
     public string? VhostUserPath;
+    /// <summary>`tap NAME`: a macvtap endpoint carried by a persistent TAP of that name (in Netns).</summary>
+    public string? Tap;
 
     public List<string>? FlagList => FlagsGiven ? [.. Flags] : null;
 }

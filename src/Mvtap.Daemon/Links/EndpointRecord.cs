@@ -1,7 +1,8 @@
 // The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
 // lower host carries it, and the attributes the core does not interpret (owner, group, netns,
-// the guest memory a macvtap's vhost-user attachment maps, where its vhost-user socket lives, and
-// the CNI attachment that made it, and whether mvtapd dials that socket rather than listens on it).
+// the guest memory a macvtap's vhost-user attachment maps, where its vhost-user socket lives and
+// whether mvtapd dials that socket rather than listens on it, the CNI attachment that made it, and
+// the persistent TAP that carries it instead).
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 using Mvtap.VhostUser.Memory;
@@ -27,6 +28,9 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public bool VhostUserConnect { get; init; }
     /// <summary>A dialled frontend running as root is served too (root asked for the dial; libvirtd listens for its QEMU).</summary>
     public bool VhostUserRootPeer { get; init; }
+    /// <summary>The persistent TAP (in <see cref="Netns"/>) that carries a macvtap endpoint instead of its
+    /// attachment points; null for one with attachment points.</summary>
+    public string? TapName { get; init; }
 
     public string TypeName => Kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan;
 }

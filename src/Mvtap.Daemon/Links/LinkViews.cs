@@ -18,7 +18,7 @@ internal static class LinkViews
         bool carrier = ep.IsUp && ep.HasCarrier && health.Forwarding;
         string? vhost = null, stream = null;
         (bool Connected, string? Problem) dial = (false, null);
-        if (record.Kind == EndpointKind.Macvtap)
+        if (record.Kind == EndpointKind.Macvtap && record.TapName is null)
         {
             // attachment points exist only once mvtapd has created them; a socket it dials is configuration
             var v = record.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, record.Index);
@@ -59,11 +59,13 @@ internal static class LinkViews
             DatapathRestarts = health.DatapathRestarts,
             VhostUserPath = vhost,
             VhostUserQueuePairs = vhost is null ? 0 : Datapath.MacvtapAttachmentPoints.QueuePairs,
-            VhostUserMode = record.Kind != EndpointKind.Macvtap ? null : record.VhostUserConnect ? VhostUserModes.Connect : VhostUserModes.Listen,
+            VhostUserMode = record.Kind != EndpointKind.Macvtap || record.TapName is not null ? null : record.VhostUserConnect ? VhostUserModes.Connect : VhostUserModes.Listen,
             VhostUserConnected = dial.Connected,
             VhostUserProblem = dial.Problem,
             StreamPath = stream,
             Cni = record.Cni,
+            Tap = record.TapName,
+            TapState = record.TapName is null ? null : record.Lower.TapState(ep) ?? "gone",
             Statistics = new LinkStatistics
             {
                 RxBytes = (ulong)c.RxBytes,
