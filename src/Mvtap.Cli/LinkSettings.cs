@@ -24,6 +24,7 @@ internal sealed class LinkSettings
     public int? Mtu;
     public uint? TxQueueLen;
     public string? GuestMemory;
+    public bool? HostAccess;
 
     public List<string>? FlagList => FlagsGiven ? [.. Flags] : null;
 }

@@ -1,7 +1,8 @@
 // What an endpoint is assembled from, one record per kind: the core's settings (name, MAC, mode,
 // flags) and what the kind needs besides. LinuxSwitch.AddEndpoint builds an endpoint of any kind
 // from one of these: a macvlan's veth pair (its interface's name and namespace), a macvtap's
-// attachment points (vhost-user, stream, tap relay) once their places are known.
+// attachment points (vhost-user, stream, tap relay) once their places are known, the host port's
+// veth pair in the switch's own namespace.
 using Mvtap.Core.Model;
 
 namespace Mvtap.Datapath;
@@ -17,4 +18,9 @@ public sealed record MacvlanSpec(EndpointSettings Settings, string? Netns, strin
 /// <summary>A `macvtap` endpoint; with <paramref name="Places"/> its attachment points are opened at once
 /// (their events' lines to <paramref name="Log"/>), without them later (LinuxSwitch.OpenAttachmentPoints).</summary>
 public sealed record MacvtapSpec(EndpointSettings Settings, MacvtapPlaces? Places = null, Action<string>? Log = null)
+    : EndpointSpec(Settings);
+
+/// <summary>A `host` endpoint, the lower's host port: a veth pair whose named end <paramref name="InterfaceName"/>
+/// stays in the switch's own namespace (the host's), carried like a macvlan's; <paramref name="Adopt"/> as there.</summary>
+public sealed record HostPortSpec(EndpointSettings Settings, string InterfaceName, bool Adopt = true)
     : EndpointSpec(Settings);

@@ -24,5 +24,10 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     public string? VhostUserPath { get; init; }
     public Mvtap.Control.CniAttachment? Cni { get; init; }
 
-    public string TypeName => Kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan;
+    public string TypeName => Kind switch
+    {
+        EndpointKind.Macvtap => LinkWords.Macvtap,
+        EndpointKind.Host => LinkWords.Host,
+        _ => LinkWords.Macvlan,
+    };
 }

@@ -118,7 +118,7 @@ public sealed partial class LinkRegistry : IDisposable
     private EndpointRecord Create(LinkAddRequest r, int? index)
     {
         var kind = RequestValues.Kind(r.Type);
-        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
+        var name = r.Name ?? FreeName(kind switch { EndpointKind.Macvtap => LinkWords.Macvtap, EndpointKind.Host => "mvhost", _ => LinkWords.Macvlan });
         RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
@@ -131,6 +131,7 @@ public sealed partial class LinkRegistry : IDisposable
         var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
+        if (kind == EndpointKind.Host) HostPortRequestRules.Check(r, name, mode);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
         var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
         var settings = new EndpointSettings
@@ -146,6 +147,8 @@ public sealed partial class LinkRegistry : IDisposable
             Macaddr = single,
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck ?? true,
+            IsHostPort = kind == EndpointKind.Host,
+            HostAccess = r.HostAccess ?? true,
         };
         var ep = lower.AddEndpoint(settings, kind, r.Netns, innerName);
         var record = new EndpointRecord(index ?? _nextIndex, kind, lower, ep)

@@ -59,6 +59,7 @@ internal static class LinkViews
             VhostUserQueuePairs = vhost is null ? 0 : Datapath.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
             Cni = record.Cni,
+            HostAccess = ep.HostAccess || ep.IsHostPort,
             Statistics = new LinkStatistics
             {
                 RxBytes = (ulong)c.RxBytes,
