@@ -9,9 +9,9 @@ namespace Mvtap.Daemon.Links;
 
 internal static class HostPortRequestRules
 {
-    public static void Check(LinkAddRequest r, string name, EndpointMode mode)
+    public static void Check(LinkAddRequest r, string name)
     {
-        if (r.Mode is not null && mode != EndpointMode.Bridge)
+        if (r.Mode is not null && r.Mode != EndpointMode.Bridge.Name())
             throw new MvtapException(Errno.EINVAL, $"{name} is a host port: it has no mode (it is the host, reached by every endpoint)");
         if (r.HostAccess is not null)
             throw new MvtapException(Errno.EINVAL, $"{name} is a host port: hostaccess is a setting of the other endpoints");

@@ -96,6 +96,8 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ControlResponse Add(LinkAddRequest r, uint clientUid)
     {
+        // before a namespace is looked for: a host port has none
+        if (r.Type == LinkWords.Host) HostPortRequestRules.Check(r, r.Name ?? "a host port");
         if (r.Netns is { } ns) r = r with { Netns = NamespaceArgument.Resolve(ns, clientUid) };
         int nextIndex = _nextIndex;
         var record = Create(r, index: null);
@@ -131,7 +133,7 @@ public sealed partial class LinkRegistry : IDisposable
         var innerName = AttachmentRequestRules.Check(r, kind, _records);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
-        if (kind == EndpointKind.Host) HostPortRequestRules.Check(r, name, mode);
+        if (kind == EndpointKind.Host) HostPortRequestRules.Check(r, name);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
         var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
         var settings = new EndpointSettings
