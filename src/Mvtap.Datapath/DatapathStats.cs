@@ -7,8 +7,13 @@ public sealed class DatapathStats
 {
     internal long wakeups, framesFromLower, framesFromEndpoints, lowerStackPassed, wireSent, wireRefused, wireErrors,
         endpointSent, truncated, overflows, receiveErrors, commands, gsoFrames, allocatedBytes, internalErrors;
+    internal long completedWakeups;
 
     public long Wakeups => Volatile.Read(ref wakeups);
+    /// <summary>Wake-ups whose work is done: every frame read in them forwarded, flushed to its sockets and
+    /// its broadcasts sent. Once this reaches the value <see cref="Wakeups"/> had when a frame was seen read,
+    /// that frame has left the thread.</summary>
+    public long CompletedWakeups => Volatile.Read(ref completedWakeups);
     public long FramesFromLower => Volatile.Read(ref framesFromLower);
     public long FramesFromEndpoints => Volatile.Read(ref framesFromEndpoints);
     /// <summary>Frames the core passed to the lower's own stack (RX_HANDLER_PASS). Nothing to do

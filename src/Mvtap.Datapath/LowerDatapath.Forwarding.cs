@@ -73,6 +73,7 @@ public sealed partial class LowerDatapath
             ProcessBroadcasts(table);
             FlushAll();
             Volatile.Write(ref Stats.allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+            Volatile.Write(ref Stats.completedWakeups, Stats.wakeups);
         }
     }
 

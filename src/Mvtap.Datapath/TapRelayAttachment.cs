@@ -125,7 +125,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     public void Deliver(in Packet packet)
     {
         if (_io is { } io) io.Deliver(packet);
-        else Endpoint.Counters.CountRxDrop(DropReason.QueueFull);
+        else Endpoint.Counters.CountRxDrop(DropReason.NoGuest);
     }
 
     public void Flush() => _io?.Flush();
