@@ -25,6 +25,8 @@ internal sealed class LinkSettings
     public uint? TxQueueLen;
     public string? GuestMemory;
     public bool? HostAccess;
+    /// <summary>`tap NAME`: a macvtap endpoint carried by a persistent TAP of that name (in Netns).</summary>
+    public string? Tap;
 
     public List<string>? FlagList => FlagsGiven ? [.. Flags] : null;
 }

@@ -23,7 +23,7 @@ internal static class UsageText
         "                      [ macaddr [ set | add ] MAC [ MAC ... ] ]\n" +
         "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
         "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ]\n" +
-        "                      [ hostaccess { on | off } ] [ up ]\n" +
+        "                      [ hostaccess { on | off } ] [ up ] [ tap TAPNAME ]\n" +
         "\n" +
         "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
         "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
@@ -45,6 +45,8 @@ internal static class UsageText
         "          host reaches the endpoints whatever their mode (one per lower; no mode of its own)\n" +
         "HOSTACCESS: on (default) the host port reaches this endpoint directly in any mode; off, the\n" +
         "          host port is a bridge endpoint to it (the kernel's rules)\n" +
+        "TAPNAME: a macvtap carried by a persistent TAP of that name, made in NS for USER/GROUP,\n" +
+        "         whose queue QEMU opens by name (-netdev tap,ifname=TAPNAME,script=no,downscript=no)\n" +
         "GUESTMEM: the guest memory a macvtap's vhost-user frontend may share: sealed (the default)\n" +
         "          only memory sealed against shrinking (QEMU's memory-backend-memfd is); any also\n" +
         "          memory the VM's owner can shrink under mvtapd (DPDK virtio-user, hugepage files,\n" +

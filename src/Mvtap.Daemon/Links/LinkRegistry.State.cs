@@ -55,6 +55,7 @@ public sealed partial class LinkRegistry
             VhostUserPath = x.VhostUserPath,
             Cni = x.Cni,
             HostAccess = x.Endpoint.HostAccess || x.Endpoint.IsHostPort,
+            TapName = x.TapName,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
     };
 

@@ -43,6 +43,8 @@ public sealed record EndpointState
     public Mvtap.Control.CniAttachment? Cni { get; set; }
     /// <summary>`hostaccess`; absent = on.</summary>
     public bool HostAccess { get; set; } = true;
+    /// <summary>The persistent TAP (in Netns) that carries a macvtap endpoint; adopted again on restore.</summary>
+    public string? TapName { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
