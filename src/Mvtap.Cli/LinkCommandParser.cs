@@ -2,7 +2,7 @@
 // tested in ip's order (iplink.c's iplink_parse, then iplink_macvlan.c's macvlan_parse_opt),
 // with strcmp where ip uses strcmp and prefix matching where ip uses matches(); errors carry
 // ip's wording. Add and set accept every keyword before or after `type`. The words of types,
-// modes, flags, macaddr operations and guestmem are Core's LinkWords.
+// modes, flags, macaddr operations and guestmem are Core's LinkWords; hostaccess is mvtap's own.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 
@@ -53,6 +53,7 @@ internal static class LinkCommandParser
             Netns = s.Netns,
             GuestMemory = s.GuestMemory,
             Up = s.Up,
+            HostAccess = s.HostAccess,
             TapName = s.Tap,
         });
     }
@@ -85,6 +86,7 @@ internal static class LinkCommandParser
             Mtu = s.Mtu,
             TxQueueLen = s.TxQueueLen,
             GuestMemory = s.GuestMemory,
+            HostAccess = s.HostAccess,
         });
     }
 
@@ -200,6 +202,13 @@ internal static class LinkCommandParser
                 string v = c.NextArg();
                 if (s.SpoofCheck is not null) throw UsageErrors.Duplicate("spoofchk", v);
                 s.SpoofCheck = ArgumentValues.ParseOnOff("spoofchk", v);
+            }
+            else if (w == "hostaccess")
+            {
+                // mvtap's own keyword (the host port's reach), matched whole like guestmem
+                string v = c.NextArg();
+                if (s.HostAccess is not null) throw UsageErrors.Duplicate("hostaccess", v);
+                s.HostAccess = ArgumentValues.ParseOnOff("hostaccess", v);
             }
             else if (w == "guestmem")
             {

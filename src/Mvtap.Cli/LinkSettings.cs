@@ -24,6 +24,7 @@ internal sealed class LinkSettings
     public int? Mtu;
     public uint? TxQueueLen;
     public string? GuestMemory;
+    public bool? HostAccess;
     /// <summary>`tap NAME`: a macvtap endpoint carried by a persistent TAP of that name (in Netns).</summary>
     public string? Tap;
 

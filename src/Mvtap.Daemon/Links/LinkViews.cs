@@ -59,6 +59,7 @@ internal static class LinkViews
             VhostUserQueuePairs = vhost is null ? 0 : Datapath.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
             Cni = record.Cni,
+            HostAccess = ep.HostAccess || ep.IsHostPort,
             Tap = record.TapName,
             TapState = record.TapName is null ? null : record.Lower.TapState(ep) ?? "gone",
             Statistics = new LinkStatistics
