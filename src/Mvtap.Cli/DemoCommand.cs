@@ -2,7 +2,8 @@
 // on one lower device, an external host behind the switch, and who reaches whom in each mode:
 // the behaviour the seed describes. As root it builds a lab in network namespaces, runs
 // mvtapd on it and pings for real, side by side with the kernel's macvtap on the same lab;
-// without root it says so and shows the same on the built-in sim lower.
+// without root it says so and shows the same on the built-in sim lower. Both add the column
+// A-hostport (the host through mvtap's host port), which the kernel side has not (n/a).
 using Mvtap.Cli.Demo;
 using Mvtap.Core.Sim;
 
@@ -43,7 +44,9 @@ public static class DemoCommand
         Console.Write(LabDemo.Format(rows));
         Console.WriteLine();
         Explain();
+        Console.WriteLine("A-hostport: the host (mvtapd's namespace) through mvtap's host port; the kernel has none (n/a).");
         Console.WriteLine("The lab is removed.");
+        // only the columns both sides have are compared
         return rows.All(r => r.Mvtap.SequenceEqual(r.Kernel)) ? 0 : 1;
     }
 
@@ -56,7 +59,8 @@ public static class DemoCommand
         Console.Write(SimLab.Format(SimLab.Scenarios.Select(SimLab.Run)));
         Console.WriteLine();
         Explain();
-        Console.WriteLine("No mode lets the lower's own host reach its endpoints without a hairpin switch.");
+        Console.WriteLine("No mode lets the lower's own host reach its endpoints without a hairpin switch;");
+        Console.WriteLine("the host port (`mvtap link add link LOWER name mvhost0 type host`) reaches them in every mode.");
         return 0;
     }
 

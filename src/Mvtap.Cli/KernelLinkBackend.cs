@@ -25,9 +25,11 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
 
     public void Add(LinkAddRequest r)
     {
+        if (r.Type == LinkWords.Host)
+            throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvlan has no host port: type host is mvtapd's");
         if (r.TapName is not null)
             throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvtap is its own queue (/dev/tapN): tap TAPNAME is a carrier of mvtapd's");
-        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory);
+        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory, r.HostAccess);
         // names are resolved first, so an unknown user does not leave a link behind
         uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);
         uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
@@ -80,7 +82,7 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
 
     public void Set(LinkSetRequest r)
     {
-        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory);
+        RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory, r.HostAccess);
         uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);
         uint? gid = r.Group is null ? null : AccountLookup.GroupId(r.Group);
         using var rtnl = open();
@@ -217,8 +219,10 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
         LinkWords.TryParseFlags(names, out var flags, out var unknown) ? flags
             : throw new LinkOperationException(Errno.EINVAL, $"unknown flag \"{unknown}\"");
 
-    private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck, string? netns, string? guestMemory)
+    private static void RefuseUnsupported(string? owner, string? group, bool? spoofCheck, string? netns, string? guestMemory, bool? hostAccess = null)
     {
+        if (hostAccess is not null)
+            throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvlan has no host port: hostaccess is a setting of mvtapd's");
         if (guestMemory is not null)
             throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvtap maps no guest memory: guestmem is a setting of mvtapd's vhost-user attachment");
         if ((owner is not null || group is not null) && netns is not null)

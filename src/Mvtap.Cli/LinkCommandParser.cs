@@ -2,7 +2,8 @@
 // tested in ip's order (iplink.c's iplink_parse, then iplink_macvlan.c's macvlan_parse_opt),
 // with strcmp where ip uses strcmp and prefix matching where ip uses matches(); errors carry
 // ip's wording. Add and set accept every keyword before or after `type`. The words of types,
-// modes, flags, macaddr operations and guestmem are Core's LinkWords; `vhost-user` is VhostUserArgument's.
+// modes, flags, macaddr operations and guestmem are Core's LinkWords; hostaccess is mvtap's own; `vhost-user`
+// is VhostUserArgument's.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 
@@ -55,6 +56,7 @@ internal static class LinkCommandParser
             Up = s.Up,
             VhostUserMode = s.VhostUserMode,
             VhostUserPath = s.VhostUserPath,
+            HostAccess = s.HostAccess,
             TapName = s.Tap,
         });
     }
@@ -87,6 +89,7 @@ internal static class LinkCommandParser
             Mtu = s.Mtu,
             TxQueueLen = s.TxQueueLen,
             GuestMemory = s.GuestMemory,
+            HostAccess = s.HostAccess,
         });
     }
 
@@ -202,6 +205,13 @@ internal static class LinkCommandParser
                 string v = c.NextArg();
                 if (s.SpoofCheck is not null) throw UsageErrors.Duplicate("spoofchk", v);
                 s.SpoofCheck = ArgumentValues.ParseOnOff("spoofchk", v);
+            }
+            else if (w == "hostaccess")
+            {
+                // mvtap's own keyword (the host port's reach), matched whole like guestmem
+                string v = c.NextArg();
+                if (s.HostAccess is not null) throw UsageErrors.Duplicate("hostaccess", v);
+                s.HostAccess = ArgumentValues.ParseOnOff("hostaccess", v);
             }
             else if (w == "guestmem")
             {

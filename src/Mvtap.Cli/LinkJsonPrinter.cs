@@ -66,7 +66,7 @@ internal static class LinkJsonPrinter
         w.WriteNumber("max_mtu", v.MaxMtu);
 
         w.WriteStartObject("linkinfo");
-        w.WriteString("info_kind", v.Type);
+        w.WriteString("info_kind", v.Type == LinkWords.Host ? LinkWords.HostInfoKind : v.Type);
         w.WriteStartObject("info_data");
         w.WriteString("mode", v.Mode);
         foreach (var flag in LinkWords.Flags)
@@ -89,6 +89,7 @@ internal static class LinkJsonPrinter
 
         w.WriteStartObject("mvtap");
         w.WriteBoolean("spoofchk", v.SpoofCheck);
+        if (!v.HostAccess && v.Type != LinkWords.Host) w.WriteBoolean("hostaccess", false);
         if (v.Owner is not null) w.WriteString("owner", v.Owner);
         if (v.Group is not null) w.WriteString("group", v.Group);
         if (v.GuestMemory is not null) w.WriteString("guestmem", v.GuestMemory);

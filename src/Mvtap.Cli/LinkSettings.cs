@@ -26,6 +26,7 @@ internal sealed class LinkSettings
     public string? GuestMemory;
     public string? VhostUserMode;
     public string? VhostUserPath;
+    public bool? HostAccess;
     /// <summary>`tap NAME`: a macvtap endpoint carried by a persistent TAP of that name (in Netns).</summary>
     public string? Tap;
 

@@ -40,7 +40,7 @@ internal static class LinkTextPrinter
 
     private static void AppendMacvlanDetails(StringBuilder sb, LinkView v)
     {
-        sb.Append($"    {v.Type} mode {v.Mode} ");
+        sb.Append(v.Type == LinkWords.Host ? $"    {LinkWords.HostInfoKind} " : $"    {v.Type} mode {v.Mode} ");
         foreach (var flag in LinkWords.Flags)
             if (v.Flags.Contains(flag)) sb.Append(flag).Append(' ');
         sb.Append($"bcqueuelen {v.BcQueueLen} usedbcqueuelen {v.UsedBcQueueLen} ");
@@ -51,6 +51,7 @@ internal static class LinkTextPrinter
             foreach (var m in v.Macaddrs) sb.Append(m).Append(' ');
         }
         sb.Append($"spoofchk {(v.SpoofCheck ? "on" : "off")} ");
+        if (!v.HostAccess && v.Type != LinkWords.Host) sb.Append("hostaccess off ");
         if (v.Owner is not null) sb.Append($"owner {v.Owner} ");
         if (v.Group is not null) sb.Append($"group {v.Group} ");
         if (v.GuestMemory is not null) sb.Append($"guestmem {v.GuestMemory} ");

@@ -17,21 +17,21 @@ internal static class UsageText
         "       mvtap doctor [ state-dir DIR ] [ socket-group GROUP ] [ netns NS ] [ dev LOWER ]...\n";
 
     public const string Link =
-        "Usage: mvtap link add link LOWER [ name ] NAME type { macvtap | macvlan }\n" +
+        "Usage: mvtap link add link LOWER [ name ] NAME type { macvtap | macvlan | host }\n" +
         "                      [ mode MODE ] [ flag MODE_FLAG ] [ address LLADDR ]\n" +
         "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ]\n" +
         "                      [ macaddr [ set | add ] MAC [ MAC ... ] ]\n" +
         "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
-        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ] [ up ]\n" +
+        "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ]\n" +
+        "                      [ hostaccess { on | off } ] [ up ] [ tap TAPNAME ]\n" +
         "                      [ vhost-user { listen [ PATH ] | connect PATH } ]\n" +
-        "                      [ tap TAPNAME ]\n" +
         "\n" +
         "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
         "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
         "                      [ macaddr { { add | del } MAC [ MAC ... ] | set [ MAC ... ] | flush } ]\n" +
         "                      [ bcqueuelen BC_QUEUE_LEN ] [ bclim BC_CUTOFF ] [ owner USER ]\n" +
         "                      [ group GROUP ] [ spoofchk { on | off } ] [ mtu MTU ] [ txqueuelen PACKETS ]\n" +
-        "                      [ guestmem GUESTMEM ]\n" +
+        "                      [ guestmem GUESTMEM ] [ hostaccess { on | off } ]\n" +
         "                      [ type { macvtap | macvlan } ARGS ]\n" +
         "\n" +
         "       mvtap link delete { DEVICE | dev DEVICE }\n" +
@@ -42,6 +42,10 @@ internal static class UsageText
         "MODE_FLAG: null | nopromisc | nodst\n" +
         "BC_QUEUE_LEN: Length of the rx queue for broadcast/multicast: [0-4294967295]\n" +
         "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n" +
+        "type host: the lower's host port, an interface NAME in mvtapd's namespace through which the\n" +
+        "          host reaches the endpoints whatever their mode (one per lower; no mode of its own)\n" +
+        "HOSTACCESS: on (default) the host port reaches this endpoint directly in any mode; off, the\n" +
+        "          host port is a bridge endpoint to it (the kernel's rules)\n" +
         "TAPNAME: a macvtap carried by a persistent TAP of that name, made in NS for USER/GROUP,\n" +
         "         whose queue QEMU opens by name (-netdev tap,ifname=TAPNAME,script=no,downscript=no)\n" +
         "GUESTMEM: the guest memory a macvtap's vhost-user frontend may share: sealed (the default)\n" +

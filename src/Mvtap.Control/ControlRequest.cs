@@ -30,7 +30,7 @@ public sealed record LinkAddRequest : ControlRequest
     public string Lower { get; set => field = value ?? ""; } = "";
     /// <summary>The endpoint's name; null lets the daemon choose (macvtapN / macvlanN, as the kernel does).</summary>
     public string? Name { get; set; }
-    /// <summary>"macvtap" or "macvlan".</summary>
+    /// <summary>"macvtap", "macvlan" or "host" (the lower's host port).</summary>
     public string Type { get; set => field = value ?? ""; } = "";
     /// <summary>"private", "vepa", "bridge", "passthru" or "source"; null = vepa.</summary>
     public string? Mode { get; set; }
@@ -70,6 +70,10 @@ public sealed record LinkAddRequest : ControlRequest
     /// <summary>The vhost-user role (VhostUserModes): "listen" (null: the default) or "connect", where mvtapd
     /// dials <see cref="VhostUserPath"/>, a socket the frontend listens on, and dials again after each drop.</summary>
     public string? VhostUserMode { get; set; }
+    /// <summary>`hostaccess on|off`: frames between this endpoint and the lower's host port are delivered
+    /// locally whatever its mode (on), or by the kernel's rules as if the host port were a bridge endpoint
+    /// (off); null = on.</summary>
+    public bool? HostAccess { get; set; }
 }
 
 /// <summary>`link set`: change an endpoint. Only non-null fields change.</summary>
@@ -98,6 +102,8 @@ public sealed record LinkSetRequest : ControlRequest
     public uint? TxQueueLen { get; set; }
     /// <summary>"sealed" or "any" (see LinkAddRequest.GuestMemory).</summary>
     public string? GuestMemory { get; set; }
+    /// <summary>See LinkAddRequest.HostAccess.</summary>
+    public bool? HostAccess { get; set; }
 }
 
 /// <summary>`link del NAME`.</summary>

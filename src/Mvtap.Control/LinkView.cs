@@ -7,7 +7,7 @@ public sealed record LinkView
     /// <summary>The endpoint's index N (ifindex; a macvtap's attachment points are tapN.*).</summary>
     public int Index { get; init; }
     public string Name { get; init; } = "";
-    /// <summary>"macvtap" or "macvlan".</summary>
+    /// <summary>"macvtap", "macvlan" or "host" (info_kind "mvtap-host").</summary>
     public string Type { get; init; } = "";
     public string Lower { get; init; } = "";
     public string Mac { get; init; } = "";
@@ -71,6 +71,8 @@ public sealed record LinkView
     public int Promiscuity { get; init; }
     public int Allmulti { get; init; }
     public LinkStatistics Statistics { get; init; } = new();
+    /// <summary>`hostaccess`: whether the lower's host port reaches this endpoint whatever its mode.</summary>
+    public bool HostAccess { get; init; } = true;
 }
 
 /// <summary>Counters, named as in rtnl_link_stats64, plus mvtap's drops by reason.</summary>

@@ -18,6 +18,8 @@ public sealed partial class LinuxSwitch
     {
         MacvlanSpec m => AddMacvlanEndpoint(lower, m.Settings, m.Netns, m.InterfaceName, m.Up, m.Adopt),
         MacvtapSpec t => AddMacvtapEndpoint(lower, t),
+        // the host port is a macvlan whose interface never leaves the host: the veth carries it
+        HostPortSpec h => AddMacvlanEndpoint(lower, h.Settings with { IsHostPort = true }, null, h.InterfaceName, false, h.Adopt),
         TapSpec p => AddTapEndpoint(lower, p),
         _ => throw new ArgumentException($"no endpoint kind {spec.GetType().Name}", nameof(spec)),
     };

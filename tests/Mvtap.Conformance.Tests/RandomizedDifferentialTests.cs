@@ -24,4 +24,24 @@ public sealed class RandomizedDifferentialTests(ITestOutputHelper output)
         var first = results.FirstOrDefault(r => !r.Agreed);
         Assert.True(first is null, summary + "\n\n" + first?.Report);
     }
+
+    /// <summary>Issue 14: a host port that is up but idle changes nothing the kernel-compatible rules
+    /// decide. Passthru scenarios are left out: a passthru endpoint refuses to share its lower with one.</summary>
+    [Fact]
+    public void MvtapWithAnIdleHostPortDeliversWhatTheKernelDelivers()
+    {
+        var results = new List<SeedResult>();
+        foreach (int seed in SeedRuns.Seeds(SeedRuns.CiSeeds))
+        {
+            bool passthru = ScenarioGenerator.Generate(seed, runtimeMoves: true).Steps
+                .Any(s => s is CreateStep { Mode: Core.Model.EndpointMode.Passthru });
+            if (passthru) continue;
+            var r = SeedRuns.Run(seed, Flavor.Kernel, Flavor.Mvtap, idleHostPort: true);
+            output.WriteLine(r.Report);
+            results.Add(r);
+        }
+        Assert.NotEmpty(results);
+        var first = results.FirstOrDefault(r => !r.Agreed);
+        Assert.True(first is null, SeedRuns.Summary(results) + "\n\n" + first?.Report);
+    }
 }

@@ -33,14 +33,15 @@ internal static class SeedRuns
     /// <summary>`DIFFTEST_RUNTIME_MOVES=0`: every endpoint is moved through the switch, none as a runtime moves a NIC.</summary>
     private static bool RuntimeMoves => Environment.GetEnvironmentVariable("DIFFTEST_RUNTIME_MOVES") != "0";
 
-    public static SeedResult Run(int seed, Flavor a, Flavor b, ForwardingFault fault = ForwardingFault.None, bool? runtimeMoves = null)
+    public static SeedResult Run(int seed, Flavor a, Flavor b, ForwardingFault fault = ForwardingFault.None, bool? runtimeMoves = null,
+        bool idleHostPort = false)
     {
         var sc = ScenarioGenerator.Generate(seed, runtimeMoves ?? RuntimeMoves);
         var quiet = Quiet;
         string retried = "";
         for (int attempt = 0; ; attempt++)
         {
-            var (ra, rb) = ScenarioRunner.Run(sc, a, b, new RunOptions(quiet, fault));
+            var (ra, rb) = ScenarioRunner.Run(sc, a, b, new RunOptions(quiet, fault, idleHostPort));
             var verdict = Comparison.Compare(sc, ra, rb);
             bool late = verdict.Reported?.Frame is int f && (ra.Late.Contains(f) || rb.Late.Contains(f));
             bool dropped = verdict.Reported is not null && ra.ObserverDrops + rb.ObserverDrops > 0;

@@ -1,4 +1,5 @@
-// The demo's table on the sim lower is the seed's description of the modes.
+// The demo's table on the sim lower is the seed's description of the modes, and the host port
+// (column A-hostport) reaches A in every one.
 using Mvtap.Core.Model;
 using Mvtap.Core.Sim;
 
@@ -21,5 +22,6 @@ public class SimLabTests
         Assert.Equal(endpoints, got["B-C"]);
         Assert.Equal(external, got["A-ext"]);
         Assert.Equal(host, got["A-host"]);
+        Assert.True(got["A-hostport"], "the host port reaches A in every mode");
     }
 }

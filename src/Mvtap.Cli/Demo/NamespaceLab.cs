@@ -30,6 +30,8 @@ internal sealed class NamespaceLab : IDisposable
     public static string MvtapAddress(int i) => $"{Subnet}.{11 + i}";
     public static string KernelAddress(int i) => $"{Subnet}.{21 + i}";
     public const string ExternalAddress = Subnet + ".100";
+    /// <summary>The host port's address, in the host namespace (where mvtapd runs).</summary>
+    public const string HostPortAddress = Subnet + ".1";
 
     private void AddNamespace(string name)
     {
@@ -94,6 +96,13 @@ internal sealed class NamespaceLab : IDisposable
         var ns = MvtapGuest(Guests[i]);
         Shell.Ip("-n", ns, "addr", "add", $"{MvtapAddress(i)}/24", "dev", device);
         Shell.Ip("-n", ns, "link", "set", device, "up");
+    }
+
+    /// <summary>mvtap's host port: an interface mvtapd made in the host namespace; here it gets its address.</summary>
+    public void ConfigureHostPort(string device)
+    {
+        Shell.Ip("-n", Host, "addr", "add", $"{HostPortAddress}/24", "dev", device);
+        Shell.Ip("-n", Host, "link", "set", device, "up");
     }
 
     /// <summary>Forget learned neighbours and MACs, so each scenario starts cold.</summary>

@@ -20,6 +20,8 @@ public sealed class EndpointSnapshot
         AllMulticast = ep.AllMulti || ep.Promisc;
         Groups = ep.Groups.Select(g => g.Value).ToFrozenSet();
         Counters = ep.Counters;
+        IsHostPort = ep.IsHostPort;
+        HostAccess = ep.HostAccess && !ep.IsHostPort;
     }
 
     public Endpoint Endpoint { get; }
@@ -31,6 +33,9 @@ public sealed class EndpointSnapshot
     public int Mtu { get; }
     public bool SpoofCheck { get; }
     public EndpointCounters Counters { get; }
+    public bool IsHostPort { get; }
+    /// <summary>hostaccess on (never for the host port itself).</summary>
+    public bool HostAccess { get; }
 
     private bool AllMulticast { get; }
     private FrozenSet<ulong> Groups { get; }

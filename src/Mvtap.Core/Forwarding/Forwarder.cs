@@ -2,7 +2,8 @@
 // endpoint and for a frame received from the lower, exactly which endpoints get a copy,
 // whether it goes to the wire and whether the lower's own stack gets it. No system calls,
 // no allocation: decisions go straight to the sink. A test may make a port get one rule wrong
-// on purpose (Port.Fault, ForwardingFault) to prove its differential harness notices.
+// on purpose (Port.Fault, ForwardingFault) to prove its differential harness notices. A port
+// with an up host port adds the rules of HostPortRules first.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 
@@ -34,6 +35,7 @@ public static class Forwarder
         if (src.SpoofCheck && packet.Source != src.Mac) { counters.CountTxDrop(DropReason.SpoofedSource); return; }
 
         counters.CountTx(packet.Length);
+        if (table.HostPort is { } host && HostPortRules.Transmit(table, host, src, packet, ref sink)) return;
         if (src.Mode == EndpointMode.Bridge)
         {
             var dst = packet.Destination;
@@ -189,6 +191,8 @@ public static class Forwarder
         foreach (var ep in table.UpEndpoints)
         {
             if (ep == exclude || (ep.Mode & mask) == 0 || !ep.AcceptsGroup(dst)) continue;
+            // a reflection skips whoever got the frame locally from a host port's rules already
+            if (!local && exclude is not null && table.HostPort is not null && HostPortRules.GotLocalCopy(exclude, ep)) continue;
             // spec 2: bridge-local copies are checked against the destination's MTU
             if (local && !packet.Vnet.IsGso && packet.Length > ep.Mtu + MtuSlack)
             {

@@ -53,6 +53,7 @@ public sealed class ForwardingTable
         ByMac = new MacTable<EndpointSnapshot>(byMac);
         Sources = sources.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToArray());
         GroupSubscribers = subscribers.ToFrozenDictionary();
+        foreach (var snap in up) if (snap.IsHostPort) HostPort = snap;
         Passthru = port.IsPassthru && endpoints.Count > 0 ? BySlot[endpoints[0].Slot] : null;
         LowerPromiscuity = promisc;
         LowerAllMulti = allmulti;
@@ -71,6 +72,8 @@ public sealed class ForwardingTable
     public FrozenDictionary<ulong, EndpointSnapshot[]> Sources { get; }
     public FrozenDictionary<ulong, int> GroupSubscribers { get; }
     public EndpointSnapshot? Passthru { get; }
+    /// <summary>The port's host port while it is up; null otherwise (then no host-port rule applies).</summary>
+    public EndpointSnapshot? HostPort { get; }
     public int LowerPromiscuity { get; }
     public int LowerAllMulti { get; }
     public bool LowerOperational { get; }

@@ -1,14 +1,16 @@
 // One endpoint: a MAC on the lower's segment with a mode, flags and state (the kernel's
 // struct macvlan_dev, spec 1.3). The control plane changes it only through its Port, which
-// validates each change and publishes a new forwarding table.
+// validates each change and publishes a new forwarding table. The host port is an endpoint
+// too (IsHostPort), with the host-port rules of HostPortRules.
 using Mvtap.Core.Frames;
 
 namespace Mvtap.Core.Model;
 
 public sealed class Endpoint
 {
-    internal Endpoint(Port port, int slot, string name, MacAddress mac, EndpointMode mode, EndpointFlags flags, int mtu)
+    internal Endpoint(Port port, int slot, string name, MacAddress mac, EndpointMode mode, EndpointFlags flags, int mtu, bool isHostPort = false)
     {
+        IsHostPort = isHostPort;
         Port = port;
         Slot = slot;
         Name = name;
@@ -35,6 +37,12 @@ public sealed class Endpoint
     public bool AllMulti { get; internal set; }
     public bool Promisc { get; internal set; }
     public bool IsDeleted { get; internal set; }
+    /// <summary>The host port (type host, design.md): the host itself, not a tenant. Forwarded
+    /// by the host-port rules (HostPortRules); its own mode is bridge.</summary>
+    public bool IsHostPort { get; }
+    /// <summary>hostaccess: frames between this endpoint and the host port are delivered locally
+    /// whatever its mode (on, the default); off, the host port is an ordinary bridge endpoint to it.</summary>
+    public bool HostAccess { get; internal set; } = true;
 
     internal readonly HashSet<MacAddress> Groups = [];
     /// <summary>The source-mode list, in insertion order (spec 1.7).</summary>

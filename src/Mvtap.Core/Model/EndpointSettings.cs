@@ -17,6 +17,9 @@ public sealed record EndpointSettings
     public MacAddress? Macaddr { get; init; }
     public IReadOnlyList<MacAddress>? MacaddrData { get; init; }
     public bool SpoofCheck { get; init; } = true;
+    /// <summary>Create the lower's host port (type host): mode bridge, at most one per lower.</summary>
+    public bool IsHostPort { get; init; }
+    public bool HostAccess { get; init; } = true;
 }
 
 public sealed record EndpointChange
@@ -36,4 +39,5 @@ public sealed record EndpointChange
     public bool? Promisc { get; init; }
     public IReadOnlyList<MacAddress>? JoinGroups { get; init; }
     public IReadOnlyList<MacAddress>? LeaveGroups { get; init; }
+    public bool? HostAccess { get; init; }
 }

@@ -1,5 +1,5 @@
 // The words of the link vocabulary as `ip link` and mvtap's control protocol spell them: link
-// types, modes, flags, source-list operations and guest-memory policies. Parsed and printed here
+// types (the host port's too), modes, flags, source-list operations, and guest-memory policies. Parsed and printed here
 // only; the CLI's parser, its kernel backend, mvtapd's request values and views, and the CNI
 // plugin all use these. Each caller words its own refusal (ip's text on the command line, an
 // errno and a message from mvtapd), listing the words from here.
@@ -9,6 +9,9 @@ public static class LinkWords
 {
     public const string Macvtap = "macvtap";
     public const string Macvlan = "macvlan";
+    /// <summary>The host port's link type (`type host`) and the info_kind `link show -d -j` gives it.</summary>
+    public const string Host = "host";
+    public const string HostInfoKind = "mvtap-host";
     public const string NoPromisc = "nopromisc";
     public const string NoDst = "nodst";
 
@@ -25,8 +28,8 @@ public static class LinkWords
     private static readonly MacaddrOperation[] MacaddrOperationValues =
         [MacaddrOperation.Add, MacaddrOperation.Delete, MacaddrOperation.Set, MacaddrOperation.Flush];
 
-    /// <summary>The link types mvtap makes: "macvtap" or "macvlan".</summary>
-    public static bool IsLinkType(string word) => word is Macvtap or Macvlan;
+    /// <summary>The link types mvtap makes: "macvtap", "macvlan" or "host".</summary>
+    public static bool IsLinkType(string word) => word is Macvtap or Macvlan or Host;
 
     public static string Name(this EndpointMode mode) => Word(Modes, ModeValues, mode, (uint)mode);
 

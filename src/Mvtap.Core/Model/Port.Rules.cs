@@ -1,5 +1,5 @@
 // The configuration rules a Port checks before it applies a change (spec 1.7, 4.1, 4.3 and
-// macvlan_validate), and the source-list operations it then applies. Split from Port.cs, which
+// macvlan_validate; the host port's), and the source-list operations it then applies. Split from Port.cs, which
 // holds the changes themselves.
 using Mvtap.Core.Frames;
 
@@ -19,6 +19,10 @@ public sealed partial class Port
             throw new MvtapException(Errno.EINVAL, $"mode {(uint)mode} is not a macvlan mode");
         if (mode != ep.Mode && (mode == EndpointMode.Passthru || ep.Mode == EndpointMode.Passthru))
             throw new MvtapException(Errno.EINVAL, "the mode cannot be changed to or from passthru");
+        if (ep.IsHostPort && c.Mode is { } m && m != ep.Mode)
+            throw new MvtapException(Errno.EOPNOTSUPP, $"{ep.Name} is a host port; it has no mode to change");
+        if (ep.IsHostPort && c.HostAccess is not null)
+            throw new MvtapException(Errno.EINVAL, $"{ep.Name} is the host port; hostaccess is a setting of the other endpoints");
         if (c.Flags is { } flags) ValidateFlags(flags);
         if (c.Mtu is { } mtu) ValidateMtu(mtu);
         // spec 6: MACADDR_MODE is checked against the mode after this message's mode change
@@ -29,6 +33,16 @@ public sealed partial class Port
         if (up && !ep.IsUp && !IsPassthru && IsAddressBusy(mac, ep))
             throw new MvtapException(Errno.EADDRINUSE, BusyMessage(mac, ep));
         return new ChangeTarget(mode, mac, up);
+    }
+
+    // Under _gate, on create: one host port per lower, and none on a passthru lower (the
+    // passthru endpoint owns the lower, as in the kernel).
+    private void ValidateHostPort(EndpointSettings s)
+    {
+        if (_endpoints.Find(e => e.IsHostPort) is { } other)
+            throw new MvtapException(Errno.EBUSY, $"{Lower.Name} already has a host port ({other.Name})");
+        if (s.Mode == EndpointMode.Passthru || s.MacaddrOp is not null)
+            throw new MvtapException(Errno.EINVAL, "a host port takes no mode and no macaddr list");
     }
 
     /// <summary>spec 4.1 macvlan_addr_busy: the lower's MAC (not on a passthru port) or the

@@ -1,6 +1,6 @@
 // The per-lower state (the kernel's struct macvlan_port, spec 1.2) and every configuration
 // rule of spec 1 and 4: MAC uniqueness, passthru, modes, source lists, broadcast-queue
-// settings, MTU and lower events (Port.LowerEvents.cs; the rules' checks in Port.Rules.cs). Each
+// settings, MTU, the host port (one per lower, never beside passthru) and lower events (Port.LowerEvents.cs; the rules' checks in Port.Rules.cs). Each
 // change is validated whole before anything is applied (the kernel applies changelink
 // partially, quirk Q14), then a new ForwardingTable is published
 // and the adapters are told (Changed), outside the port's lock (PortEventQueue).
@@ -101,16 +101,22 @@ public sealed partial class Port
             ValidateMtu(mtu);
             if (IsPassthru)
                 throw new MvtapException(Errno.EINVAL, $"{Lower.Name} is owned by a passthru endpoint");
+            if (s.Mode == EndpointMode.Passthru && _endpoints.Find(e => e.IsHostPort) is { } hostPort)
+                throw new MvtapException(Errno.EBUSY, $"passthru needs {Lower.Name} to itself, and {hostPort.Name} is its host port");
             if (s.Mode == EndpointMode.Passthru && _endpoints.Count != 0)
                 throw new MvtapException(Errno.EINVAL, $"passthru needs {Lower.Name} to have no other endpoints");
+            if (s.IsHostPort) ValidateHostPort(s);
             ValidateSources(s.Mode, s.MacaddrOp, s.Macaddr, s.MacaddrData);
 
             if (_endpoints.Count == 0) PermanentMac = Lower.Mac;
             MacAddress mac = s.Mode == EndpointMode.Passthru ? Lower.Mac : s.Mac ?? MacAddress.Random(_random);
-            ep = new Endpoint(this, FreeSlot(), s.Name, mac, s.Mode, s.Flags, mtu)
+            // the host port is a bridge endpoint to whatever has hostaccess off (HostPortRules)
+            var mode = s.IsHostPort ? EndpointMode.Bridge : s.Mode;
+            ep = new Endpoint(this, FreeSlot(), s.Name, mac, mode, s.Flags, mtu, s.IsHostPort)
             {
                 BcQueueLenRequest = s.BcQueueLen ?? DefaultBcQueueLen,
                 SpoofCheck = s.SpoofCheck,
+                HostAccess = s.HostAccess && !s.IsHostPort,
             };
             if (s.Mode == EndpointMode.Passthru) IsPassthru = true;
             if (s.BcCutoff is { } cutoff) BcCutoff = cutoff;
@@ -220,6 +226,7 @@ public sealed partial class Port
         if (c.SpoofCheck is { } sc) ep.SpoofCheck = sc;
         if (c.AllMulti is { } am) ep.AllMulti = am;
         if (c.Promisc is { } pr) ep.Promisc = pr;
+        if (c.HostAccess is { } ha) ep.HostAccess = ha;
         if (c.JoinGroups is { } join) foreach (var g in join) if (g.IsMulticast) ep.Groups.Add(g);
         if (c.LeaveGroups is { } leave) foreach (var g in leave) ep.Groups.Remove(g);
         ep.IsUp = to.Up;

@@ -1,5 +1,6 @@
 // The seed's picture on the sim: three endpoints A, B, C in one mode on one lower, an
-// external host behind the switch and the lower's own host stack, and who reaches whom.
+// external host behind the switch, the lower's own host stack and the lower's host port (type
+// host, which the kernel has not), and who reaches whom.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 
@@ -27,6 +28,7 @@ public static class SimLab
         var a = net.AddEndpoint(new EndpointSettings { Name = "A", Mode = scenario.Mode, Mac = MacAddress.Parse("1a:46:0b:ca:bc:7a") });
         var b = net.AddEndpoint(new EndpointSettings { Name = "B", Mode = scenario.Mode, Mac = MacAddress.Parse("1a:46:0b:ca:bc:7b") });
         var c = net.AddEndpoint(new EndpointSettings { Name = "C", Mode = scenario.Mode, Mac = MacAddress.Parse("1a:46:0b:ca:bc:7c") });
+        var hostPort = net.AddEndpoint(new EndpointSettings { Name = "mvhost0", IsHostPort = true, Mac = MacAddress.Parse("1a:46:0b:ca:bc:70") });
         var pairs = new List<(string, bool)>
         {
             ("A-B", Both(net, a, b)),
@@ -34,6 +36,7 @@ public static class SimLab
             ("B-C", Both(net, b, c)),
             ("A-ext", Both(net, a, ext)),
             ("A-host", Both(net, a, net.LowerStack)),
+            ("A-hostport", Both(net, a, hostPort)),
         };
         return new LabResult(scenario, pairs);
     }
@@ -47,12 +50,12 @@ public static class SimLab
         var sb = new System.Text.StringBuilder();
         const int first = 26;
         sb.Append("mode".PadRight(first));
-        foreach (var (pair, _) in list[0].Pairs) sb.Append(pair.PadRight(8));
+        foreach (var (pair, _) in list[0].Pairs) sb.Append(pair.PadRight(Math.Max(8, pair.Length + 2)));
         sb.AppendLine();
         foreach (var r in list)
         {
             sb.Append(r.Scenario.Title.PadRight(first));
-            foreach (var (_, ok) in r.Pairs) sb.Append((ok ? "yes" : "-").PadRight(8));
+            foreach (var (pair, ok) in r.Pairs) sb.Append((ok ? "yes" : "-").PadRight(Math.Max(8, pair.Length + 2)));
             sb.AppendLine();
         }
         return sb.ToString();

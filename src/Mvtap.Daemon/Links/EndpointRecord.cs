@@ -32,5 +32,10 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     /// attachment points; null for one with attachment points.</summary>
     public string? TapName { get; init; }
 
-    public string TypeName => Kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan;
+    public string TypeName => Kind switch
+    {
+        EndpointKind.Macvtap => LinkWords.Macvtap,
+        EndpointKind.Host => LinkWords.Host,
+        _ => LinkWords.Macvlan,
+    };
 }

@@ -117,5 +117,6 @@ public sealed partial class LinkRegistry
         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
         Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
         VhostUserPath = e.VhostUserPath, Cni = e.Cni, VhostUserMode = e.VhostUserMode, TapName = e.TapName,
+        HostAccess = e.Type == LinkWords.Host ? null : e.HostAccess,
     };
 }

@@ -41,9 +41,10 @@ public sealed partial class LinkRegistry
             Macaddr = single,
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck,
+            HostAccess = r.HostAccess,
         };
         if (r.Netns is not null && record.Kind != EndpointKind.Macvlan)
-            throw new MvtapException(Errno.EINVAL, $"{ep.Name} is a macvtap: only macvlan endpoints move to a namespace");
+            throw new MvtapException(Errno.EINVAL, $"{ep.Name} is a {record.TypeName}: only macvlan endpoints move to a namespace");
         var netns = r.Netns is { } ns ? NamespaceArgument.Resolve(ns, clientUid) : null;
         if (record.TapName is { } tap && (r.Owner is not null || r.Group is not null || guestMemory is not null))
             throw new MvtapException(Errno.EOPNOTSUPP, $"{ep.Name}'s tap {tap} keeps the owner and group it was made with, and maps no guest memory");
@@ -97,13 +98,13 @@ public sealed partial class LinkRegistry
     /// <summary>What a `link set` can change of an endpoint, as it was before the request.</summary>
     private sealed record SetUndo(string Name, MacAddress Mac, EndpointMode Mode, EndpointFlags Flags, bool Up, int Mtu,
         uint BcQueueLen, int BcCutoff, bool SpoofCheck, IReadOnlyList<MacAddress> Sources,
-        string? Owner, string? Group, GuestMemoryPolicy GuestMemory, uint TxQueueLen, string? Netns)
+        string? Owner, string? Group, GuestMemoryPolicy GuestMemory, uint TxQueueLen, string? Netns, bool HostAccess)
     {
         public static SetUndo Capture(EndpointRecord r)
         {
             var ep = r.Endpoint;
             return new SetUndo(ep.Name, ep.Mac, ep.Mode, ep.Flags, ep.IsUp, ep.Mtu, ep.BcQueueLenRequest, ep.Port.BcCutoff,
-                ep.SpoofCheck, [.. ep.SourceList], r.Owner, r.Group, r.GuestMemory, r.TxQueueLen, r.Netns);
+                ep.SpoofCheck, [.. ep.SourceList], r.Owner, r.Group, r.GuestMemory, r.TxQueueLen, r.Netns, ep.HostAccess);
         }
 
         /// <summary>Puts back every part that differs, in the reverse order of Set; each part on its own,
@@ -127,11 +128,12 @@ public sealed partial class LinkRegistry
             }
             if (ep.Name != Name) undo(() => port.Rename(ep, Name), $"rename {ep.Name} back to {Name}");
             if (ep.Mac == Mac && ep.Mode == Mode && ep.Flags == Flags && ep.IsUp == Up && ep.Mtu == Mtu && ep.BcQueueLenRequest == BcQueueLen
-                && port.BcCutoff == BcCutoff && ep.SpoofCheck == SpoofCheck && ep.SourceList.SequenceEqual(Sources))
+                && port.BcCutoff == BcCutoff && ep.SpoofCheck == SpoofCheck && ep.SourceList.SequenceEqual(Sources) && ep.HostAccess == HostAccess)
                 return;
             undo(() => port.Change(ep, new EndpointChange
             {
                 Mac = Mac, Mode = Mode, Flags = Flags, Up = Up, Mtu = Mtu, BcQueueLen = BcQueueLen, BcCutoff = BcCutoff, SpoofCheck = SpoofCheck,
+                HostAccess = ep.IsHostPort ? null : HostAccess,
                 MacaddrOp = Mode == EndpointMode.Source ? MacaddrOperation.Set : null,
                 MacaddrData = Mode == EndpointMode.Source ? Sources : null,
             }), $"put {Name} back as it was");

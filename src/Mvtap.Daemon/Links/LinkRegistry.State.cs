@@ -56,6 +56,7 @@ public sealed partial class LinkRegistry
             Cni = x.Cni,
             VhostUserMode = x.VhostUserConnect ? VhostUserModes.Connect : null,
             VhostUserRootPeer = x.VhostUserConnect ? x.VhostUserRootPeer : null,
+            HostAccess = x.Endpoint.HostAccess || x.Endpoint.IsHostPort,
             TapName = x.TapName,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
     };

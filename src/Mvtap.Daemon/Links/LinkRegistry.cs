@@ -98,6 +98,8 @@ public sealed partial class LinkRegistry : IDisposable
 
     private ControlResponse Add(LinkAddRequest r, uint clientUid)
     {
+        // before a namespace is looked for: a host port has none
+        if (r.Type == LinkWords.Host) HostPortRequestRules.Check(r, r.Name ?? "a host port");
         if (r.Netns is { } ns) r = r with { Netns = NamespaceArgument.Resolve(ns, clientUid) };
         int nextIndex = _nextIndex;
         var record = Create(r, index: null, clientUid);
@@ -121,7 +123,7 @@ public sealed partial class LinkRegistry : IDisposable
     private EndpointRecord Create(LinkAddRequest r, int? index, uint clientUid = 0, bool? rootPeer = null)
     {
         var kind = RequestValues.Kind(r.Type);
-        var name = r.Name ?? FreeName(kind == EndpointKind.Macvtap ? LinkWords.Macvtap : LinkWords.Macvlan);
+        var name = r.Name ?? FreeName(kind switch { EndpointKind.Macvtap => LinkWords.Macvtap, EndpointKind.Host => "mvhost", _ => LinkWords.Macvlan });
         RequestValues.Name(name, "name");
         if (FindRecord(name) is not null)
             throw new MvtapException(Errno.EEXIST, $"a link named {name} already exists");
@@ -134,6 +136,7 @@ public sealed partial class LinkRegistry : IDisposable
         var innerName = AttachmentRequestRules.Check(r, kind, _records, clientUid);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
+        if (kind == EndpointKind.Host) HostPortRequestRules.Check(r, name);
         var op = r.MacaddrOperation is null ? (MacaddrOperation?)null : RequestValues.MacaddrOp(r.MacaddrOperation);
         var (single, list) = op is { } o ? RequestValues.Macaddrs(o, r.Macaddrs) : (null, null);
         var settings = new EndpointSettings
@@ -149,6 +152,8 @@ public sealed partial class LinkRegistry : IDisposable
             Macaddr = single,
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck ?? true,
+            IsHostPort = kind == EndpointKind.Host,
+            HostAccess = r.HostAccess ?? true,
         };
         // a restore (index given) takes over the TAP its previous run left
         var ep = r.TapName is { } tap ? lower.AddTapEndpoint(settings, r.Netns, tap, r.Owner, r.Group, adopt: index is not null)

@@ -64,6 +64,7 @@ internal static class LinkViews
             VhostUserProblem = dial.Problem,
             StreamPath = stream,
             Cni = record.Cni,
+            HostAccess = ep.HostAccess || ep.IsHostPort,
             Tap = record.TapName,
             TapState = record.TapName is null ? null : record.Lower.TapState(ep) ?? "gone",
             Statistics = new LinkStatistics

@@ -13,8 +13,9 @@ internal static class RequestValues
     {
         LinkWords.Macvtap => EndpointKind.Macvtap,
         LinkWords.Macvlan => EndpointKind.Macvlan,
+        LinkWords.Host => EndpointKind.Host,
         "" => throw new MvtapException(Errno.EINVAL, ControlRequest.NotGiven("type")),
-        _ => throw new MvtapException(Errno.EOPNOTSUPP, $"link type \"{type}\" is not supported: use macvtap or macvlan"),
+        _ => throw new MvtapException(Errno.EOPNOTSUPP, $"link type \"{type}\" is not supported: use macvtap, macvlan or host"),
     };
 
     public static EndpointMode Mode(string name) =>

@@ -68,4 +68,4 @@ public interface ILowerHost : IDisposable
     Linux.TapDevice OpenTap(Endpoint endpoint);
 }
 
-public enum EndpointKind { Macvtap, Macvlan }
+public enum EndpointKind { Macvtap, Macvlan, Host }

@@ -91,6 +91,15 @@ public sealed class PacketLowerHost : ILowerHost
                 throw new MvtapException(Errno.EINVAL, $"{settings.Name} is a macvtap: only macvlan endpoints live in a namespace");
             return _switch.AddEndpoint(_datapath, new MacvtapSpec(settings));
         }
+        if (kind == EndpointKind.Host)
+        {
+            if (netns is not null)
+                throw new MvtapException(Errno.EINVAL, $"{settings.Name} is a host port: it stays in the host's namespace");
+            // its interface of a previous run is adopted with its addresses, as a macvlan's NIC is
+            var host = _switch.AddEndpoint(_datapath, new HostPortSpec(settings with { IsHostPort = true }, settings.Name));
+            lock (_macvlans) _macvlans.Add(host); // its interface's deletion deletes it, as a macvlan's
+            return host;
+        }
         // A pair of a previous run (mvtapd stopped or killed) is adopted: the container keeps
         // its NIC and its configuration. Any other interface of that name is refused (EEXIST).
         var ep = _switch.AddEndpoint(_datapath, new MacvlanSpec(settings, netns, innerName ?? settings.Name, Up: false, Adopt: true));

@@ -45,6 +45,8 @@ public sealed record EndpointState
     public string? VhostUserMode { get; set; }
     /// <summary>With "connect": whether a frontend running as root is served too (root asked for it).</summary>
     public bool? VhostUserRootPeer { get; set; }
+    /// <summary>`hostaccess`; absent = on.</summary>
+    public bool HostAccess { get; set; } = true;
     /// <summary>The persistent TAP (in Netns) that carries a macvtap endpoint; adopted again on restore.</summary>
     public string? TapName { get; set; }
 }
