@@ -10,9 +10,13 @@
 // the same way, and one whose reads fail stops being polled until the supervisor gives it another
 // chance, so it cannot spin the thread. Only what escapes all of that ends the thread, whose
 // supervisor restarts it (LowerDatapath.Supervision.cs).
+//
+// Capture taps (LowerDatapath.Capture.cs) sit where a frame enters or leaves the thread: one null
+// check per frame while nothing is captured.
 using Mvtap.Core.Forwarding;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Datapath.Capture;
 using Mvtap.Linux;
 using Mvtap.Linux.Interop;
 
@@ -100,6 +104,7 @@ public sealed partial class LowerDatapath
                 if (what == ReceivedFrame.Malformed) { Port.Counters.AddDrop(DropReason.Malformed); continue; }
                 if (what == ReceivedFrame.Overflow) { Port.Counters.AddDrop(DropReason.QueueFull); continue; }
                 Stats.framesFromLower++;
+                if (_captures is { } capture) capture.AtWire(frame, CaptureDirection.Inbound);
                 Forwarder.Receive(table, new Packet(frame, vnet), ref sink);
             }
             catch (Exception e)
@@ -133,6 +138,7 @@ public sealed partial class LowerDatapath
                 if (what == ReceivedFrame.Malformed) { ep.Counters.AddDrop(DropReason.Malformed); continue; }
                 if (what == ReceivedFrame.Overflow) { ep.Counters.AddDrop(DropReason.QueueFull); continue; }
                 Stats.framesFromEndpoints++;
+                if (_captures is { } capture) capture.AtEndpoint(ep, frame, CaptureDirection.Outbound);
                 Forwarder.Transmit(table, ep, new Packet(frame, vnet), ref sink);
             }
             catch (Exception e)
@@ -189,7 +195,8 @@ public sealed partial class LowerDatapath
             return;
         }
         if (_wireTx.Count == _wireTx.Capacity) Flush(socket, _wireTx, null);
-        if (!PacketSocketIo.Append(_wireTx, packet)) { Stats.wireErrors++; Port.Counters.AddDrop(DropReason.AttachmentError); }
+        if (!PacketSocketIo.Append(_wireTx, packet)) { Stats.wireErrors++; Port.Counters.AddDrop(DropReason.AttachmentError); return; }
+        if (_captures is { } capture) capture.AtWire(packet.Frame, CaptureDirection.Outbound);
     }
 
     internal void QueueToEndpoint(EndpointSnapshot endpoint, in Packet packet)
@@ -201,6 +208,7 @@ public sealed partial class LowerDatapath
             endpoint.Counters.CountRxDrop(DropReason.EndpointGone);
             return;
         }
+        if (_captures is { } capture) capture.AtEndpoint(endpoint.Endpoint, packet.Frame, CaptureDirection.Inbound);
         a.Attachment.Deliver(packet);
     }
 
