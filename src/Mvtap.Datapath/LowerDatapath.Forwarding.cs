@@ -38,6 +38,7 @@ public sealed partial class LowerDatapath
             int idle = ReassemblyWait();
             int n = _poll.Wait(_events, pending ? 0 : idle);
             Stats.wakeups++;
+            long framesBefore = Stats.framesFromLower + Stats.framesFromEndpoints;
             WakeupHook?.Invoke();
             // One table per wake-up: the control plane publishes whole new tables, so this
             // read needs no lock and sees one consistent state for the whole batch.
@@ -76,6 +77,9 @@ public sealed partial class LowerDatapath
             }
             ProcessBroadcasts(table);
             FlushAll();
+            Stats.FramesPerWakeup.Count(Stats.framesFromLower + Stats.framesFromEndpoints - framesBefore);
+            Volatile.Write(ref Stats.reassemblyDatagrams, Port.Defragmenter.HeldDatagrams);
+            Volatile.Write(ref Stats.reassemblyBytes, Port.Defragmenter.HeldBytes);
             Volatile.Write(ref Stats.allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
         }
     }
@@ -153,7 +157,7 @@ public sealed partial class LowerDatapath
     private void ProcessBroadcasts(ForwardingTable table)
     {
         var processor = new ContainedBroadcast(this, table);
-        Port.BroadcastQueue.Drain(ref processor);
+        Volatile.Write(ref Stats.broadcastQueueDepth, Port.BroadcastQueue.Drain(ref processor));
     }
 
     /// <summary>The broadcast work, one queued frame at a time, each contained like a received one.</summary>
