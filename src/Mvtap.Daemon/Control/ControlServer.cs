@@ -34,6 +34,8 @@ public sealed class ControlServer : IDisposable
         _access = access;
         _log = log;
         _events = new LinkEventHub(() => registry.Handle(new LinkShowRequest()) is { Ok: true, Links: { } links } ? links : null, log);
+        // what the system does to a lower or a datapath thread is pushed to monitors as it happens
+        registry.SystemChanged += _events.Refresh;
         SocketPath = socketPath;
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         if (File.Exists(socketPath)) File.Delete(socketPath); // a stale socket from a killed daemon
@@ -201,6 +203,7 @@ public sealed class ControlServer : IDisposable
 
     public void Dispose()
     {
+        _registry.SystemChanged -= _events.Refresh;
         _events.Dispose();
         _listener.Dispose();
         try { File.Delete(SocketPath); } catch (IOException) { }

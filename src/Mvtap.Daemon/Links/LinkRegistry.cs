@@ -198,6 +198,7 @@ public sealed partial class LinkRegistry : IDisposable
         host.Port.Changed += OnPortChanged;
         host.EndpointDeleted += OnEndpointDeleted;
         host.EndpointMoved += OnEndpointMoved;
+        Watch(host);
         return host;
     }
 
@@ -256,6 +257,7 @@ public sealed partial class LinkRegistry : IDisposable
         lower.Port.Changed -= OnPortChanged;
         lower.EndpointDeleted -= OnEndpointDeleted;
         lower.EndpointMoved -= OnEndpointMoved;
+        Unwatch(lower);
         lower.Dispose();
     }
 
