@@ -25,6 +25,8 @@ internal sealed class KernelLinkBackend(Func<Rtnetlink> open, Func<FileDescripto
 
     public void Add(LinkAddRequest r)
     {
+        if (r.TapName is not null)
+            throw new LinkOperationException(Errno.EOPNOTSUPP, "the kernel's macvtap is its own queue (/dev/tapN): tap TAPNAME is a carrier of mvtapd's");
         RefuseUnsupported(r.Owner, r.Group, r.SpoofCheck, r.Netns, r.GuestMemory);
         // names are resolved first, so an unknown user does not leave a link behind
         uint? uid = r.Owner is null ? null : AccountLookup.UserId(r.Owner);

@@ -53,6 +53,7 @@ internal static class LinkCommandParser
             Netns = s.Netns,
             GuestMemory = s.GuestMemory,
             Up = s.Up,
+            TapName = s.Tap,
         });
     }
 
@@ -207,6 +208,14 @@ internal static class LinkCommandParser
                 if (s.GuestMemory is not null) throw UsageErrors.Duplicate("guestmem", v);
                 if (!LinkWords.TryParseGuestMemory(v, out _)) throw UsageErrors.ArgumentMustBeOneOf("guestmem", LinkWords.GuestMemoryPolicies, v);
                 s.GuestMemory = v;
+            }
+            else if (w == "tap")
+            {
+                // mvtap's own keyword, matched whole (a device may be called t or ta)
+                string v = c.NextArg();
+                if (!creating) throw UsageErrors.InvalidArgument(v, "the tap of an endpoint cannot be changed");
+                if (s.Tap is not null) throw UsageErrors.Duplicate("tap", v);
+                s.Tap = ArgumentValues.ParseInterfaceName(v, "tap");
             }
             else if (Keyword.Matches(w, "help")) return false;
             else

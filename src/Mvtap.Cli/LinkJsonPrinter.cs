@@ -94,6 +94,13 @@ internal static class LinkJsonPrinter
         if (v.GuestMemory is not null) w.WriteString("guestmem", v.GuestMemory);
         if (v.VhostUserPath is not null) w.WriteString("vhost_user", v.VhostUserPath);
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
+        if (v.Tap is not null)
+        {
+            w.WriteStartObject("tap");
+            w.WriteString("name", v.Tap);
+            w.WriteString("state", v.TapState ?? "gone");
+            w.WriteEndObject();
+        }
         if (v.Cni is { } cni)
         {
             w.WriteStartObject("cni");

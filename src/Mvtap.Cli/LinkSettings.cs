@@ -24,6 +24,8 @@ internal sealed class LinkSettings
     public int? Mtu;
     public uint? TxQueueLen;
     public string? GuestMemory;
+    /// <summary>`tap NAME`: a macvtap endpoint carried by a persistent TAP of that name (in Netns).</summary>
+    public string? Tap;
 
     public List<string>? FlagList => FlagsGiven ? [.. Flags] : null;
 }

@@ -24,6 +24,7 @@ internal static class UsageText
         "                      [ macaddr [ set | add ] MAC [ MAC ... ] ]\n" +
         "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
         "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ] [ up ]\n" +
+        "                      [ tap TAPNAME ]\n" +
         "\n" +
         "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
         "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
@@ -41,6 +42,8 @@ internal static class UsageText
         "MODE_FLAG: null | nopromisc | nodst\n" +
         "BC_QUEUE_LEN: Length of the rx queue for broadcast/multicast: [0-4294967295]\n" +
         "BC_CUTOFF: broadcast queue cutoff (the port's bc_cutoff); negative disables the queue\n" +
+        "TAPNAME: a macvtap carried by a persistent TAP of that name, made in NS for USER/GROUP,\n" +
+        "         whose queue QEMU opens by name (-netdev tap,ifname=TAPNAME,script=no,downscript=no)\n" +
         "GUESTMEM: the guest memory a macvtap's vhost-user frontend may share: sealed (the default)\n" +
         "          only memory sealed against shrinking (QEMU's memory-backend-memfd is); any also\n" +
         "          memory the VM's owner can shrink under mvtapd (DPDK virtio-user, hugepage files,\n" +

@@ -2,7 +2,8 @@
 // endpoint (also after a restart), of the configured kind, mode, lower and spoofchk, with
 // prevResult's MAC and MTU; for a macvlan endpoint the NIC in the namespace carries that MAC and
 // MTU, prevResult's addresses and routes; for a vhost-user one the socket is where prevResult
-// says. Then the IPAM plugin checks its part. Any difference is error 100 saying which.
+// says; for a tap one the endpoint is carried by the TAP named CNI_IFNAME, which is in the
+// namespace (mvtapd makes it again if somebody deleted it) with the endpoint's MAC and MTU. Then the IPAM plugin checks its part. Any difference is error 100 saying which.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Netlink;
@@ -35,6 +36,9 @@ internal static class CheckCommand
                 if (Mvtap.Linux.Interop.DeviceNodes.Inspect(socket) is not { IsSocket: true })
                     throw Failed($"{view.Name}'s vhost-user socket {socket} is gone");
                 break;
+            case EndpointType.Tap:
+                CheckTap(NamespacePath.ToName(env.Netns!), env.IfName, view);
+                break;
         }
         if (conf.IpamType is { } type) new IpamDelegate(type, env).Check(conf.Raw);
     }
@@ -65,6 +69,18 @@ internal static class CheckCommand
         foreach (var r in prev.Routes)
             if (!routes.Any(x => Matches(x, r)))
                 throw Failed($"route {r.Dst}{(r.Gw is null ? "" : $" via {r.Gw}")} of prevResult is missing in the container");
+    }
+
+    private static void CheckTap(string netns, string ifName, LinkView view)
+    {
+        if (view.Tap != ifName) throw Failed($"{view.Name} is not carried by tap {ifName}");
+        if (view.TapState is null or "gone") throw Failed($"{view.Name}'s tap {ifName} is gone from {netns}");
+        var (link, _, _) = ContainerInterface.Inspect(netns, ifName);
+        if (link is null) throw Failed($"tap {ifName} not found in {netns}");
+        if (link.Kind != "tun") throw Failed($"interface {ifName} is a {link.Kind ?? "plain"} link, not mvtap's tap");
+        if (link.Address is not { } mac || !SameMac(mac.ToString(), view.Mac))
+            throw Failed($"tap {ifName} MAC {link.Address} doesn't match the endpoint's {view.Mac}");
+        if (link.Mtu != view.Mtu) throw Failed($"tap {ifName} MTU {link.Mtu} doesn't match the endpoint's {view.Mtu}");
     }
 
     private static bool Matches(RouteInfo x, CniRoute r)

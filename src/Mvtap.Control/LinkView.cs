@@ -33,7 +33,7 @@ public sealed record LinkView
     public bool SpoofCheck { get; init; }
     public string? Owner { get; init; }
     public string? Group { get; init; }
-    /// <summary>Network namespace a macvlan endpoint was moved to; null = the host's.</summary>
+    /// <summary>Network namespace a macvlan endpoint was moved to, or a macvtap's tap is in; null = the host's.</summary>
     public string? Netns { get; init; }
     /// <summary>Guest memory the vhost-user attachment maps: "sealed" or "any" (macvtap only).</summary>
     public string? GuestMemory { get; init; }
@@ -57,6 +57,12 @@ public sealed record LinkView
     public int DatapathRestarts { get; init; }
     /// <summary>The CNI attachment that made the endpoint; null for one made by hand.</summary>
     public CniAttachment? Cni { get; init; }
+    /// <summary>The persistent TAP (in <see cref="Netns"/>) that carries a macvtap endpoint, whose queue QEMU
+    /// opens by name; null for an endpoint with attachment points.</summary>
+    public string? Tap { get; init; }
+    /// <summary>That TAP now: "guest" (a queue is open: the guest is attached), "no-guest", "down" (set down
+    /// in its namespace) or "gone" (and not made again: its namespace is gone).</summary>
+    public string? TapState { get; init; }
     public int Promiscuity { get; init; }
     public int Allmulti { get; init; }
     public LinkStatistics Statistics { get; init; } = new();

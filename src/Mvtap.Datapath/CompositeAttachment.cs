@@ -99,7 +99,7 @@ public sealed class CompositeAttachment : IEndpointAttachment
     {
         int k = Array.IndexOf(_guestIds, Claim.Holder);
         if (k >= 0) _parts[k].Deliver(packet);
-        else Endpoint.Counters.CountRxDrop(DropReason.QueueFull); // no guest: a macvtap nobody reads
+        else Endpoint.Counters.CountRxDrop(DropReason.NoGuest); // a macvtap nobody reads
     }
 
     public void Flush()

@@ -16,8 +16,13 @@ public sealed class DatapathStats
     /// <summary>IPv4 multicast datagrams held in reassembly (slots in use) after the last wake-up, and their bytes.</summary>
     public long ReassemblyDatagrams => Volatile.Read(ref reassemblyDatagrams);
     public long ReassemblyBytes => Volatile.Read(ref reassemblyBytes);
+    internal long completedWakeups;
 
     public long Wakeups => Volatile.Read(ref wakeups);
+    /// <summary>Wake-ups whose work is done: every frame read in them forwarded, flushed to its sockets and
+    /// its broadcasts sent. Once this reaches the value <see cref="Wakeups"/> had when a frame was seen read,
+    /// that frame has left the thread.</summary>
+    public long CompletedWakeups => Volatile.Read(ref completedWakeups);
     public long FramesFromLower => Volatile.Read(ref framesFromLower);
     public long FramesFromEndpoints => Volatile.Read(ref framesFromEndpoints);
     /// <summary>Frames the core passed to the lower's own stack (RX_HANDLER_PASS). Nothing to do

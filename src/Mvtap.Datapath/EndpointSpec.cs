@@ -1,7 +1,8 @@
 // What an endpoint is assembled from, one record per kind: the core's settings (name, MAC, mode,
 // flags) and what the kind needs besides. LinuxSwitch.AddEndpoint builds an endpoint of any kind
 // from one of these: a macvlan's veth pair (its interface's name and namespace), a macvtap's
-// attachment points (vhost-user, stream, tap relay) once their places are known.
+// attachment points (vhost-user, stream, tap relay) once their places are known, or a macvtap's
+// persistent TAP in a namespace (TapSpec).
 using Mvtap.Core.Model;
 
 namespace Mvtap.Datapath;
@@ -18,3 +19,9 @@ public sealed record MacvlanSpec(EndpointSettings Settings, string? Netns, strin
 /// (their events' lines to <paramref name="Log"/>), without them later (LinuxSwitch.OpenAttachmentPoints).</summary>
 public sealed record MacvtapSpec(EndpointSettings Settings, MacvtapPlaces? Places = null, Action<string>? Log = null)
     : EndpointSpec(Settings);
+
+/// <summary>A `macvtap` endpoint carried by a persistent TAP <paramref name="TapName"/> made in <paramref name="Netns"/>
+/// (null: the switch's namespace), owned by <paramref name="Uid"/>/<paramref name="Gid"/> (-1: anyone), whose queue
+/// QEMU opens by name; with <paramref name="Adopt"/> a TAP of that name a previous run left is taken over.</summary>
+public sealed record TapSpec(EndpointSettings Settings, string? Netns, string TapName, int Uid, int Gid, bool Adopt = false,
+    Action<string>? Log = null) : EndpointSpec(Settings);

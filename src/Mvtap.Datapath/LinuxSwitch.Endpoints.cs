@@ -18,6 +18,7 @@ public sealed partial class LinuxSwitch
     {
         MacvlanSpec m => AddMacvlanEndpoint(lower, m.Settings, m.Netns, m.InterfaceName, m.Up, m.Adopt),
         MacvtapSpec t => AddMacvtapEndpoint(lower, t),
+        TapSpec p => AddTapEndpoint(lower, p),
         _ => throw new ArgumentException($"no endpoint kind {spec.GetType().Name}", nameof(spec)),
     };
 

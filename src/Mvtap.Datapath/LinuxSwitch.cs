@@ -1,7 +1,8 @@
 // The library entry point of the Linux datapath, for the daemon and for tests: opens lower
 // devices (each with its Port and datapath thread), adds and removes endpoints of every kind on
 // them (AddEndpoint, in LinuxSwitch.Endpoints.cs: `macvlan` veth pairs here, `macvtap` attachment
-// points there), and on Dispose stops the threads and deletes every veth pair it created.
+// points there, persistent TAPs in LinuxSwitch.Taps.cs), and on Dispose stops the threads and deletes
+// every veth pair and TAP it created.
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere, and are
 // followed there (InnerLinkMonitor): a NIC deleted in its container deletes its endpoint, as the
@@ -208,7 +209,7 @@ public sealed partial class LinuxSwitch : IDisposable
     {
         lock (_gate)
         {
-            if (RemoveMacvtap(ep)) return;
+            if (RemoveMacvtap(ep) || RemoveTap(ep)) return;
             if (!_endpoints.Remove(ep, out var e)) throw NotOurs(ep);
             _innerMonitor.Remove(e.Attachment);
             PublishAttachments();
@@ -238,6 +239,7 @@ public sealed partial class LinuxSwitch : IDisposable
         {
             if (!_lowers.Remove(lower)) return;
             CloseMacvtaps(lower);
+            CloseTaps(lower);
             lower.Dispose();
             foreach (var (ep, e) in _endpoints.Where(kv => kv.Value.Lower == lower).ToList())
             {
@@ -255,6 +257,7 @@ public sealed partial class LinuxSwitch : IDisposable
     // was deleted with the container) is logged, not turned into a failure of the change.
     private void OnPortChanged(Port port)
     {
+        FollowTaps(port);
         foreach (var a in _attachments)
         {
             if (a.Endpoint.Port != port || a.Endpoint.IsDeleted) continue;
@@ -308,6 +311,7 @@ public sealed partial class LinuxSwitch : IDisposable
             if (_disposed) return;
             _disposed = true;
             CloseMacvtaps(null);
+            CloseTaps(null);
             // Threads first, so no socket is closed under a running loop; then the pairs and lowers.
             foreach (var l in _lowers)
             {

@@ -81,6 +81,7 @@ public sealed partial class LowerDatapath
             Volatile.Write(ref Stats.reassemblyDatagrams, Port.Defragmenter.HeldDatagrams);
             Volatile.Write(ref Stats.reassemblyBytes, Port.Defragmenter.HeldBytes);
             Volatile.Write(ref Stats.allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+            Volatile.Write(ref Stats.completedWakeups, Stats.wakeups);
         }
     }
 

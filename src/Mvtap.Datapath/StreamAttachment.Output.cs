@@ -15,7 +15,7 @@ public sealed unsafe partial class StreamAttachment
 {
     public void Deliver(in Packet packet)
     {
-        if (_connection is null) { Endpoint.Counters.CountRxDrop(DropReason.QueueFull); return; }
+        if (_connection is null) { Endpoint.Counters.CountRxDrop(DropReason.NoGuest); return; }
         // No vnet header on a stream: QEMU hid the offloads from its guest, so a super-frame is
         // cut into wire-sized frames here, checksums computed, as the kernel's tap does for a
         // queue without IFF_VNET_HDR (spec 5.6).

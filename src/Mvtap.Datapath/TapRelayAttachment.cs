@@ -16,9 +16,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
 {
     private readonly GuestClaim _slot;
     private readonly int _slotId;
-    private PacketSocketIo? _io;         // datapath thread
-    private PacketSocket? _offered;      // handed over by Relay, picked up by the datapath thread
-    private LowerDatapath? _datapath;
+    private readonly SwappablePacketIo _socket;
     private long _relays;
 
     public TapRelayAttachment(Endpoint endpoint, GuestClaim slot, int slotId)
@@ -26,11 +24,12 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
         Endpoint = endpoint;
         _slot = slot;
         _slotId = slotId;
+        _socket = new SwappablePacketIo(this);
     }
 
     public Endpoint Endpoint { get; }
     public long Relays => Volatile.Read(ref _relays);
-    public bool IsRelaying => Volatile.Read(ref _io) is not null || Volatile.Read(ref _offered) is not null;
+    public bool IsRelaying => _socket.HasSocket;
 
     /// <summary>Creates a kernel TAP in <paramref name="netns"/> (null: ours) as `ip tuntap` would for a VM
     /// (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, TUNSETSNDBUF INT_MAX, checksum and TSO offloads), its largest MTU, brings it up and
@@ -75,36 +74,21 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     /// The caller has claimed the GuestClaim as this part's id; the socket is ours from here on.</summary>
     public void Relay(PacketSocket socket)
     {
-        var old = Interlocked.Exchange(ref _offered, socket);
-        old?.Dispose();
         Interlocked.Increment(ref _relays);
-        Volatile.Read(ref _datapath)?.RequestResync(this);
+        _socket.Offer(socket);
     }
 
     public void SetDatapath(LowerDatapath? datapath)
     {
-        Volatile.Write(ref _datapath, datapath);
-        _io?.SetDatapath(datapath);
-        if (datapath is null) Close();
+        if (_socket.SetDatapath(datapath)) _slot.Release(_slotId);
     }
 
     // Runs on the datapath thread (Register, after the resync Relay asked for): adopt the socket.
-    public int GetPollFds(Span<int> fds)
-    {
-        if (Interlocked.Exchange(ref _offered, null) is { } socket)
-        {
-            Close();
-            var io = new PacketSocketIo(socket, Endpoint);
-            io.SetDatapath(_datapath);
-            Volatile.Write(ref _io, io);
-        }
-        if (_io is not { } current) return 0;
-        return current.GetPollFds(fds);
-    }
+    public int GetPollFds(Span<int> fds) => _socket.GetPollFds(fds);
 
     public int ReceiveBatch(int source, SocketFrameBatch scratch)
     {
-        if (_io is not { } io) return 0;
+        if (_socket.Current is not { } io) return 0;
         int n = io.ReceiveBatch(scratch);
         if (n < 0)
         {
@@ -116,34 +100,29 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     }
 
     public ReceivedFrame GetFrame(int i, SocketFrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
-        _io!.GetFrame(i, scratch, out frame, out vnet);
+        _socket.Current!.GetFrame(i, scratch, out frame, out vnet);
 
-    public void EndReceive() => _io?.EndReceive();
-    public bool ReceivePending => _io?.ReceivePending ?? false;
+    public void EndReceive() => _socket.Current?.EndReceive();
+    public bool ReceivePending => _socket.Current?.ReceivePending ?? false;
     public int PendingSource => 0;
 
     public void Deliver(in Packet packet)
     {
-        if (_io is { } io) io.Deliver(packet);
-        else Endpoint.Counters.CountRxDrop(DropReason.QueueFull);
+        if (_socket.Current is { } io) io.Deliver(packet);
+        else Endpoint.Counters.CountRxDrop(DropReason.NoGuest);
     }
 
-    public void Flush() => _io?.Flush();
+    public void Flush() => _socket.Current?.Flush();
 
     private void Close()
     {
-        if (_io is not { } io) return;
-        Volatile.Write(ref _io, null);
-        _datapath?.Unwatch(this, io.Socket.Handle.Fd);
-        io.Socket.Dispose();
-        io.Dispose();
-        _slot.Release(_slotId);
+        if (_socket.Close()) _slot.Release(_slotId);
     }
 
     /// <summary>After the datapath let go.</summary>
     public void Dispose()
     {
         Close();
-        Interlocked.Exchange(ref _offered, null)?.Dispose();
+        _socket.Dispose();
     }
 }

@@ -217,7 +217,7 @@ public sealed class VhostUserAttachment : IEndpointAttachment
             for (int k = delivered; k < count; k++) Endpoint.Counters.CountRxDrop(DropReason.QueueFull);
             return;
         }
-        // no frontend, or none ready yet: a macvtap nobody reads drops at its full queue
-        for (int k = 0; k < count; k++) Endpoint.Counters.CountRxDrop(DropReason.QueueFull);
+        // no frontend, or none ready yet: no guest to take them
+        for (int k = 0; k < count; k++) Endpoint.Counters.CountRxDrop(DropReason.NoGuest);
     }
 }

@@ -41,7 +41,7 @@ public sealed unsafe class PacketSocket : IDisposable
     public int VnetHeaderSize => VnetHeader ? PacketAbi.VirtioNetHdrSize : 0;
     public FileDescriptor Handle => _fd;
     /// <summary>The receive ring, if <see cref="PacketSocketOptions.RxRing"/> was given.</summary>
-    public PacketRxRing? Ring { get; }
+    public PacketBlockRing? Ring { get; }
     /// <summary>The per-frame receive ring, if <see cref="PacketSocketOptions.FrameRing"/> was given.</summary>
     public PacketFrameRing? FrameRing { get; }
 
@@ -65,7 +65,7 @@ public sealed unsafe class PacketSocket : IDisposable
             if (options.RxRing is { } geometry)
             {
                 Sockets.SetInt(_fd, PacketAbi.SOL_PACKET, PacketAbi.PACKET_VERSION, PacketAbi.TPACKET_V3, "setsockopt(PACKET_VERSION)");
-                Ring = new PacketRxRing(_fd, geometry, VnetHeaderSize);
+                Ring = new PacketBlockRing(_fd, geometry, VnetHeaderSize);
             }
             else if (options.FrameRing is { } frames)
             {

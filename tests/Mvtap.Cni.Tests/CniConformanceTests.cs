@@ -108,10 +108,13 @@ public sealed class CniConformanceTests
         Assert.Contains("host-local", ipamRefuses.Json.GetProperty("msg").GetString());
         Assert.Empty(lab.Endpoints("net1"));
         Assert.Null(Sh.Try("ip", "-n", Path.GetFileName(netns), "link", "show", "eth0") is (0, _) ? "eth0 left behind" : null);
+        // a tap whose name another interface in the namespace has is refused, and that interface is left alone
+        Sh.Ip("-n", Path.GetFileName(netns), "link", "add", "eth0", "type", "veth", "peer", "name", "peer0");
         var tap = CniLab.Plugin("ADD", lab.Conf("1.0.0", "net1", ",\"endpoint\":\"tap\",\"owner\":\"107\",\"group\":\"107\"", ipam: false), "c1", netns);
-        Assert.True(tap.ErrorCode == 2, tap.ToString());
+        Assert.True(tap.ErrorCode == 101, tap.ToString());
         Assert.StartsWith("Error: ", tap.Json.GetProperty("msg").GetString());
         Assert.Empty(lab.Endpoints("net1"));
+        Assert.Contains("veth", TestNet.Ip("-n", Path.GetFileName(netns), "-d", "link", "show", "eth0"));
         Assert.DoesNotContain(Directory.Exists(Path.Combine(lab.IpamDir, "net1")) ? Directory.GetFiles(Path.Combine(lab.IpamDir, "net1")) : [],
             f => Path.GetFileName(f).StartsWith(CniLab.Subnet));
     }

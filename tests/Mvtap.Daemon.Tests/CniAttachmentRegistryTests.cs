@@ -50,12 +50,26 @@ public sealed class CniAttachmentRegistryTests : IDisposable
     }
 
     [Fact]
-    public void A_persistent_tap_carrier_is_refused_as_not_supported_yet_and_leaves_nothing()
+    public void A_persistent_tap_carrier_is_refused_on_a_lower_that_carries_no_guest_and_leaves_nothing()
     {
         using var r = NewRegistry();
         var tap = r.Handle(new LinkAddRequest { Lower = "sim0", Name = "cni1", Type = "macvtap", TapName = "eth0", Cni = Who });
         Assert.Equal((int)Errno.EOPNOTSUPP, tap.Error!.Errno);
-        Assert.Contains("not supported by this mvtapd yet", tap.Error.Message);
+        Assert.Contains("only a packet lower carries a guest through a TAP", tap.Error.Message);
+        Assert.Empty(r.Handle(new LinkShowRequest()).Links!);
+    }
+
+    [Fact]
+    public void A_tap_carrier_is_refused_for_a_macvlan_a_template_name_or_with_a_vhost_user_socket()
+    {
+        using var r = NewRegistry();
+        foreach (var bad in new[]
+        {
+            new LinkAddRequest { Lower = "sim0", Name = "t1", Type = "macvlan", TapName = "eth0" },
+            new LinkAddRequest { Lower = "sim0", Name = "t2", Type = "macvtap", TapName = "tap%d" },
+            new LinkAddRequest { Lower = "sim0", Name = "t3", Type = "macvtap", TapName = "eth0", VhostUserPath = "/run/x.sock" },
+        })
+            Assert.Equal((int)Errno.EINVAL, r.Handle(bad).Error!.Errno);
         Assert.Empty(r.Handle(new LinkShowRequest()).Links!);
     }
 

@@ -29,6 +29,8 @@ public sealed class MetricsTests : IDisposable
         Assert.True(add.Status == 0, add.Err);
         var url = MetricsScrape.Url(d);
 
+        // the guest's next ARP request is a broadcast, which reaches t0 too (bridge mode) and finds no guest there
+        Mvtap.Cli.Demo.Shell.Ip("-n", lab.Guest, "neigh", "flush", "dev", "g0");
         // during: a ping flood from the guest to the external host
         var traffic = Task.Run(() => Sh.Try("ip", "netns", "exec", lab.Guest, "ping", "-q", "-c", $"{Pings}", "-i", "0.01", LowerLab.ExtIp));
         var during = MetricsScrape.Get(url);
@@ -54,6 +56,11 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(0, MetricsScrape.Value(samples, "mvtap_vhost_user_ring_full_total", ("endpoint", "t0"), ("lower", "low0")));
         Assert.Equal(0, MetricsScrape.Value(samples, "mvtap_vhost_user_device_broken_total", ("endpoint", "t0"), ("lower", "low0")));
         Assert.Null(MetricsScrape.Value(samples, "mvtap_vhost_user_ring_full_total", ("endpoint", "g0"), ("lower", "low0")));
+        // frames for a macvtap endpoint that no guest is attached to are dropped as no_guest, not as a full queue
+        var t0 = new[] { ("endpoint", "t0"), ("lower", "low0"), ("mode", "bridge"), ("type", "macvtap") };
+        Assert.True(MetricsScrape.Value(samples, "mvtap_endpoint_drops_total", [.. t0, ("reason", "no_guest")]) >= 1,
+            "the ARP broadcast given to t0 was not counted as no_guest");
+        Assert.Equal(0, MetricsScrape.Value(samples, "mvtap_endpoint_drops_total", [.. t0, ("reason", "queue_full")]));
         AssertDatapathCounters(samples);
     }
 

@@ -72,7 +72,7 @@ public class StructSizeTests
         Assert.Equal(6, Offset<PacketMreq>(nameof(PacketMreq.AddressLength)));
         Assert.Equal(8, MreqAddressOffset());
         Assert.Equal(12, Unsafe.SizeOf<TpacketStatsV3>());
-        Assert.Equal(48, PacketRxRing.TpacketHeaderLength); // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+        Assert.Equal(48, PacketBlockRing.TpacketHeaderLength); // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
     }
 
     [Fact]

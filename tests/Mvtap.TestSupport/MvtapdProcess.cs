@@ -115,10 +115,14 @@ public class MvtapdProcess : IDisposable
         return o;
     }
 
-    /// <summary>kill(2): sends <paramref name="signal"/> to the process <paramref name="pid"/> (one
-    /// this test started).</summary>
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    public static extern int Kill(int pid, int signal);
+    /// <summary>Sends <paramref name="signal"/> to the process <paramref name="pid"/> (one this test
+    /// started) with kill(1); returns kill's exit status.</summary>
+    public static int Kill(int pid, int signal)
+    {
+        using var k = Process.Start("kill", [$"-{signal.ToString(CultureInfo.InvariantCulture)}", pid.ToString(CultureInfo.InvariantCulture)])!;
+        k.WaitForExit();
+        return k.ExitCode;
+    }
 
     private void Append(string? line)
     {

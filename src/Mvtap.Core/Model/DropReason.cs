@@ -46,6 +46,9 @@ public enum DropReason
     /// <summary>Handling the frame raised an unexpected error (a bug in mvtap): the frame is
     /// dropped, the error logged, and forwarding goes on.</summary>
     InternalError,
+    /// <summary>For a macvtap endpoint no guest is attached to (spec 5.10: the kernel hands such frames to
+    /// the macvtap device's own stack; an mvtap endpoint has none, so they end here).</summary>
+    NoGuest,
 }
 
 public static class DropReasons
@@ -74,6 +77,7 @@ public static class DropReasons
         DropReason.ReassemblyMemory => "reasm_memory",
         DropReason.ReassemblyTooFar => "reasm_too_far",
         DropReason.InternalError => "internal_error",
+        DropReason.NoGuest => "no_guest",
         _ => r.ToString(),
     };
 }

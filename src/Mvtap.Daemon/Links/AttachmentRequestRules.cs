@@ -14,10 +14,18 @@ internal static class AttachmentRequestRules
     /// (the CNI ifname inside the container's namespace), or null for the endpoint's own name.</summary>
     public static string? Check(LinkAddRequest r, EndpointKind kind, IEnumerable<EndpointRecord> records)
     {
-        if (r.TapName is not null)
-            // the TAP's network side needs a datapath attachment mvtapd does not have yet
-            throw new MvtapException(Errno.EOPNOTSUPP,
-                $"a persistent TAP as a macvtap endpoint's carrier (tap {r.TapName}) is not supported by this mvtapd yet");
+        if (r.TapName is { } tap)
+        {
+            if (kind != EndpointKind.Macvtap)
+                throw new MvtapException(Errno.EINVAL, "only a macvtap endpoint is carried by a tap");
+            RequestValues.Name(tap, "tap");
+            if (tap.Contains('%')) throw new MvtapException(Errno.EINVAL, $"invalid tap name \"{tap}\"");
+            if (r.VhostUserPath is not null)
+                throw new MvtapException(Errno.EINVAL, "an endpoint carried by a tap has no vhost-user socket");
+            foreach (var other in records)
+                if (other.TapName == tap && other.Netns == r.Netns)
+                    throw new MvtapException(Errno.EEXIST, $"{other.Name} is carried by tap {tap}{(r.Netns is null ? "" : $" in {r.Netns}")}");
+        }
         if (r.Cni is { } cni)
         {
             if (cni.Problem() is { } problem) throw new MvtapException(Errno.EINVAL, problem);

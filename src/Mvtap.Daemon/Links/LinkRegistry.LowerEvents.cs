@@ -116,6 +116,6 @@ public sealed partial class LinkRegistry
         BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
         Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
-        VhostUserPath = e.VhostUserPath, Cni = e.Cni,
+        VhostUserPath = e.VhostUserPath, Cni = e.Cni, TapName = e.TapName,
     };
 }

@@ -45,6 +45,8 @@ public sealed partial class LinkRegistry
         if (r.Netns is not null && record.Kind != EndpointKind.Macvlan)
             throw new MvtapException(Errno.EINVAL, $"{ep.Name} is a macvtap: only macvlan endpoints move to a namespace");
         var netns = r.Netns is { } ns ? NamespaceArgument.Resolve(ns, clientUid) : null;
+        if (record.TapName is { } tap && (r.Owner is not null || r.Group is not null || guestMemory is not null))
+            throw new MvtapException(Errno.EOPNOTSUPP, $"{ep.Name}'s tap {tap} keeps the owner and group it was made with, and maps no guest memory");
         bool owning = (r.Owner is not null || r.Group is not null || guestMemory is not null) && record.Kind == EndpointKind.Macvtap;
         if (owning)
         {

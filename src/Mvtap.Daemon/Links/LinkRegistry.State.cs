@@ -54,6 +54,7 @@ public sealed partial class LinkRegistry
             GuestMemory = x.Kind == Lowers.EndpointKind.Macvtap ? x.GuestMemory.Name() : null,
             VhostUserPath = x.VhostUserPath,
             Cni = x.Cni,
+            TapName = x.TapName,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
     };
 

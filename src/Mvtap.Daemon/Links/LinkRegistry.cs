@@ -77,6 +77,8 @@ public sealed partial class LinkRegistry : IDisposable
                 var record = Require(request.Name);
                 if (record.Kind != EndpointKind.Macvtap)
                     throw new MvtapException(Errno.EINVAL, $"{record.Name} is a {record.TypeName} link: only macvtap endpoints have a tap");
+                if (record.TapName is { } own)
+                    throw new MvtapException(Errno.EBUSY, $"{record.Name} is carried by its tap {own}: open that by name");
                 bool owner = record.Owner is { } o && Attachments.Accounts.Uid(o) == (int)uid;
                 bool group = record.Group is { } g && Attachments.Accounts.Gid(g) == (int)gid;
                 if (uid != 0 && !owner && !group)
@@ -147,7 +149,9 @@ public sealed partial class LinkRegistry : IDisposable
             MacaddrData = list,
             SpoofCheck = r.SpoofCheck ?? true,
         };
-        var ep = lower.AddEndpoint(settings, kind, r.Netns, innerName);
+        // a restore (index given) takes over the TAP its previous run left
+        var ep = r.TapName is { } tap ? lower.AddTapEndpoint(settings, r.Netns, tap, r.Owner, r.Group, adopt: index is not null)
+            : lower.AddEndpoint(settings, kind, r.Netns, innerName);
         var record = new EndpointRecord(index ?? _nextIndex, kind, lower, ep)
         {
             TxQueueLen = r.TxQueueLen ?? 500,
@@ -157,10 +161,11 @@ public sealed partial class LinkRegistry : IDisposable
             GuestMemory = guestMemory,
             VhostUserPath = r.VhostUserPath,
             Cni = r.Cni,
+            TapName = r.TapName,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath);
+            if (kind == EndpointKind.Macvtap && r.TapName is null) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);

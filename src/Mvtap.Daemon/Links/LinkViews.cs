@@ -17,7 +17,7 @@ internal static class LinkViews
         // nothing moves while the lower is away or its thread restarts: no carrier, as ip would say
         bool carrier = ep.IsUp && ep.HasCarrier && health.Forwarding;
         string? vhost = null, stream = null;
-        if (record.Kind == EndpointKind.Macvtap)
+        if (record.Kind == EndpointKind.Macvtap && record.TapName is null)
         {
             // attachment points exist only once mvtapd has created them
             var v = record.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, record.Index);
@@ -59,6 +59,8 @@ internal static class LinkViews
             VhostUserQueuePairs = vhost is null ? 0 : Datapath.MacvtapAttachmentPoints.QueuePairs,
             StreamPath = stream,
             Cni = record.Cni,
+            Tap = record.TapName,
+            TapState = record.TapName is null ? null : record.Lower.TapState(ep) ?? "gone",
             Statistics = new LinkStatistics
             {
                 RxBytes = (ulong)c.RxBytes,

@@ -22,6 +22,17 @@ public interface ILowerHost : IDisposable
 
     void RemoveEndpoint(Endpoint endpoint);
 
+    /// <summary>Creates a macvtap endpoint carried by a persistent TAP <paramref name="tapName"/> made in
+    /// <paramref name="netns"/> (null: the lower's namespace) for <paramref name="owner"/>/<paramref name="group"/>,
+    /// whose queue QEMU opens by name; <paramref name="adopt"/> takes over a TAP of that name a previous run
+    /// left (a restore). A lower that cannot carry guests' frames refuses it.</summary>
+    Endpoint AddTapEndpoint(EndpointSettings settings, string? netns, string tapName, string? owner, string? group, bool adopt) =>
+        throw new MvtapException(Errno.EOPNOTSUPP, $"{Name} is a {Kind} lower: only a packet lower carries a guest through a TAP");
+
+    /// <summary>What a tap endpoint's TAP is now (`link show -d`): "guest" (its queue is open), "no-guest",
+    /// "down" (set down in its namespace) or "gone"; null for any other endpoint.</summary>
+    string? TapState(Endpoint endpoint) => null;
+
     /// <summary>Moves a macvlan endpoint's interface into a network namespace.</summary>
     void MoveToNamespace(Endpoint endpoint, string netns);
 

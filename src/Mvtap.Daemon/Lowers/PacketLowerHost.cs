@@ -2,7 +2,7 @@
 // datapath thread and its endpoints (design.md), all assembled by the switch (LinuxSwitch.AddEndpoint):
 // a macvlan endpoint is a veth pair whose inner end carries the endpoint's name and MAC; a macvtap
 // endpoint gets its attachment points under the run directory (tapN.vhost, tapN.stream), served by
-// the lower's datapath thread. Here: the daemon's words turned into the switch's (kinds, places,
+// the lower's datapath thread, or is carried by a persistent TAP in a namespace (AddTapEndpoint). Here: the daemon's words turned into the switch's (kinds, places,
 // owner names) and the lower's health (where the lower is, whether the thread forwards), which is
 // what `link show -d` shows.
 using Mvtap.Control;
@@ -95,6 +95,18 @@ public sealed class PacketLowerHost : ILowerHost
         var ep = _switch.AddEndpoint(_datapath, new MacvlanSpec(settings, netns, innerName ?? settings.Name, Up: false, Adopt: true));
         lock (_macvlans) _macvlans.Add(ep);
         return ep;
+    }
+
+    public Endpoint AddTapEndpoint(EndpointSettings settings, string? netns, string tapName, string? owner, string? group, bool adopt) =>
+        _switch.AddEndpoint(_datapath, new TapSpec(settings, netns, tapName, Accounts.Uid(owner), Accounts.Gid(group), adopt,
+            line => Console.Error.WriteLine($"mvtapd: {settings.Name}: {line}")));
+
+    public string? TapState(Endpoint endpoint)
+    {
+        if (_switch.TapAttachmentOf(endpoint) is not { } tap) return null;
+        if (tap.ReadTap() is not { } link) return "gone";
+        if (!link.IsUp) return "down";
+        return link.IsLowerUp ? "guest" : "no-guest";
     }
 
     public void RemoveEndpoint(Endpoint endpoint)

@@ -41,6 +41,8 @@ public sealed record EndpointState
     public string? VhostUserPath { get; set; }
     /// <summary>The CNI attachment that made the endpoint (container id, ifname, network).</summary>
     public Mvtap.Control.CniAttachment? Cni { get; set; }
+    /// <summary>The persistent TAP (in Netns) that carries a macvtap endpoint; adopted again on restore.</summary>
+    public string? TapName { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

@@ -6,7 +6,9 @@
 // never writes a call itself: it marks the ring as due and, unless this thread has been woken
 // and not yet looked, wakes it through an eventfd only mvtapd holds. A write that blocks stalls
 // only this session's guest. At the session's end the thread is stopped; a write still blocked
-// is released by reading the counter back (a non-blocking read, RWF_NOWAIT).
+// is released by reading the counter back (a non-blocking read, RWF_NOWAIT). Should the loop
+// fail anyway, it is reported and started again after a pause (Restarts), with every ring
+// treated as due: a spurious interrupt is harmless, a lost one would stall the guest.
 using Mvtap.Linux.Interop;
 
 namespace Mvtap.VhostUser.Virtqueue;
@@ -15,6 +17,8 @@ public sealed class CallNotifier : IDisposable
 {
     private const int StopAttempts = 250;
     private static readonly TimeSpan StopWait = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan FirstRestartPause = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan LongestRestartPause = TimeSpan.FromSeconds(5);
 
     private readonly SplitVirtqueue[] _vrings;
     private readonly int[] _due;
@@ -26,7 +30,7 @@ public sealed class CallNotifier : IDisposable
     private int _awake;               // 1 from a wake until the thread starts looking
     private int _idle;                // 1 while the thread waits for a wake
     private volatile bool _stopping;
-    private long _writes;
+    private long _writes, _restarts;
 
     /// <param name="problem">Told (vring, what) when the frontend made a call descriptor blocking
     /// or it could not be written; called on the notifier's thread.</param>
@@ -41,6 +45,13 @@ public sealed class CallNotifier : IDisposable
 
     /// <summary>Call descriptors written so far (for tests and diagnostics).</summary>
     public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>Test seam: runs on the notifier's thread before each scan of the rings (a test makes it
+    /// throw to stand in for any failure of the loop).</summary>
+    internal Action? ScanHook { get; set; }
+
+    /// <summary>Times the notifier's loop failed and was started again.</summary>
+    public long Restarts => Interlocked.Read(ref _restarts);
 
     /// <summary>Asks for an interrupt on <paramref name="vring"/>. Never blocks, never allocates:
     /// one eventfd write (to mvtapd's own descriptor) when the thread is idle, none otherwise.</summary>
@@ -65,24 +76,53 @@ public sealed class CallNotifier : IDisposable
 
     private void Run()
     {
-        try
+        var pause = FirstRestartPause;
+        while (!_stopping)
         {
-            while (!_stopping)
+            try
+            {
+                Serve();
+            }
+            catch (Exception e)
+            {
+                // Nothing here may end the daemon, and a notifier that stayed stopped would leave its
+                // guest without interrupts: report, pause (longer each time, bounded), start again.
+                long n = Interlocked.Increment(ref _restarts);
+                Report(-1, $"call notifier failed ({e.GetType().Name}: {e.Message}); restarted ({n})");
+                Thread.Sleep(pause);
+                pause = pause * 2 < LongestRestartPause ? pause * 2 : LongestRestartPause;
+                for (int i = 0; i < _due.Length; i++) Volatile.Write(ref _due[i], 1);
+                Volatile.Write(ref _awake, 1);
+                continue;
+            }
+        }
+    }
+
+    /// <summary>The loop: wait for a wake, write every due ring's call. After a restart the first
+    /// scan runs without waiting (everything was marked due).</summary>
+    private void Serve()
+    {
+        while (!_stopping)
+        {
+            if (Volatile.Read(ref _awake) == 0)
             {
                 Volatile.Write(ref _idle, 1);
                 EventFd.Drain(_wake.Fd); // blocks: only mvtapd holds this eventfd
                 Volatile.Write(ref _idle, 0);
-                // Cleared before the scan: a ring marked due after this point wakes us again.
-                Interlocked.Exchange(ref _awake, 0);
-                for (int i = 0; i < _due.Length && !_stopping; i++)
-                    if (Interlocked.Exchange(ref _due[i], 0) != 0) Notify(i);
             }
+            ScanHook?.Invoke();
+            // Cleared before the scan: a ring marked due after this point wakes us again.
+            Interlocked.Exchange(ref _awake, 0);
+            for (int i = 0; i < _due.Length && !_stopping; i++)
+                if (Interlocked.Exchange(ref _due[i], 0) != 0) Notify(i);
         }
-        catch (Exception e)
-        {
-            // Nothing here may end the daemon; a notifier that stops leaves its guest without interrupts.
-            _problem(-1, $"call notifier stopped: {e.Message}");
-        }
+    }
+
+    /// <summary>Tells the owner; a problem report that throws is not allowed to end the thread.</summary>
+    private void Report(int vring, string what)
+    {
+        try { _problem(vring, what); }
+        catch (Exception) { /* the report is lost; the notifier goes on */ }
     }
 
     private void Notify(int index)
@@ -103,7 +143,7 @@ public sealed class CallNotifier : IDisposable
             if (!FileIo.IsNonBlocking(call))
             {
                 FileIo.SetNonBlocking(call, true);
-                _problem(index, "the frontend made its call descriptor blocking (O_NONBLOCK cleared); set non-blocking again");
+                Report(index, "the frontend made its call descriptor blocking (O_NONBLOCK cleared); set non-blocking again");
             }
             EventFd.Signal(call.Fd);
             Interlocked.Increment(ref _writes);
@@ -132,7 +172,7 @@ public sealed class CallNotifier : IDisposable
             if (attempt == StopAttempts)
             {
                 // its wake-up eventfd stays open with it: the thread no longer reads it once stopping
-                _problem(-1, "call notifier still blocked in a write the frontend keeps full; left to end with it");
+                Report(-1, "call notifier still blocked in a write the frontend keeps full; left to end with it");
                 return;
             }
             using (_writingGate.EnterScope())

@@ -1,7 +1,7 @@
 // How one side of a differential test is observed (spec Appendix A): every observation point's
 // test frames since the last reset, collected once the frames injected have settled. Settling is
-// a bounded wait for an event: mvtap's datapath has read every frame injected into it, then no
-// new frame arrives anywhere for a quiet period. Several sides can settle together (a scenario run
+// a bounded wait for an event: mvtap's datapath has read every frame injected into it and finished
+// the wake-up that read them (forwarded, flushed), then no new frame arrives anywhere for a quiet period. Several sides can settle together (a scenario run
 // on the kernel and on mvtap in lockstep), so their quiet periods overlap instead of adding up.
 
 namespace Mvtap.Datapath.Tests.E2e;
@@ -62,7 +62,11 @@ internal sealed partial class DifferentialTopology
         for (int i = 0; i < sides.Count; i++)
         {
             var side = sides[i];
-            if (side.Datapath is not null) TestNet.WaitFor(() => side.Processed - side._processedMark, n => n >= injected[i]);
+            if (side.Datapath is not { } datapath) continue;
+            TestNet.WaitFor(() => side.Processed - side._processedMark, n => n >= injected[i]);
+            // ... and the wake-up that read the last of them has forwarded and flushed them
+            long wakeup = datapath.Stats.Wakeups;
+            TestNet.WaitFor(() => datapath.Stats.CompletedWakeups, done => done >= wakeup);
         }
         var deadline = DateTime.UtcNow.AddSeconds(5) + quiet;
         var last = DateTime.UtcNow;

@@ -137,20 +137,30 @@ internal sealed class GuestVm : IDisposable
     public string WaitFor(string prefix, TimeSpan timeout, int skip = 0)
     {
         var deadline = DateTime.UtcNow + timeout;
-        lock (_lines)
+        bool drained = false;
+        while (true)
         {
-            while (true)
+            lock (_lines)
             {
                 for (int i = skip; i < _lines.Count; i++)
                     if (_lines[i].StartsWith(prefix, StringComparison.Ordinal)) return _lines[i];
                 var error = _lines.FirstOrDefault(l => l.StartsWith("MVTAP-ERROR", StringComparison.Ordinal));
                 if (error is not null) throw new InvalidOperationException($"{Name}: {error}\n{_all}");
-                if (_process.HasExited && !Monitor.Wait(_lines, 200))
+                if (drained)
                     throw new InvalidOperationException($"{Name}: QEMU exited ({_process.ExitCode}) before \"{prefix}\":\n{_all}");
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) throw new TimeoutException($"{Name}: no \"{prefix}\" within {timeout.TotalSeconds} s:\n{_all}");
-                Monitor.Wait(_lines, left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+                if (!_process.HasExited)
+                {
+                    var left = deadline - DateTime.UtcNow;
+                    if (left <= TimeSpan.Zero) throw new TimeoutException($"{Name}: no \"{prefix}\" within {timeout.TotalSeconds} s:\n{_all}");
+                    Monitor.Wait(_lines, left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+                    continue;
+                }
             }
+            // QEMU has exited: its last output may still be on its way to Add (the readers are
+            // asynchronous). WaitForExit() returns once both streams reached end of file; it must
+            // not hold the lock Add takes. Then look once more, with everything QEMU printed.
+            _process.WaitForExit();
+            drained = true;
         }
     }
 

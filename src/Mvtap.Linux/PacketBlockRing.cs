@@ -1,4 +1,6 @@
-// The TPACKET_V3 receive ring of a packet socket: the kernel fills blocks of frames in shared
+// The TPACKET_V3 receive ring of a packet socket (blocks of frames; the datapath reads lowers and
+// endpoints with the per-frame TPACKET_V2 PacketFrameRing instead, this one serves observers and
+// benchmarks): the kernel fills blocks of frames in shared
 // memory and hands each block over whole; we read frames in place and hand the block back.
 using Mvtap.Linux.Interop;
 
@@ -11,7 +13,7 @@ public readonly record struct PacketRingGeometry(int BlockSize, int BlockCount, 
     public static PacketRingGeometry Default => new(1 << 20, 8, 1);
 }
 
-/// <summary>One frame in the ring, valid until the next <see cref="PacketRxRing.TryReceive"/>.</summary>
+/// <summary>One frame in the ring, valid until the next <see cref="PacketBlockRing.TryReceive"/>.</summary>
 public readonly ref struct RingFrame
 {
     /// <summary>The frame as the kernel wrote it: a 10-byte virtio-net header first when PACKET_VNET_HDR is on.</summary>
@@ -29,7 +31,7 @@ public readonly ref struct RingFrame
     public bool CopiedToQueue => (Status & PacketAbi.TP_STATUS_COPY) != 0;
 }
 
-public sealed unsafe class PacketRxRing : IDisposable
+public sealed unsafe class PacketBlockRing : IDisposable
 {
     private nint _memory;
     private readonly nint _length;
@@ -41,7 +43,7 @@ public sealed unsafe class PacketRxRing : IDisposable
     private uint _remaining;
     private Tpacket3Hdr* _next;
 
-    internal PacketRxRing(FileDescriptor socket, PacketRingGeometry g, int vnetHeaderSize)
+    internal PacketBlockRing(FileDescriptor socket, PacketRingGeometry g, int vnetHeaderSize)
     {
         if (g.BlockSize <= 0 || g.BlockSize % Environment.SystemPageSize != 0)
             throw new ArgumentException("block size must be a positive multiple of the page size");
@@ -137,7 +139,7 @@ public sealed unsafe class PacketRxRing : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    ~PacketRxRing() => Unmap();
+    ~PacketBlockRing() => Unmap();
 
     private void Unmap()
     {
