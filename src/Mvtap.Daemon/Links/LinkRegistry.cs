@@ -208,6 +208,7 @@ public sealed partial class LinkRegistry : IDisposable
         host.Port.Changed += OnPortChanged;
         host.EndpointDeleted += OnEndpointDeleted;
         host.EndpointMoved += OnEndpointMoved;
+        Watch(host);
         return host;
     }
 
@@ -266,6 +267,7 @@ public sealed partial class LinkRegistry : IDisposable
         lower.Port.Changed -= OnPortChanged;
         lower.EndpointDeleted -= OnEndpointDeleted;
         lower.EndpointMoved -= OnEndpointMoved;
+        Unwatch(lower);
         lower.Dispose();
     }
 
