@@ -1,4 +1,5 @@
-// The `mvtap` command line: global options, then the object (link, qemu, libvirt, run, cni, demo, monitor, doctor, help),
+// The `mvtap` command line: global options, then the object (link, qemu, libvirt, run, cni, demo,
+// monitor, capture, doctor, help),
 // dispatched as ip does. Exit status: 0 done, 2 bad command line, 1 refused or failed operation.
 using Mvtap.Control;
 
@@ -50,6 +51,12 @@ public static class MvtapCli
             {
                 if (!MonitorCommand.Parse(rest)) { stdout.Write(MonitorCommand.Usage); return 0; }
                 return MonitorCommand.Run(new ControlClient(ControlPaths.SocketPath(runDir)), options.Json, stdout);
+            }
+            if (Keyword.Matches(obj, "capture"))
+            {
+                var settings = CaptureCommand.Parse(rest);
+                if (settings is null) { stdout.Write(CaptureCommand.Usage); return 0; }
+                return CaptureCommand.Run(settings, new ControlClient(ControlPaths.SocketPath(runDir)), stderr);
             }
             if (obj == "doctor")
             {

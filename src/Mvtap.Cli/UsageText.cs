@@ -5,7 +5,7 @@ internal static class UsageText
 {
     public const string Main =
         "Usage: mvtap [ OPTIONS ] OBJECT { COMMAND | help }\n" +
-        "where  OBJECT := { link | qemu | libvirt | run | cni | demo | monitor | doctor | help }\n" +
+        "where  OBJECT := { link | qemu | libvirt | run | cni | demo | monitor | capture | doctor | help }\n" +
         "       OPTIONS := { -s[tatistics] | -d[etails] | -j[son] | -p[retty] | -V[ersion] |\n" +
         "                    -k[ernel] | -r[un-dir] DIR | -h[elp] }\n" +
         "       mvtap qemu { DEVICE | dev DEVICE } [ vhost-user | stream | tap ] [ memory SIZE ]\n" +
@@ -14,6 +14,7 @@ internal static class UsageText
         "       mvtap cni install [ DIR ]\n" +
         "       mvtap demo\n" +
         "       mvtap monitor [ link ]\n" +
+        "       mvtap capture { DEVICE | dev DEVICE } [ DEVICE ... ] [ in | out ] [ count COUNT ] [ snaplen SNAPLEN ] [ -w FILE ]\n" +
         "       mvtap doctor [ state-dir DIR ] [ socket-group GROUP ] [ netns NS ] [ dev LOWER ]...\n";
 
     public const string Link =

@@ -1,7 +1,8 @@
 // The client end of the control socket: connect to <run-dir>/mvtapd.sock, send one request
 // frame, read one response frame, all bounded by a timeout so a silent or dead daemon gives an
 // error instead of a hang. One request per connection keeps the daemon side simple; a monitor
-// request's connection then carries the daemon's events, read without a timeout until it closes.
+// request's connection then carries the daemon's events, read without a timeout until it closes;
+// a capture's carries its pcapng stream (Open).
 using System.Net.Sockets;
 
 namespace Mvtap.Control;
@@ -51,6 +52,28 @@ public sealed class ControlClient
             throw new ControlProtocolException($"control connection to mvtapd failed: {e.Message}", e);
         }
         return response;
+    }
+
+    /// <summary>Sends a request whose accepted answer is followed by a stream (a capture); returns the
+    /// answer and, when it is a success, the connected socket (no receive timeout) that carries the rest.</summary>
+    public (ControlResponse Response, Socket? Stream) Open(ControlRequest request)
+    {
+        var socket = Connect();
+        try
+        {
+            using (var stream = new NetworkStream(socket, ownsSocket: false))
+            {
+                var response = Exchange(stream, ControlCodec.EncodeRequest(request));
+                if (!response.Ok) { socket.Dispose(); return (response, null); }
+            }
+            socket.ReceiveTimeout = 0;
+            return (ControlResponse.Success(), socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private Socket Connect()

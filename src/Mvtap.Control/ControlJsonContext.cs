@@ -11,4 +11,5 @@ namespace Mvtap.Control;
 [JsonSerializable(typeof(ControlRequest))]
 [JsonSerializable(typeof(ControlResponse))]
 [JsonSerializable(typeof(LinkEvent))]
+[JsonSerializable(typeof(Capture.CaptureSummary))]
 public sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -16,6 +16,7 @@ namespace Mvtap.Control;
 [JsonDerivedType(typeof(LinkShowRequest), "link-show")]
 [JsonDerivedType(typeof(TapFdRequest), "tap-fd")]
 [JsonDerivedType(typeof(MonitorRequest), "monitor")]
+[JsonDerivedType(typeof(CaptureRequest), "capture")]
 public abstract record ControlRequest
 {
     /// <summary>ip's words for a required argument left out (`ip link del` without a device), also
@@ -130,3 +131,18 @@ public sealed record TapFdRequest : ControlRequest
 /// one LinkEvent frame per change of an endpoint until either side closes it. Allowed to whoever
 /// may send `link show`.</summary>
 public sealed record MonitorRequest : ControlRequest;
+
+/// <summary>`mvtap capture NAME...`: the daemon answers like any request, then streams the frames of the
+/// named endpoints or lowers as pcapng (Capture.CaptureStream) until Count frames, the client's stop,
+/// or a captured endpoint's deletion. Allowed to whoever may use the control socket.</summary>
+public sealed record CaptureRequest : ControlRequest
+{
+    /// <summary>Endpoints or lowers to capture. Required.</summary>
+    public List<string>? Names { get; set; }
+    /// <summary>"in" or "out"; null = both.</summary>
+    public string? Direction { get; set; }
+    /// <summary>Stop after this many frames; null = until stopped.</summary>
+    public long? Count { get; set; }
+    /// <summary>Bytes kept of each frame, 1 to 262144; null = 262144.</summary>
+    public int? Snaplen { get; set; }
+}

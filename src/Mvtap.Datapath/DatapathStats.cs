@@ -6,7 +6,16 @@ namespace Mvtap.Datapath;
 public sealed class DatapathStats
 {
     internal long wakeups, framesFromLower, framesFromEndpoints, lowerStackPassed, wireSent, wireRefused, wireErrors,
-        endpointSent, truncated, overflows, receiveErrors, commands, gsoFrames, allocatedBytes, internalErrors;
+        endpointSent, truncated, overflows, receiveErrors, commands, gsoFrames, allocatedBytes, internalErrors,
+        broadcastQueueDepth, reassemblyDatagrams, reassemblyBytes;
+
+    /// <summary>Frames read per wake-up.</summary>
+    public FramesPerWakeupHistogram FramesPerWakeup { get; } = new();
+    /// <summary>Frames in the lower's broadcast queue when the thread last ran its broadcast work.</summary>
+    public long BroadcastQueueDepth => Volatile.Read(ref broadcastQueueDepth);
+    /// <summary>IPv4 multicast datagrams held in reassembly (slots in use) after the last wake-up, and their bytes.</summary>
+    public long ReassemblyDatagrams => Volatile.Read(ref reassemblyDatagrams);
+    public long ReassemblyBytes => Volatile.Read(ref reassemblyBytes);
     internal long completedWakeups;
 
     public long Wakeups => Volatile.Read(ref wakeups);

@@ -1,6 +1,6 @@
 // The datapath thread's command queue: what the control plane asks of the thread (attach, detach
-// or re-poll an endpoint's attachment, swap the lower's socket, answer a heartbeat, run a frame
-// for a test) is queued and the thread woken; it carries each out between batches. A caller that
+// or re-poll an endpoint's attachment, swap the lower's socket, answer a heartbeat, publish a
+// capture table, run a frame for a test) is queued and the thread woken; it carries each out between batches. A caller that
 // must know the outcome waits for it (bounded). While no thread runs the queue — stopped, or
 // waiting out a restart back-off — the caller carries the command out itself.
 using Mvtap.Core.Forwarding;
@@ -12,7 +12,7 @@ namespace Mvtap.Datapath;
 
 public sealed partial class LowerDatapath
 {
-    private enum CommandKind { Attach, Detach, Resync, Inject, SwapLower, Heartbeat }
+    private enum CommandKind { Attach, Detach, Resync, Inject, SwapLower, Heartbeat, Captures }
 
     private sealed class Command(CommandKind kind, IEndpointAttachment? attachment)
     {
@@ -21,6 +21,7 @@ public sealed partial class LowerDatapath
         public byte[]? Frame { get; init; }
         public PacketSocket? Socket { get; init; }
         public long Sequence { get; init; }
+        public Capture.CaptureTable? Captures { get; init; }
         // Resyncs and heartbeats are posted without waiting, so they need no event
         public ManualResetEventSlim? Done { get; } = kind is CommandKind.Resync or CommandKind.Heartbeat ? null : new();
         public Exception? Error { get; set; }
@@ -93,6 +94,7 @@ public sealed partial class LowerDatapath
                     var frame = c.Frame!;
                     var ep = c.Attachment!.Endpoint;
                     Stats.framesFromEndpoints++;
+                    _captures?.AtEndpoint(ep, frame, Capture.CaptureDirection.Outbound);
                     try { Forwarder.Transmit(table, ep, new Packet(frame), ref sink); }
                     catch (Exception e) { FrameFailed(e, ep, frame); }
                     ProcessBroadcasts(table);
@@ -107,6 +109,11 @@ public sealed partial class LowerDatapath
                     var previous = _lowerSocket;
                     SetLowerSocket(c.Socket);
                     if (previous is not null && previous != c.Socket) previous.Dispose();
+                    break;
+                }
+                case CommandKind.Captures:
+                {
+                    _captures = c.Captures;
                     break;
                 }
                 case CommandKind.Heartbeat:

@@ -10,9 +10,13 @@
 // the same way, and one whose reads fail stops being polled until the supervisor gives it another
 // chance, so it cannot spin the thread. Only what escapes all of that ends the thread, whose
 // supervisor restarts it (LowerDatapath.Supervision.cs).
+//
+// Capture taps (LowerDatapath.Capture.cs) sit where a frame enters or leaves the thread: one null
+// check per frame while nothing is captured.
 using Mvtap.Core.Forwarding;
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
+using Mvtap.Datapath.Capture;
 using Mvtap.Linux;
 using Mvtap.Linux.Interop;
 
@@ -34,6 +38,7 @@ public sealed partial class LowerDatapath
             int idle = ReassemblyWait();
             int n = _poll.Wait(_events, pending ? 0 : idle);
             Stats.wakeups++;
+            long framesBefore = Stats.framesFromLower + Stats.framesFromEndpoints;
             WakeupHook?.Invoke();
             // One table per wake-up: the control plane publishes whole new tables, so this
             // read needs no lock and sees one consistent state for the whole batch.
@@ -72,6 +77,9 @@ public sealed partial class LowerDatapath
             }
             ProcessBroadcasts(table);
             FlushAll();
+            Stats.FramesPerWakeup.Count(Stats.framesFromLower + Stats.framesFromEndpoints - framesBefore);
+            Volatile.Write(ref Stats.reassemblyDatagrams, Port.Defragmenter.HeldDatagrams);
+            Volatile.Write(ref Stats.reassemblyBytes, Port.Defragmenter.HeldBytes);
             Volatile.Write(ref Stats.allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
             Volatile.Write(ref Stats.completedWakeups, Stats.wakeups);
         }
@@ -101,6 +109,7 @@ public sealed partial class LowerDatapath
                 if (what == ReceivedFrame.Malformed) { Port.Counters.AddDrop(DropReason.Malformed); continue; }
                 if (what == ReceivedFrame.Overflow) { Port.Counters.AddDrop(DropReason.QueueFull); continue; }
                 Stats.framesFromLower++;
+                if (_captures is { } capture) capture.AtWire(frame, CaptureDirection.Inbound);
                 Forwarder.Receive(table, new Packet(frame, vnet), ref sink);
             }
             catch (Exception e)
@@ -134,6 +143,7 @@ public sealed partial class LowerDatapath
                 if (what == ReceivedFrame.Malformed) { ep.Counters.AddDrop(DropReason.Malformed); continue; }
                 if (what == ReceivedFrame.Overflow) { ep.Counters.AddDrop(DropReason.QueueFull); continue; }
                 Stats.framesFromEndpoints++;
+                if (_captures is { } capture) capture.AtEndpoint(ep, frame, CaptureDirection.Outbound);
                 Forwarder.Transmit(table, ep, new Packet(frame, vnet), ref sink);
             }
             catch (Exception e)
@@ -148,7 +158,7 @@ public sealed partial class LowerDatapath
     private void ProcessBroadcasts(ForwardingTable table)
     {
         var processor = new ContainedBroadcast(this, table);
-        Port.BroadcastQueue.Drain(ref processor);
+        Volatile.Write(ref Stats.broadcastQueueDepth, Port.BroadcastQueue.Drain(ref processor));
     }
 
     /// <summary>The broadcast work, one queued frame at a time, each contained like a received one.</summary>
@@ -190,7 +200,8 @@ public sealed partial class LowerDatapath
             return;
         }
         if (_wireTx.Count == _wireTx.Capacity) Flush(socket, _wireTx, null);
-        if (!PacketSocketIo.Append(_wireTx, packet)) { Stats.wireErrors++; Port.Counters.AddDrop(DropReason.AttachmentError); }
+        if (!PacketSocketIo.Append(_wireTx, packet)) { Stats.wireErrors++; Port.Counters.AddDrop(DropReason.AttachmentError); return; }
+        if (_captures is { } capture) capture.AtWire(packet.Frame, CaptureDirection.Outbound);
     }
 
     internal void QueueToEndpoint(EndpointSnapshot endpoint, in Packet packet)
@@ -202,6 +213,7 @@ public sealed partial class LowerDatapath
             endpoint.Counters.CountRxDrop(DropReason.EndpointGone);
             return;
         }
+        if (_captures is { } capture) capture.AtEndpoint(endpoint.Endpoint, packet.Frame, CaptureDirection.Inbound);
         a.Attachment.Deliver(packet);
     }
 

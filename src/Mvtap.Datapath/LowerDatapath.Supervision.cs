@@ -5,7 +5,8 @@
 // show the state and the reason (State, Fault), and commands are carried out by their callers.
 // A watchdog asks each running thread for a heartbeat (a no-op command through its own queue, so
 // an idle thread answers too); a thread waiting out its back-off is the supervisor's business,
-// not a hang. Tests reach the thread through WakeupHook (make it fail, or hang).
+// not a hang. Tests reach the thread through WakeupHook (make it fail, or hang). StatusChanged tells
+// whoever listens (mvtap monitor) that the thread failed or was restarted, as it happens.
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
@@ -45,6 +46,11 @@ public sealed partial class LowerDatapath
     internal Action? WakeupHook;
 
     public DatapathState State => _state;
+
+    /// <summary>Raised when the thread failed (now waiting out its back-off) and when the supervisor
+    /// restarted it, outside every lock; a handler must return at once (it pushes `mvtap monitor`'s
+    /// "datapath" events).</summary>
+    public event Action? StatusChanged;
 
     /// <summary>Why the thread last ended (it is being, or has been, restarted); null if it never did.</summary>
     public Exception? Fault => _fault;
@@ -102,7 +108,11 @@ public sealed partial class LowerDatapath
             // Commands queued before the state changed are carried out here; later ones by Post itself.
             DrainCommands(Port.Table);
         }
-        if (failure is not null) DatapathSupervisor.Poke();
+        if (failure is not null)
+        {
+            DatapathSupervisor.Poke();
+            StatusChanged?.Invoke();
+        }
     }
 
     /// <summary>Supervisor thread: logs what happened since the last look, gives suspended attachments
@@ -128,6 +138,7 @@ public sealed partial class LowerDatapath
             Restart();
         }
         _log.LogWarning("{Lower}: the datapath thread was restarted (restart {Count}); forwarding resumes", Lower.Name, Restarts);
+        StatusChanged?.Invoke();
     }
 
     // under _runGate, with no thread running

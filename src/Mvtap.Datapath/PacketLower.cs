@@ -69,6 +69,10 @@ public sealed class PacketLower : IDisposable
     /// <summary>Where the lower is and why (present, followed elsewhere, out of reach, gone).</summary>
     public LowerStatus Status => _status;
 
+    /// <summary>Raised after <see cref="Status"/> was set (the lower gone, back, moved); a handler must
+    /// return at once (`mvtap monitor` is told through it instead of finding it by polling).</summary>
+    public event Action? StatusChanged;
+
     /// <summary>The datapath's socket options for a lower and for an endpoint's outer veth end alike:
     /// the vnet header keeps checksum/GSO metadata end to end (a GSO frame in is one GSO frame out),
     /// and ignore-outgoing hides our own transmissions, which would otherwise come straight back.</summary>
@@ -131,6 +135,7 @@ public sealed class PacketLower : IDisposable
             _status = status;
         }
         if (next is not null) SyncUnicastFilter();
+        StatusChanged?.Invoke();
     }
 
     // IFF_UNICAST_FLT is not visible over rtnetlink. Its effect is: adding a secondary unicast

@@ -2,7 +2,9 @@
 // traffic in namespaces, each scrape passes `promtool check metrics` and, once the traffic has
 // stopped, every endpoint's and lower's counter equals what `mvtap -s -j link show` reports; a
 // deleted endpoint (or one whose mode changed) leaves no stale series; the listener closes with
-// mvtapd; a bad ADDRESS:PORT is refused at start in words with exit status 1.
+// mvtapd; a bad ADDRESS:PORT is refused at start in words with exit status 1. The datapath thread's
+// frames per wake-up (a histogram whose sum is the frames it read), broadcast-queue depth and
+// reassembly slots in use are exported per lower.
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -59,6 +61,32 @@ public sealed class MetricsTests : IDisposable
         Assert.True(MetricsScrape.Value(samples, "mvtap_endpoint_drops_total", [.. t0, ("reason", "no_guest")]) >= 1,
             "the ARP broadcast given to t0 was not counted as no_guest");
         Assert.Equal(0, MetricsScrape.Value(samples, "mvtap_endpoint_drops_total", [.. t0, ("reason", "queue_full")]));
+        AssertDatapathCounters(samples);
+    }
+
+    // the datapath thread's histogram of frames per wake-up, broadcast-queue depth and reassembly slots
+    private static void AssertDatapathCounters(Dictionary<string, double> samples)
+    {
+        double V(string name, params (string, string)[] labels) =>
+            MetricsScrape.Value(samples, name, labels) ?? throw new Xunit.Sdk.XunitException($"{name} is not exported");
+        var low0 = ("lower", "low0");
+        double wakeups = V("mvtap_datapath_wakeups_total", low0), count = V("mvtap_datapath_frames_per_wakeup_count", low0);
+        // every wake-up is in the histogram once it is over (one may be under way as the scrape is taken)
+        Assert.InRange(count, wakeups - 1, wakeups);
+        Assert.Equal(V("mvtap_datapath_frames_from_lower_total", low0) + V("mvtap_datapath_frames_from_endpoints_total", low0),
+            V("mvtap_datapath_frames_per_wakeup_sum", low0));
+        Assert.Equal(count, V("mvtap_datapath_frames_per_wakeup_bucket", low0, ("le", "+Inf")));
+        Assert.True(V("mvtap_datapath_frames_per_wakeup_bucket", low0, ("le", "1")) > 0, "pings one by one: wake-ups with one frame");
+        double previous = 0;
+        foreach (var le in new[] { "0", "1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "+Inf" })
+        {
+            double bucket = V("mvtap_datapath_frames_per_wakeup_bucket", low0, ("le", le));
+            Assert.True(bucket >= previous, $"cumulative buckets: le={le}");
+            previous = bucket;
+        }
+        Assert.True(V("mvtap_lower_broadcast_queue_depth", low0) >= 0);
+        Assert.Equal(0, V("mvtap_lower_reassembly_datagrams", low0));
+        Assert.Equal(0, V("mvtap_lower_reassembly_bytes", low0));
     }
 
     [Fact]

@@ -6,10 +6,13 @@
 // client is (SO_PEERCRED), for what only some clients may do (netns PID, a macvtap's tap). A
 // monitor request (allowed to every client that may use the socket, as link show) keeps its
 // connection: the endpoints' changes follow as event frames (LinkEventHub) until the client goes.
+// A capture request (the same clients: whoever may control the endpoints) keeps it too: its
+// pcapng stream follows (CaptureSession) until the capture ends.
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
+using Mvtap.Daemon.Capture;
 using Mvtap.Daemon.Events;
 using Mvtap.Daemon.Links;
 using Mvtap.Linux.Interop;
@@ -31,6 +34,8 @@ public sealed class ControlServer : IDisposable
         _access = access;
         _log = log;
         _events = new LinkEventHub(() => registry.Handle(new LinkShowRequest()) is { Ok: true, Links: { } links } ? links : null, log);
+        // what the system does to a lower or a datapath thread is pushed to monitors as it happens
+        registry.SystemChanged += _events.Refresh;
         SocketPath = socketPath;
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         if (File.Exists(socketPath)) File.Delete(socketPath); // a stale socket from a killed daemon
@@ -76,7 +81,13 @@ public sealed class ControlServer : IDisposable
             timeout.CancelAfter(RequestTimeout);
             var payload = await ControlFraming.ReadFrameAsync(stream, timeout.Token).ConfigureAwait(false);
             if (payload is null) return;
-            var (response, tap, monitor) = Answer(payload, cred);
+            var (response, tap, monitor, capture) = Answer(payload, cred);
+            if (capture is not null && response.Ok)
+            {
+                await Reply(stream, response, stop);
+                await capture.RunAsync(stream, stop).ConfigureAwait(false);
+                return;
+            }
             if (monitor && response.Ok)
             {
                 await Reply(stream, response, stop);
@@ -115,30 +126,40 @@ public sealed class ControlServer : IDisposable
 
     // Carries out one request; nothing it throws escapes (the connection must still get its answer).
     // A change is published to monitors before it is answered.
-    private (ControlResponse, Linux.TapDevice?, bool Monitor) Answer(byte[] payload, UCred cred)
+    private (ControlResponse, Linux.TapDevice?, bool Monitor, CaptureSession? Capture) Answer(byte[] payload, UCred cred)
     {
         try
         {
             var request = ControlCodec.DecodeRequest(payload);
-            if (request is MonitorRequest) return (ControlResponse.Success(), null, true);
+            if (request is MonitorRequest) return (ControlResponse.Success(), null, true, null);
             if (request is TapFdRequest tapRequest)
             {
                 var (response, tap) = _registry.OpenTap(tapRequest, cred.Uid, cred.Gid);
-                return (response, tap, false);
+                return (response, tap, false, null);
+            }
+            if (request is CaptureRequest captureRequest)
+            {
+                var session = new CaptureSession(_registry.ResolveCapture(captureRequest), captureRequest, _log);
+                _log.LogInformation("capture of {Names} started for a client (uid {Uid})", string.Join(' ', captureRequest.Names!), cred.Uid);
+                return (ControlResponse.Success(), null, false, session);
             }
             var answer = _registry.Handle(request, cred.Uid);
             if (request is not LinkShowRequest) _events.Refresh();
-            return (answer, null, false);
+            return (answer, null, false, null);
         }
         catch (ControlProtocolException e)
         {
-            return (ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}"), null, false);
+            return (ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}"), null, false, null);
+        }
+        catch (MvtapException e)
+        {
+            return (ControlResponse.Failure((int)e.Errno, e.Message), null, false, null);
         }
         catch (Exception e)
         {
             // a bug in carrying out one request must not take the connection or the daemon down
             _log.LogError(e, "control request failed");
-            return (ControlResponse.Failure((int)Errno.EIO, $"internal error: {e.Message}"), null, false);
+            return (ControlResponse.Failure((int)Errno.EIO, $"internal error: {e.Message}"), null, false, null);
         }
     }
 
@@ -182,6 +203,7 @@ public sealed class ControlServer : IDisposable
 
     public void Dispose()
     {
+        _registry.SystemChanged -= _events.Refresh;
         _events.Dispose();
         _listener.Dispose();
         try { File.Delete(SocketPath); } catch (IOException) { }

@@ -1,10 +1,12 @@
 // Publishes endpoint changes to `mvtap monitor` clients without ever blocking who changed them.
 // Changes are found by comparing looks at every endpoint (LinkChangeDiffer): right after each
 // control request that may change something (before it is answered, so a client that watches and
-// then changes sees its change) and, while anyone subscribes, every PollInterval for what the
-// system does (carrier, a lower gone or back, a datapath thread restarted), which mvtapd learns
-// on other threads. Each subscriber has a bounded queue: one that reads too slowly loses events,
-// counted, and gets a "lost" event saying how many before the next one that fits.
+// then changes sees its change), when the registry says the system changed something (a lower
+// gone or back, its datapath thread failed or restarted: LinkRegistry.SystemChanged, pushed as it
+// happens) and, while anyone subscribes, every PollInterval for what nothing pushes (carrier,
+// an endpoint's interface changed where it lives). Each subscriber has a bounded queue: one that
+// reads too slowly loses events, counted, and gets a "lost" event saying how many before the next
+// one that fits.
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;

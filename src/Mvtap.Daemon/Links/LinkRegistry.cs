@@ -213,6 +213,7 @@ public sealed partial class LinkRegistry : IDisposable
         host.Port.Changed += OnPortChanged;
         host.EndpointDeleted += OnEndpointDeleted;
         host.EndpointMoved += OnEndpointMoved;
+        Watch(host);
         return host;
     }
 
@@ -271,6 +272,7 @@ public sealed partial class LinkRegistry : IDisposable
         lower.Port.Changed -= OnPortChanged;
         lower.EndpointDeleted -= OnEndpointDeleted;
         lower.EndpointMoved -= OnEndpointMoved;
+        Unwatch(lower);
         lower.Dispose();
     }
 

@@ -1,8 +1,9 @@
 // The per-lower families of `mvtapd --metrics` (label lower): the wire counters (frames mvtap took
 // from and sent to the lower, stats64.lower of `mvtap -s -j link show`), the frames that reached no
 // endpoint by reason, whether the lower forwards, its datapath restarts, and for a packet lower
-// what its datapath thread counts of itself (wake-ups, frames the kernel refused). Read at scrape
-// time from the counters the datapath keeps.
+// what its datapath thread counts of itself (wake-ups, frames per wake-up as a histogram, frames the
+// kernel refused, the broadcast queue's depth and the reassembly slots in use as it last saw them).
+// Read at scrape time from the counters the datapath keeps.
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 using Mvtap.Datapath;
@@ -17,7 +18,8 @@ internal sealed class LowerMetrics
 
     private readonly TrackedSeries<Counter.Child> _rxPackets, _rxBytes, _txPackets, _txBytes, _drops, _restarts;
     private readonly TrackedSeries<Counter.Child> _wakeups, _fromLower, _fromEndpoints, _wireRefused, _wireErrors, _truncated, _overflows, _receiveErrors, _internalErrors;
-    private readonly TrackedSeries<Gauge.Child> _forwarding;
+    private readonly TrackedSeries<Gauge.Child> _forwarding, _broadcastDepth, _reassemblyDatagrams, _reassemblyBytes;
+    private readonly FramesPerWakeupSeries _framesPerWakeup;
 
     public LowerMetrics(IMetricFactory f)
     {
@@ -39,6 +41,11 @@ internal sealed class LowerMetrics
         _overflows = C("mvtap_datapath_overflows_total", "Frames the kernel could not queue whole because the thread fell behind.");
         _receiveErrors = C("mvtap_datapath_receive_errors_total", "Receive calls that failed.");
         _internalErrors = C("mvtap_datapath_internal_errors_total", "Frames whose handling failed inside mvtap (dropped as internal_error).");
+        TrackedSeries<Gauge.Child> G(string name, string help) => TrackedSeries.Of(f.CreateGauge(name, help, Labels));
+        _broadcastDepth = G("mvtap_lower_broadcast_queue_depth", "Frames in the lower's broadcast queue when its datapath thread last ran the broadcast work.");
+        _reassemblyDatagrams = G("mvtap_lower_reassembly_datagrams", "IPv4 multicast datagrams held in reassembly on the lower (slots in use).");
+        _reassemblyBytes = G("mvtap_lower_reassembly_bytes", "Bytes of the fragments held in reassembly on the lower.");
+        _framesPerWakeup = new FramesPerWakeupSeries(f);
     }
 
     public void Set(ILowerHost lower)
@@ -68,6 +75,10 @@ internal sealed class LowerMetrics
         _overflows.Set(s, s.Overflows, l);
         _receiveErrors.Set(s, s.ReceiveErrors, l);
         _internalErrors.Set(s, s.InternalErrors, l);
+        _broadcastDepth.Set(s, s.BroadcastQueueDepth, l);
+        _reassemblyDatagrams.Set(s, s.ReassemblyDatagrams, l);
+        _reassemblyBytes.Set(s, s.ReassemblyBytes, l);
+        _framesPerWakeup.Set(s.FramesPerWakeup, l[0]);
     }
 
     public void Sweep()
@@ -75,6 +86,7 @@ internal sealed class LowerMetrics
         foreach (var s in new[] { _rxPackets, _rxBytes, _txPackets, _txBytes, _drops, _restarts,
                      _wakeups, _fromLower, _fromEndpoints, _wireRefused, _wireErrors, _truncated, _overflows, _receiveErrors, _internalErrors })
             s.Sweep();
-        _forwarding.Sweep();
+        foreach (var g in new[] { _forwarding, _broadcastDepth, _reassemblyDatagrams, _reassemblyBytes }) g.Sweep();
+        _framesPerWakeup.Sweep();
     }
 }
