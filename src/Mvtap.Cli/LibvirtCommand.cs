@@ -1,8 +1,9 @@
 // `mvtap libvirt { DEVICE | dev DEVICE } [ queues N ] [ reconnect SECONDS ] [ accel kvm|tcg ]`:
 // prints on stdout only the libvirt <interface type='vhostuser'> element for a macvtap endpoint,
 // ready to paste into a domain's <devices>: its MAC, mvtapd's socket with mode='client' (QEMU
-// connects; mvtapd listens) and <reconnect> so QEMU dials again after mvtapd restarts, a virtio
-// model and the queue pairs (one under TCG, see Run). What the domain needs besides (shared memfd memory; under TCG the
+// connects; mvtapd listens) and <reconnect> so QEMU dials again after mvtapd restarts, or, for an
+// endpoint made with `vhost-user connect PATH`, PATH with mode='server' (QEMU listens and mvtapd
+// dials, again after each drop; libvirt takes no <reconnect> there), a virtio model and the queue pairs (one under TCG, see Run). What the domain needs besides (shared memfd memory; under TCG the
 // vectors=0 workaround) goes to stderr, so `mvtap libvirt m0 > nic.xml` keeps the element alone.
 using System.Security;
 using System.Text;
@@ -19,8 +20,10 @@ internal static class LibvirtCommand
     public const string Usage =
         "Usage: mvtap libvirt { DEVICE | dev DEVICE } [ queues N ] [ reconnect SECONDS ] [ accel { kvm | tcg } ]\n" +
         "       prints the libvirt <interface type='vhostuser'> element that attaches a domain to the macvtap\n" +
-        "       endpoint DEVICE (QEMU connects to mvtapd's socket, mode='client'); reconnect: seconds between\n" +
-        "       QEMU's attempts to connect again after mvtapd restarts (default 2; 0 leaves <reconnect> out);\n" +
+        "       endpoint DEVICE (QEMU connects to mvtapd's socket, mode='client'; for an endpoint made with\n" +
+        "       vhost-user connect PATH, QEMU listens on PATH and mvtapd dials it, mode='server'); reconnect: seconds\n" +
+        "       between QEMU's attempts to connect again after mvtapd restarts (mode='client' only; default 2;\n" +
+        "       0 leaves <reconnect> out);\n" +
         "       queues: queue pairs (default: what mvtapd offers; 1 under TCG). What the domain needs besides goes to stderr.\n";
 
     public static LibvirtRequest Parse(IReadOnlyList<string> words)
@@ -86,7 +89,10 @@ internal static class LibvirtCommand
         var sb = new StringBuilder();
         sb.Append("<interface type='vhostuser'>\n");
         sb.Append($"  <mac address='{view.Mac}'/>\n");
-        if (reconnectSeconds > 0)
+        if (view.VhostUserMode == VhostUserModes.Connect)
+            // QEMU listens and mvtapd dials it again by itself: libvirt 9.0 refuses <reconnect> with mode='server'
+            sb.Append($"  <source type='unix' path='{Attribute(path)}' mode='server'/>\n");
+        else if (reconnectSeconds > 0)
         {
             sb.Append($"  <source type='unix' path='{Attribute(path)}' mode='client'>\n");
             sb.Append($"    <reconnect enabled='yes' timeout='{reconnectSeconds}'/>\n");
@@ -111,7 +117,11 @@ internal static class LibvirtCommand
             sb.Append("  <qemu:commandline><qemu:arg value='-global'/><qemu:arg value='virtio-net-pci.vectors=0'/></qemu:commandline>\n");
             sb.Append("  and keep <features><acpi/></features>: the legacy interrupt is routed through ACPI -->\n");
         }
-        if (view.Owner is null && view.Group is null)
+        if (view.VhostUserMode == VhostUserModes.Connect)
+            sb.Append(view.Owner is null
+                ? $"<!-- QEMU creates {view.VhostUserPath} and mvtapd dials it; with no owner on {view.Name} mvtapd serves only a QEMU that runs as root: give it owner libvirt-qemu (as root: mvtap link set {view.Name} owner libvirt-qemu) if QEMU runs as that user -->\n"
+                : $"<!-- QEMU creates {view.VhostUserPath} and mvtapd dials it; mvtapd serves it only when QEMU runs as {view.Owner}, {view.Name}'s owner -->\n");
+        else if (view.Owner is null && view.Group is null)
             sb.Append($"<!-- the socket belongs to root: give {view.Name} owner/group libvirt-qemu (mvtap link set {view.Name} owner libvirt-qemu) so QEMU may connect -->\n");
         return sb.ToString();
     }

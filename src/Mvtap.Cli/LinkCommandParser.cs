@@ -2,7 +2,8 @@
 // tested in ip's order (iplink.c's iplink_parse, then iplink_macvlan.c's macvlan_parse_opt),
 // with strcmp where ip uses strcmp and prefix matching where ip uses matches(); errors carry
 // ip's wording. Add and set accept every keyword before or after `type`. The words of types,
-// modes, flags, macaddr operations and guestmem are Core's LinkWords; hostaccess is mvtap's own.
+// modes, flags, macaddr operations and guestmem are Core's LinkWords; hostaccess is mvtap's own; `vhost-user`
+// is VhostUserArgument's.
 using Mvtap.Control;
 using Mvtap.Core.Model;
 
@@ -53,6 +54,8 @@ internal static class LinkCommandParser
             Netns = s.Netns,
             GuestMemory = s.GuestMemory,
             Up = s.Up,
+            VhostUserMode = s.VhostUserMode,
+            VhostUserPath = s.VhostUserPath,
             HostAccess = s.HostAccess,
             TapName = s.Tap,
         });
@@ -218,6 +221,7 @@ internal static class LinkCommandParser
                 if (!LinkWords.TryParseGuestMemory(v, out _)) throw UsageErrors.ArgumentMustBeOneOf("guestmem", LinkWords.GuestMemoryPolicies, v);
                 s.GuestMemory = v;
             }
+            else if (w == VhostUserArgument.Keyword) VhostUserArgument.Parse(c, s, creating);
             else if (w == "tap")
             {
                 // mvtap's own keyword, matched whole (a device may be called t or ta)

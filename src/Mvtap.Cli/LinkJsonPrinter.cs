@@ -94,6 +94,12 @@ internal static class LinkJsonPrinter
         if (v.Group is not null) w.WriteString("group", v.Group);
         if (v.GuestMemory is not null) w.WriteString("guestmem", v.GuestMemory);
         if (v.VhostUserPath is not null) w.WriteString("vhost_user", v.VhostUserPath);
+        if (v.VhostUserMode is not null) w.WriteString("vhost_user_mode", v.VhostUserMode);
+        if (v.VhostUserMode == VhostUserModes.Connect)
+        {
+            w.WriteBoolean("vhost_user_connected", v.VhostUserConnected);
+            if (v.VhostUserProblem is not null) w.WriteString("vhost_user_reason", v.VhostUserProblem);
+        }
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
         if (v.Tap is not null)
         {

@@ -24,6 +24,8 @@ internal sealed class LinkSettings
     public int? Mtu;
     public uint? TxQueueLen;
     public string? GuestMemory;
+    public string? VhostUserMode;
+    public string? VhostUserPath;
     public bool? HostAccess;
     /// <summary>`tap NAME`: a macvtap endpoint carried by a persistent TAP of that name (in Netns).</summary>
     public string? Tap;

@@ -60,9 +60,12 @@ internal static class LinkTextPrinter
         if (v.VhostUserPath is not null || v.StreamPath is not null)
         {
             sb.Append("    ");
-            if (v.VhostUserPath is not null) sb.Append($"vhost-user {v.VhostUserPath} ");
+            if (v.VhostUserMode == VhostUserModes.Connect)
+                sb.Append($"vhost-user connect {v.VhostUserPath} {(v.VhostUserConnected ? "connected" : "dialling")} ");
+            else if (v.VhostUserPath is not null) sb.Append($"vhost-user {v.VhostUserPath} ");
             if (v.StreamPath is not null) sb.Append($"stream {v.StreamPath} ");
             sb.Append('\n');
+            if (v.VhostUserProblem is not null) sb.Append($"    vhost-user reason: {v.VhostUserProblem}\n");
         }
         if (v.Tap is not null) sb.Append($"    tap {v.Tap} {v.TapState ?? "gone"} \n");
         if (v.Cni is { } cni) sb.Append($"    cni network {cni.Network} container {cni.ContainerId} ifname {cni.IfName} \n");

@@ -2,6 +2,7 @@
 // the endpoint's MAC filled in: vhost-user (needs shared guest memory, hence the memfd backend
 // and NUMA node of the same size as -m), QEMU's -netdev stream, or a tap fd handed over by
 // `mvtap run NAME -- qemu ...` as fd 3 (the seed's `-net tap,fd=3 3<>/dev/tapN`).
+// For an endpoint that dials (vhost-user connect) the chardev listens: server=on,wait=off.
 // Under TCG (no KVM) the vhost-user device gets vectors=0: QEMU 7.2 segfaults starting a
 // vhost-user virtio-net-pci with MSI-X under TCG (msix_set_vector_notifiers from
 // vhost_net_start, spec hypervisor-attachment.md section 7); legacy interrupts avoid it.
@@ -35,7 +36,9 @@ internal static class QemuArgs
             case QemuAttachment.VhostUser:
                 string vhost = view.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, view.Index);
                 return $"-m {memory} -object memory-backend-memfd,id=mem,size={memory},share=on -numa node,memdev=mem "
-                       + "-chardev " + ShellWord($"socket,id=chr0,path={QemuOptionValue(vhost)}")
+                       // an endpoint that dials (vhost-user connect): QEMU listens, and does not wait for mvtapd to boot
+                       + "-chardev " + ShellWord($"socket,id=chr0,path={QemuOptionValue(vhost)}"
+                           + (view.VhostUserMode == VhostUserModes.Connect ? ",server=on,wait=off" : ""))
                        + $" -netdev vhost-user,id=net0,chardev=chr0 {device}"
                        + (accel == QemuAccel.Tcg ? ",vectors=0" : "");
             case QemuAttachment.Stream:

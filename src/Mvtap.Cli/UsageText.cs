@@ -25,6 +25,7 @@ internal static class UsageText
         "                      [ owner USER ] [ group GROUP ] [ spoofchk { on | off } ]\n" +
         "                      [ mtu MTU ] [ txqueuelen PACKETS ] [ netns NS ] [ guestmem GUESTMEM ]\n" +
         "                      [ hostaccess { on | off } ] [ up ] [ tap TAPNAME ]\n" +
+        "                      [ vhost-user { listen [ PATH ] | connect PATH } ]\n" +
         "\n" +
         "       mvtap link set { DEVICE | dev DEVICE } [ { up | down } ] [ name NEWNAME ]\n" +
         "                      [ address LLADDR ] [ mode MODE ] [ flag MODE_FLAG ] [ netns NS ]\n" +
@@ -52,5 +53,9 @@ internal static class UsageText
         "          only memory sealed against shrinking (QEMU's memory-backend-memfd is); any also\n" +
         "          memory the VM's owner can shrink under mvtapd (DPDK virtio-user, hugepage files,\n" +
         "          memory-backend-file): mvtapd survives that only through an unsupported .NET\n" +
-        "          runtime setting it turns on; without it the owner can crash mvtapd and every endpoint\n";
+        "          runtime setting it turns on; without it the owner can crash mvtapd and every endpoint\n" +
+        "vhost-user: listen (the default): mvtapd listens on <run-dir>/tapN.vhost or PATH and QEMU\n" +
+        "          connects (libvirt mode='client'); connect: QEMU listens on PATH (libvirt mode='server')\n" +
+        "          and mvtapd dials it, and again after each drop; the frontend must run as the owner\n" +
+        "          (root when there is none)\n";
 }

@@ -68,6 +68,9 @@ public sealed record LinkAddRequest : ControlRequest
     /// <summary>A macvtap endpoint carried by a persistent TAP of this name in <see cref="Netns"/>, owned by
     /// Owner/Group, whose queue QEMU opens by name (KubeVirt's tap binding; the CNI plugin's endpoint "tap").</summary>
     public string? TapName { get; set; }
+    /// <summary>The vhost-user role (VhostUserModes): "listen" (null: the default) or "connect", where mvtapd
+    /// dials <see cref="VhostUserPath"/>, a socket the frontend listens on, and dials again after each drop.</summary>
+    public string? VhostUserMode { get; set; }
     /// <summary>`hostaccess on|off`: frames between this endpoint and the lower's host port are delivered
     /// locally whatever its mode (on), or by the kernel's rules as if the host port were a bridge endpoint
     /// (off); null = on.</summary>

@@ -41,6 +41,11 @@ public sealed record LinkView
     public string? VhostUserPath { get; init; }
     /// <summary>Queue pairs the vhost-user socket offers a frontend (macvtap only; 0 when unknown).</summary>
     public int VhostUserQueuePairs { get; init; }
+    /// <summary>"listen" or "connect" (VhostUserModes; macvtap only). In "connect", VhostUserPath is the
+    /// frontend's socket mvtapd dials, and VhostUserConnected/VhostUserProblem say how that goes.</summary>
+    public string? VhostUserMode { get; init; }
+    public bool VhostUserConnected { get; init; }
+    public string? VhostUserProblem { get; init; }
     /// <summary>QEMU -netdev stream socket path (macvtap only).</summary>
     public string? StreamPath { get; init; }
     /// <summary>Where the lower is: "present", "moved" (followed into another namespace),

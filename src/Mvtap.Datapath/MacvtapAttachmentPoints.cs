@@ -1,6 +1,7 @@
 // The attachment points of one macvtap endpoint on a packet lower (design.md "Words"): a
 // vhost-user socket mvtapd listens on (<run-dir>/tapN.vhost, or a path the client chose, e.g. the
-// CNI plugin's socketDir; QEMU and virtio-user connect as clients), and <run-dir>/tapN.stream for
+// CNI plugin's socketDir; QEMU and virtio-user connect as clients) or, in the client role
+// (`vhost-user connect PATH`), a frontend's socket mvtapd dials and dials again, and <run-dir>/tapN.stream for
 // QEMU `-netdev stream` (4-byte big-endian length framing); where they are is the caller's
 // (MacvtapPlaces). Both files get the endpoint's owner and group so the user running the VM may
 // connect. A third part is the tap relay: on request (mvtap run) a kernel TAP whose queue
@@ -69,10 +70,11 @@ public sealed class MacvtapAttachmentPoints : IDisposable
         var claim = new GuestClaim();
         var backend = new VhostUserNetBackend(QueuePairs, log) { GuestMemory = places.GuestMemory };
         var vhost = new VhostUserAttachment(endpoint, backend);
-        var vhostEndpoint = new VhostUserEndpoint(backend, places.VhostUserPath, VhostUserRole.Server, log)
+        var vhostEndpoint = new VhostUserEndpoint(backend, places.VhostUserPath, places.VhostUserRole, log)
         {
             OwnerUid = places.Uid,
             OwnerGid = places.Gid,
+            AllowRootPeer = places.VhostUserRootPeer,
             Admit = () => claim.TryClaim(GuestIds.VhostUser),
             SessionEnded = () => claim.Release(GuestIds.VhostUser),
         };
@@ -102,7 +104,9 @@ public sealed class MacvtapAttachmentPoints : IDisposable
     public void SetOwner(int uid, int gid)
     {
         if (uid < 0 && gid < 0) return;
-        UnixSocket.SetOwner(VhostEndpoint.SocketPath, uid, gid);
+        // a socket mvtapd dials is the frontend's, never chowned: the owner is whom it must run as
+        if (VhostEndpoint.Role == VhostUserRole.Client) { if (uid >= 0) VhostEndpoint.SetOwnerUid(uid); }
+        else UnixSocket.SetOwner(VhostEndpoint.SocketPath, uid, gid);
         Stream.SetOwner(uid, gid);
     }
 
@@ -128,6 +132,8 @@ public sealed class MacvtapAttachmentPoints : IDisposable
 }
 
 /// <summary>Where a macvtap endpoint's attachment points are and who may use them: the vhost-user and
-/// stream socket paths, their owner and group (-1: left as created), and the guest memory its vhost-user
-/// frontend may share.</summary>
-public sealed record MacvtapPlaces(string VhostUserPath, string StreamPath, int Uid, int Gid, GuestMemoryPolicy GuestMemory);
+/// stream socket paths, their owner and group (-1: left as created), the guest memory its vhost-user
+/// frontend may share, and whether mvtapd listens on the vhost-user path (Server) or dials it (Client,
+/// where the owner is the uid the frontend must run as, and root too when VhostUserRootPeer).</summary>
+public sealed record MacvtapPlaces(string VhostUserPath, string StreamPath, int Uid, int Gid, GuestMemoryPolicy GuestMemory,
+    VhostUserRole VhostUserRole = VhostUserRole.Server, bool VhostUserRootPeer = true);

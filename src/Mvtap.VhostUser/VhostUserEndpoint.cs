@@ -1,7 +1,8 @@
 // The attachment point of one vhost-user net device (spec 3.8): a control thread that either
 // listens on a socket path and serves each frontend that connects (server, the default: QEMU
-// with reconnect=N and virtio-user dial us), or dials a frontend that listens and re-dials every
-// second after it goes away (client: QEMU server=on, virtio-user server=1, OVS-style).
+// with reconnect=N and virtio-user dial us), or dials a frontend that listens and dials again
+// with a bounded backoff whenever it goes away (client: QEMU server=on, libvirt mode='server',
+// virtio-user server=1; VhostUserEndpoint.Dialing.cs).
 using Mvtap.Linux.Interop;
 using Mvtap.VhostUser.Net;
 
@@ -9,7 +10,7 @@ namespace Mvtap.VhostUser;
 
 public enum VhostUserRole { Server, Client }
 
-public sealed class VhostUserEndpoint : IDisposable
+public sealed partial class VhostUserEndpoint : IDisposable
 {
     private readonly VhostUserNetBackend _backend;
     private readonly Action<string> _log;
@@ -35,13 +36,15 @@ public sealed class VhostUserEndpoint : IDisposable
 
     public string SocketPath { get; }
     public VhostUserRole Role { get; }
-    /// <summary>How long a client waits between dials.</summary>
-    public TimeSpan RedialInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How long a client first waits between dials (doubled after each failed one, up to
+    /// <see cref="MaxRedialInterval"/>).</summary>
+    public TimeSpan RedialInterval { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Mode for the socket file in server role (0660: the VM's group may connect).</summary>
     public uint SocketMode { get; init; } = Convert.ToUInt32("660", 8);
     /// <summary>Owner and group of the socket file in server role (-1: leave as created), so the
     /// user that runs the VM may connect (mvtap's <c>owner</c>/<c>group</c>).</summary>
-    public int OwnerUid { get; init; } = -1;
+    public int OwnerUid { get => Volatile.Read(ref _ownerUid); init => _ownerUid = value; }
+    private int _ownerUid = -1;
     public int OwnerGid { get; init; } = -1;
     /// <summary>Sessions served so far (ended or running).</summary>
     public int Sessions => Volatile.Read(ref _sessions);
@@ -120,30 +123,25 @@ public sealed class VhostUserEndpoint : IDisposable
         }
     }
 
-    private void DialLoop()
+    private void RunSession(FileDescriptor socket)
     {
-        while (!_stopping.IsSet)
-        {
-            var socket = UnixSocket.Create();
-            int errno = UnixSocket.Connect(socket, SocketPath);
-            if (errno != 0)
-            {
-                socket.Dispose();
-                _stopping.Wait(RedialInterval);
-                continue;
-            }
-            RunSession(socket);
-            if (!_stopping.IsSet) _stopping.Wait(RedialInterval);
-        }
+        if (Register(socket)) ServeRegistered(socket);
     }
 
-    private void RunSession(FileDescriptor socket)
+    /// <summary>Makes <paramref name="socket"/> the running session, which Disconnect and Dispose
+    /// shut down; false (and the socket closed) when the endpoint is stopping.</summary>
+    private bool Register(FileDescriptor socket)
     {
         using (_gate.EnterScope())
         {
-            if (_stopping.IsSet) { socket.Dispose(); return; }
+            if (_stopping.IsSet) { socket.Dispose(); return false; }
             _session = socket;
         }
+        return true;
+    }
+
+    private void ServeRegistered(FileDescriptor socket)
+    {
         Interlocked.Increment(ref _sessions);
         try
         {

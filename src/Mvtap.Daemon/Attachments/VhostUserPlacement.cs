@@ -22,6 +22,13 @@ internal static class VhostUserPlacement
     /// <summary>Throws MvtapException (EINVAL, EPERM, EEXIST) unless mvtapd may bind a socket at <paramref name="path"/>.</summary>
     public static void Check(string path)
     {
+        CheckSyntax(path);
+        CheckDirectories(path);
+    }
+
+    /// <summary>An absolute, normalised path without control characters that fits sun_path (EINVAL otherwise).</summary>
+    public static void CheckSyntax(string path)
+    {
         if (!Path.IsPathRooted(path) || path.EndsWith('/') || path.Contains("//", StringComparison.Ordinal)
             || path.Split('/').Any(part => part is "." or ".."))
             throw new MvtapException(Errno.EINVAL, $"vhost-user socket path \"{path}\" is not an absolute, normalised path");
@@ -29,7 +36,10 @@ internal static class VhostUserPlacement
             throw new MvtapException(Errno.EINVAL, $"vhost-user socket path \"{path}\" is longer than {MaxPathBytes} bytes (sun_path)");
         if (path.Any(char.IsControl))
             throw new MvtapException(Errno.EINVAL, "vhost-user socket path contains a control character");
+    }
 
+    private static void CheckDirectories(string path)
+    {
         var dir = Path.GetDirectoryName(path)!;
         var info = DeviceNodes.Inspect(dir)
                    ?? throw new MvtapException(Errno.ENOENT, $"directory {dir} for the vhost-user socket does not exist");

@@ -1,5 +1,6 @@
 // The parts of `link add` that say how an endpoint is attached to its user rather than how it
-// forwards: the CNI attachment that makes it, where its vhost-user socket goes, and a persistent
+// forwards: the CNI attachment that makes it, where its vhost-user socket goes (or which frontend's
+// socket mvtapd dials: VhostUserDialRules), and a persistent
 // TAP as its carrier. Checked before anything is created, so a refusal leaves nothing behind.
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -12,8 +13,9 @@ internal static class AttachmentRequestRules
 {
     /// <summary>Refuses what cannot be honoured and returns the name a macvlan endpoint's interface gets
     /// (the CNI ifname inside the container's namespace), or null for the endpoint's own name.</summary>
-    public static string? Check(LinkAddRequest r, EndpointKind kind, IEnumerable<EndpointRecord> records)
+    public static string? Check(LinkAddRequest r, EndpointKind kind, IEnumerable<EndpointRecord> records, uint clientUid = 0)
     {
+        bool dialling = VhostUserDialRules.Check(r, kind, clientUid);
         if (r.TapName is { } tap)
         {
             if (kind != EndpointKind.Macvtap)
@@ -41,7 +43,7 @@ internal static class AttachmentRequestRules
             foreach (var other in records)
                 if (other.VhostUserPath == path)
                     throw new MvtapException(Errno.EEXIST, $"{path} is the vhost-user socket of {other.Name}");
-            VhostUserPlacement.Check(path);
+            if (!dialling) VhostUserPlacement.Check(path);
         }
         if (kind != EndpointKind.Macvlan || r.Netns is null || r.Cni is null) return null;
         RequestValues.Name(r.Cni.IfName, "ifname");

@@ -1,7 +1,8 @@
 // The daemon's bookkeeping for one endpoint beyond the core's model: its index, type, which
 // lower host carries it, and the attributes the core does not interpret (owner, group, netns,
-// the guest memory a macvtap's vhost-user attachment maps, where its vhost-user socket lives, the
-// CNI attachment that made it, and the persistent TAP that carries it instead).
+// the guest memory a macvtap's vhost-user attachment maps, where its vhost-user socket lives and
+// whether mvtapd dials that socket rather than listens on it, the CNI attachment that made it, and
+// the persistent TAP that carries it instead).
 using Mvtap.Core.Model;
 using Mvtap.Daemon.Lowers;
 using Mvtap.VhostUser.Memory;
@@ -23,6 +24,10 @@ public sealed class EndpointRecord(int index, EndpointKind kind, ILowerHost lowe
     /// <summary>Where the vhost-user socket was asked to be bound; null = &lt;run-dir&gt;/tapN.vhost.</summary>
     public string? VhostUserPath { get; init; }
     public Mvtap.Control.CniAttachment? Cni { get; init; }
+    /// <summary>`vhost-user connect`: mvtapd dials <see cref="VhostUserPath"/>, a frontend's socket.</summary>
+    public bool VhostUserConnect { get; init; }
+    /// <summary>A dialled frontend running as root is served too (root asked for the dial; libvirtd listens for its QEMU).</summary>
+    public bool VhostUserRootPeer { get; init; }
     /// <summary>The persistent TAP (in <see cref="Netns"/>) that carries a macvtap endpoint instead of its
     /// attachment points; null for one with attachment points.</summary>
     public string? TapName { get; init; }

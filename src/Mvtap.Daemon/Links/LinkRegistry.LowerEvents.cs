@@ -62,7 +62,7 @@ public sealed partial class LinkRegistry
             {
                 try
                 {
-                    Create(RestoreRequest(e), e.Index);
+                    Create(RestoreRequest(e), e.Index, rootPeer: e.VhostUserRootPeer ?? true);
                     _unrestored.Remove(e);
                     _waitingForLower.Remove(e);
                     restored = true;
@@ -116,7 +116,7 @@ public sealed partial class LinkRegistry
         BcCutoff = e.BcCutoff, MacaddrOperation = e.Macaddrs.Count > 0 ? "set" : null,
         Macaddrs = e.Macaddrs.Count > 0 ? e.Macaddrs : null, SpoofCheck = e.SpoofCheck,
         Owner = e.Owner, Group = e.Group, Netns = e.Netns, Up = e.Up, GuestMemory = e.GuestMemory,
-        VhostUserPath = e.VhostUserPath, Cni = e.Cni, TapName = e.TapName,
+        VhostUserPath = e.VhostUserPath, Cni = e.Cni, VhostUserMode = e.VhostUserMode, TapName = e.TapName,
         HostAccess = e.Type == LinkWords.Host ? null : e.HostAccess,
     };
 }

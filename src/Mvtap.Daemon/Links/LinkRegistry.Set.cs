@@ -54,6 +54,7 @@ public sealed partial class LinkRegistry
             // unknown names are refused before anything is applied
             Attachments.Accounts.Uid(r.Owner);
             Attachments.Accounts.Gid(r.Group);
+            Attachments.VhostUserDialRules.CheckOwnerChange(record.VhostUserConnect, r.Owner, clientUid);
         }
 
         var undo = SetUndo.Capture(record);

@@ -54,6 +54,8 @@ public sealed partial class LinkRegistry
             GuestMemory = x.Kind == Lowers.EndpointKind.Macvtap ? x.GuestMemory.Name() : null,
             VhostUserPath = x.VhostUserPath,
             Cni = x.Cni,
+            VhostUserMode = x.VhostUserConnect ? VhostUserModes.Connect : null,
+            VhostUserRootPeer = x.VhostUserConnect ? x.VhostUserRootPeer : null,
             HostAccess = x.Endpoint.HostAccess || x.Endpoint.IsHostPort,
             TapName = x.TapName,
         }).Concat(_unrestored).OrderBy(e => e.Index)],
@@ -108,7 +110,7 @@ public sealed partial class LinkRegistry
             {
                 try
                 {
-                    Create(RestoreRequest(e), e.Index);
+                    Create(RestoreRequest(e), e.Index, rootPeer: e.VhostUserRootPeer ?? true);
                 }
                 // a container's namespace that went while mvtapd was away fails below the core's rules
                 catch (Exception ex) when (ex is MvtapException or Linux.Interop.SystemCallException or Linux.Netlink.NetlinkException)

@@ -102,7 +102,7 @@ public sealed partial class LinkRegistry : IDisposable
         if (r.Type == LinkWords.Host) HostPortRequestRules.Check(r, r.Name ?? "a host port");
         if (r.Netns is { } ns) r = r with { Netns = NamespaceArgument.Resolve(ns, clientUid) };
         int nextIndex = _nextIndex;
-        var record = Create(r, index: null);
+        var record = Create(r, index: null, clientUid);
         try
         {
             Save();
@@ -119,7 +119,8 @@ public sealed partial class LinkRegistry : IDisposable
         return ControlResponse.Success([View(record)]);
     }
 
-    private EndpointRecord Create(LinkAddRequest r, int? index)
+    /// <param name="rootPeer">a `vhost-user connect` endpoint also serves a root frontend (null: when root asks).</param>
+    private EndpointRecord Create(LinkAddRequest r, int? index, uint clientUid = 0, bool? rootPeer = null)
     {
         var kind = RequestValues.Kind(r.Type);
         var name = r.Name ?? FreeName(kind switch { EndpointKind.Macvtap => LinkWords.Macvtap, EndpointKind.Host => "mvhost", _ => LinkWords.Macvlan });
@@ -132,7 +133,7 @@ public sealed partial class LinkRegistry : IDisposable
         // whatever the lower (a sim lower never resolves them): a number must name an account
         if (r.Owner is { } owner && AccountNumbers.Refusal("user", owner) is { } badUser) throw new MvtapException(Errno.EINVAL, badUser);
         if (r.Group is { } group && AccountNumbers.Refusal("group", group) is { } badGroup) throw new MvtapException(Errno.EINVAL, badGroup);
-        var innerName = AttachmentRequestRules.Check(r, kind, _records);
+        var innerName = AttachmentRequestRules.Check(r, kind, _records, clientUid);
         var lower = LowerFor(r.Lower);
         var mode = r.Mode is null ? EndpointMode.Vepa : RequestValues.Mode(r.Mode);
         if (kind == EndpointKind.Host) HostPortRequestRules.Check(r, name);
@@ -166,11 +167,15 @@ public sealed partial class LinkRegistry : IDisposable
             GuestMemory = guestMemory,
             VhostUserPath = r.VhostUserPath,
             Cni = r.Cni,
+            VhostUserConnect = r.VhostUserMode == VhostUserModes.Connect,
+            VhostUserRootPeer = rootPeer ?? clientUid == 0,
             TapName = r.TapName,
         };
         try
         {
-            if (kind == EndpointKind.Macvtap && r.TapName is null) lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath);
+            if (kind == EndpointKind.Macvtap && r.TapName is null)
+                lower.OpenAttachmentPoints(ep, record.Index, r.Owner, r.Group, _runDir, guestMemory, r.VhostUserPath,
+                    record.VhostUserConnect, record.VhostUserRootPeer);
             if (r.Up == true)
             {
                 lower.Port.SetUp(ep, true);

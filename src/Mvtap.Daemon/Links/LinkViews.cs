@@ -17,13 +17,15 @@ internal static class LinkViews
         // nothing moves while the lower is away or its thread restarts: no carrier, as ip would say
         bool carrier = ep.IsUp && ep.HasCarrier && health.Forwarding;
         string? vhost = null, stream = null;
+        (bool Connected, string? Problem) dial = (false, null);
         if (record.Kind == EndpointKind.Macvtap && record.TapName is null)
         {
-            // attachment points exist only once mvtapd has created them
+            // attachment points exist only once mvtapd has created them; a socket it dials is configuration
             var v = record.VhostUserPath ?? ControlPaths.VhostUserPath(runDir, record.Index);
             var s = ControlPaths.StreamPath(runDir, record.Index);
-            vhost = File.Exists(v) ? v : null;
+            vhost = record.VhostUserConnect || File.Exists(v) ? v : null;
             stream = File.Exists(s) ? s : null;
+            if (record.VhostUserConnect) dial = record.Lower.VhostUserDialState(ep);
         }
         return new LinkView
         {
@@ -57,6 +59,9 @@ internal static class LinkViews
             DatapathRestarts = health.DatapathRestarts,
             VhostUserPath = vhost,
             VhostUserQueuePairs = vhost is null ? 0 : Datapath.MacvtapAttachmentPoints.QueuePairs,
+            VhostUserMode = record.Kind != EndpointKind.Macvtap || record.TapName is not null ? null : record.VhostUserConnect ? VhostUserModes.Connect : VhostUserModes.Listen,
+            VhostUserConnected = dial.Connected,
+            VhostUserProblem = dial.Problem,
             StreamPath = stream,
             Cni = record.Cni,
             HostAccess = ep.HostAccess || ep.IsHostPort,

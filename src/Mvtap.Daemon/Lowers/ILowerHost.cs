@@ -52,10 +52,16 @@ public interface ILowerHost : IDisposable
     /// <summary>Creates a macvtap endpoint's attachment points under <paramref name="runDir"/> (tapN.vhost,
     /// tapN.stream) owned by <paramref name="owner"/>/<paramref name="group"/>, whose vhost-user frontend
     /// may share <paramref name="guestMemory"/>, or gives existing ones that owner and policy.
-    /// <paramref name="vhostUserPath"/> places the vhost-user socket elsewhere (checked by the caller).
+    /// <paramref name="vhostUserPath"/> places the vhost-user socket elsewhere (checked by the caller);
+    /// with <paramref name="vhostUserConnect"/> it is a frontend's socket that mvtapd dials instead, served
+    /// when the peer runs as the owner, or as root with <paramref name="vhostUserRootPeer"/>.
     /// A lower that cannot carry guests' frames has none.</summary>
     void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir, GuestMemoryPolicy guestMemory,
-        string? vhostUserPath = null);
+        string? vhostUserPath = null, bool vhostUserConnect = false, bool vhostUserRootPeer = true);
+
+    /// <summary>A dialling (vhost-user connect) endpoint's session: whether a frontend is connected, and
+    /// why the last dial failed while none is.</summary>
+    (bool Connected, string? Problem) VhostUserDialState(Endpoint endpoint) => (false, null);
 
     /// <summary>Creates a kernel TAP relayed into a macvtap endpoint (mvtap run); the caller hands its
     /// queue descriptor over and closes the TapDevice.</summary>

@@ -10,6 +10,7 @@ using Mvtap.Core.Model;
 using Mvtap.Daemon.Attachments;
 using Mvtap.Datapath;
 using Mvtap.Linux.Netlink;
+using Mvtap.VhostUser;
 
 namespace Mvtap.Daemon.Lowers;
 
@@ -125,14 +126,19 @@ public sealed class PacketLowerHost : ILowerHost
     }
 
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
-        GuestMemoryPolicy guestMemory, string? vhostUserPath = null)
+        GuestMemoryPolicy guestMemory, string? vhostUserPath = null, bool vhostUserConnect = false, bool vhostUserRootPeer = true)
     {
         var places = new MacvtapPlaces(vhostUserPath ?? ControlPaths.VhostUserPath(runDir, index), ControlPaths.StreamPath(runDir, index),
-            Accounts.Uid(owner), Accounts.Gid(group), guestMemory);
+            Accounts.Uid(owner), Accounts.Gid(group), guestMemory, vhostUserConnect ? VhostUserRole.Client : VhostUserRole.Server, vhostUserRootPeer);
         _switch.OpenAttachmentPoints(endpoint, places, line => Console.Error.WriteLine($"mvtapd: {endpoint.Name}: {line}"));
     }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) => _switch.OpenTap(endpoint);
+
+    public (bool Connected, string? Problem) VhostUserDialState(Endpoint endpoint) =>
+        _switch.AttachmentPointsOf(endpoint) is { } points && points.VhostEndpoint.Role == VhostUserRole.Client
+            ? (points.Vhost.Backend.IsConnected, points.VhostEndpoint.DialProblem)
+            : (false, null);
 
     /// <summary>The attachment points of a macvtap endpoint, if it has them (tests, diagnostics).</summary>
     public MacvtapAttachmentPoints? AttachmentPointsOf(Endpoint endpoint) => _switch.AttachmentPointsOf(endpoint);

@@ -29,7 +29,7 @@ public sealed class SimLowerHost(string name) : ILowerHost
 
     // Nothing outside mvtapd carries a sim endpoint's frames.
     public void OpenAttachmentPoints(Endpoint endpoint, int index, string? owner, string? group, string runDir,
-        GuestMemoryPolicy guestMemory, string? vhostUserPath = null) { }
+        GuestMemoryPolicy guestMemory, string? vhostUserPath = null, bool vhostUserConnect = false, bool vhostUserRootPeer = true) { }
 
     public Linux.TapDevice OpenTap(Endpoint endpoint) =>
         throw new MvtapException(Errno.EOPNOTSUPP, $"endpoints of the sim lower {Name} have no tap: nothing outside mvtapd carries their frames");

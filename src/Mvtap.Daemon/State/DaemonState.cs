@@ -41,6 +41,10 @@ public sealed record EndpointState
     public string? VhostUserPath { get; set; }
     /// <summary>The CNI attachment that made the endpoint (container id, ifname, network).</summary>
     public Mvtap.Control.CniAttachment? Cni { get; set; }
+    /// <summary>A macvtap's vhost-user role: "connect" (mvtapd dials vhost_user_path); absent = listen.</summary>
+    public string? VhostUserMode { get; set; }
+    /// <summary>With "connect": whether a frontend running as root is served too (root asked for it).</summary>
+    public bool? VhostUserRootPeer { get; set; }
     /// <summary>`hostaccess`; absent = on.</summary>
     public bool HostAccess { get; set; } = true;
     /// <summary>The persistent TAP (in Netns) that carries a macvtap endpoint; adopted again on restore.</summary>
