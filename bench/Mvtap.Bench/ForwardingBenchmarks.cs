@@ -20,9 +20,9 @@ public class ForwardingBenchmarks
     private struct CountingSink : IDeliverySink
     {
         public long Endpoints, Wire, Lower;
-        public void ToEndpoint(EndpointSnapshot endpoint, in Packet packet, DeliveryKind kind) => Endpoints++;
-        public void ToWire(in Packet packet) => Wire++;
-        public void ToLowerStack(in Packet packet) => Lower++;
+        public void ToEndpoint(EndpointSnapshot endpoint, in VnetFrame packet, DeliveryKind kind) => Endpoints++;
+        public void ToWire(in VnetFrame packet) => Wire++;
+        public void ToLowerStack(in VnetFrame packet) => Lower++;
     }
 
     private CountingSink _sink;
@@ -48,7 +48,7 @@ public class ForwardingBenchmarks
     public long UnicastBridgeToBridge()
     {
         var table = _port.Table;
-        for (int i = 0; i < Batch; i++) Forwarder.Transmit(table, _b1, new Packet(_toBridge), ref _sink);
+        for (int i = 0; i < Batch; i++) Forwarder.Transmit(table, _b1, new VnetFrame(_toBridge), ref _sink);
         return _sink.Endpoints;
     }
 
@@ -56,7 +56,7 @@ public class ForwardingBenchmarks
     public long UnicastToWire()
     {
         var table = _port.Table;
-        for (int i = 0; i < Batch; i++) Forwarder.Transmit(table, _b1, new Packet(_toWire), ref _sink);
+        for (int i = 0; i < Batch; i++) Forwarder.Transmit(table, _b1, new VnetFrame(_toWire), ref _sink);
         return _sink.Wire;
     }
 
@@ -66,7 +66,7 @@ public class ForwardingBenchmarks
         var table = _port.Table;
         for (int i = 0; i < Batch; i++)
         {
-            Forwarder.Receive(table, new Packet(_broadcast), ref _sink);
+            Forwarder.Receive(table, new VnetFrame(_broadcast), ref _sink);
             if ((i & 63) == 63) Forwarder.ProcessBroadcasts(table, ref _sink); // one work run per batch of 64
         }
         Forwarder.ProcessBroadcasts(table, ref _sink);

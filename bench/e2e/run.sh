@@ -5,7 +5,7 @@
 #   ext namespace: ext0 (10.88.0.1), the external host   <-veth->   host namespace: low0, the lower
 #   endpoint namespaces A (10.88.0.2) and B (10.88.0.3): eth0, a bridge-mode endpoint on low0
 #     kernel: eth0 is a macvlan of low0;  mvtap: eth0 is the inner end of a veth pair that
-#     bench/e2e/Mvtap.E2eHost (mvtap's LinuxSwitch, one datapath thread) forwards for.
+#     bench/e2e/Mvtap.E2eHost (mvtap's DatapathSwitch, one datapath thread) forwards for.
 #
 # Measured (iperf3, each 10 s, median of 3):
 #   TCP endpoint->endpoint (A->B, bridge), TCP endpoint->external (A->ext),
@@ -200,7 +200,7 @@ section = f"""## Linux datapath (issue 3)
 Machine: {cpu}, {ncpu} cores, Linux {kernel}; iperf3 3.12. Both topologies built in one run of
 `bench/e2e/run.sh` (see its header for the topology and the method): a veth lower whose peer is
 the external host, two bridge-mode endpoints in their own namespaces, once with the kernel's
-macvlan and once with mvtap's datapath (bench/e2e/Mvtap.E2eHost: LinuxSwitch, veth-attached
+macvlan and once with mvtap's datapath (bench/e2e/Mvtap.E2eHost: DatapathSwitch, veth-attached
 endpoints, one datapath thread). Each value is the median of {runs} iperf3 runs of {secs} s; CPU per
 GB sums the {runs} TCP endpoint→external runs. "Forwarder" CPU for the kernel is all softirq time
 (macvlan plus the namespaces' TCP receive work: an upper bound for macvlan); for mvtap it is the

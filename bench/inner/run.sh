@@ -4,7 +4,7 @@
 #
 #   ext namespace: ext0, the external host (no IPv6: it sends only the bench's frames) <-veth-> host
 #   namespace: low0, the lower; N endpoint namespaces, each with eth0, a bridge-mode macvlan endpoint
-#   of mvtap (bench/inner/Mvtap.InnerBench: LinuxSwitch, one inner link monitor thread).
+#   of mvtap (bench/inner/Mvtap.InnerBench: DatapathSwitch, one inner link monitor thread).
 #
 # Measured per run (see Mvtap.InnerBench's header): after a warm-up (the endpoints' IPv6 start-up
 #   traffic and joins settle), CPU seconds per second of the whole process and of the monitor's

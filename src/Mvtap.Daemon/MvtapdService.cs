@@ -16,7 +16,7 @@ using Mvtap.Datapath;
 namespace Mvtap.Daemon;
 
 public sealed class MvtapdService(DaemonOptions options, StateStore store, DaemonState state, SocketAccess access,
-    Func<string, Lowers.ILowerHost?> openPacketLower, LinuxSwitch linuxSwitch, MvtapMetrics metrics, ILogger<MvtapdService> log) : BackgroundService
+    Func<string, Lowers.ILowerHost?> openPacketLower, DatapathSwitch linuxSwitch, MvtapMetrics metrics, ILogger<MvtapdService> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stop)
     {

@@ -85,13 +85,13 @@ internal static class Mvtapd
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(access);
         // the switch logs through the host's logging (its datapath faults at error level, to the journal)
-        builder.Services.AddSingleton(sp => new LinuxSwitch(options.Netns, keepInterfaces: true, logger: sp.GetRequiredService<ILogger<LinuxSwitch>>())
+        builder.Services.AddSingleton(sp => new DatapathSwitch(options.Netns, keepInterfaces: true, logger: sp.GetRequiredService<ILogger<DatapathSwitch>>())
         {
             LowerGonePolicy = options.LowerGone,
         });
         builder.Services.AddSingleton<Func<string, ILowerHost?>>(sp =>
         {
-            var linuxSwitch = sp.GetRequiredService<LinuxSwitch>();
+            var linuxSwitch = sp.GetRequiredService<DatapathSwitch>();
             return name => PacketLowerHost.Open(linuxSwitch, name);
         });
         builder.Services.AddSingleton<MvtapMetrics>();

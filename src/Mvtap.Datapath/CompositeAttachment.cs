@@ -95,7 +95,7 @@ public sealed class CompositeAttachment : IEndpointAttachment
         }
     }
 
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         int k = Array.IndexOf(_guestIds, Claim.Holder);
         if (k >= 0) _parts[k].Deliver(packet);

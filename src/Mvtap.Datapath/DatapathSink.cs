@@ -9,18 +9,18 @@ namespace Mvtap.Datapath;
 
 internal readonly struct DatapathSink(LowerDatapath datapath) : IDeliverySink
 {
-    public void ToEndpoint(EndpointSnapshot endpoint, in Packet packet, DeliveryKind kind) =>
+    public void ToEndpoint(EndpointSnapshot endpoint, in VnetFrame packet, DeliveryKind kind) =>
         // The kind (pkt_type) needs no carrying: the inner veth end classifies the frame itself
         // with eth_type_trans against its own MAC, as the kernel's macvlan device would.
         datapath.QueueToEndpoint(endpoint, packet);
 
-    public void ToWire(in Packet packet) => datapath.QueueToWire(packet);
+    public void ToWire(in VnetFrame packet) => datapath.QueueToWire(packet);
 
     // RX_HANDLER_PASS. AF_PACKET is a tap, not an rx_handler: the lower's own stack received
     // this frame from the kernel already, whatever we decide. So there is nothing to do but count.
     // (The difference from the kernel: the lower's stack also sees frames the core CONSUMED.)
     // A test may watch each decision (LowerDatapath.PassedToLowerStack).
-    public void ToLowerStack(in Packet packet)
+    public void ToLowerStack(in VnetFrame packet)
     {
         datapath.Stats.lowerStackPassed++;
         datapath.PassedToLowerStack?.Invoke(packet.Frame);

@@ -1,5 +1,5 @@
 // What an endpoint is assembled from, one record per kind: the core's settings (name, MAC, mode,
-// flags) and what the kind needs besides. LinuxSwitch.AddEndpoint builds an endpoint of any kind
+// flags) and what the kind needs besides. DatapathSwitch.AddEndpoint builds an endpoint of any kind
 // from one of these: a macvlan's veth pair (its interface's name and namespace), a macvtap's
 // attachment points (vhost-user, stream, tap relay) once their places are known, a macvtap's
 // persistent TAP in a namespace (TapSpec), or the host port's veth pair in the switch's own namespace.
@@ -16,7 +16,7 @@ public sealed record MacvlanSpec(EndpointSettings Settings, string? Netns, strin
     : EndpointSpec(Settings);
 
 /// <summary>A `macvtap` endpoint; with <paramref name="Places"/> its attachment points are opened at once
-/// (their events' lines to <paramref name="Log"/>), without them later (LinuxSwitch.OpenAttachmentPoints).</summary>
+/// (their events' lines to <paramref name="Log"/>), without them later (DatapathSwitch.OpenAttachmentPoints).</summary>
 public sealed record MacvtapSpec(EndpointSettings Settings, MacvtapPlaces? Places = null, Action<string>? Log = null)
     : EndpointSpec(Settings);
 

@@ -45,7 +45,7 @@ public interface IEndpointAttachment
 
     /// <summary>Queues <paramref name="packet"/> for the endpoint's user; a full queue is flushed
     /// early. Drops are counted on the endpoint.</summary>
-    void Deliver(in Packet packet);
+    void Deliver(in VnetFrame packet);
 
     /// <summary>Hands everything queued to the user (one syscall or one ring update per batch).</summary>
     void Flush();

@@ -95,7 +95,7 @@ public sealed partial class LowerDatapath
                     var ep = c.Attachment!.Endpoint;
                     Stats.framesFromEndpoints++;
                     _captures?.AtEndpoint(ep, frame, Capture.CaptureDirection.Outbound);
-                    try { Forwarder.Transmit(table, ep, new Packet(frame), ref sink); }
+                    try { Forwarder.Transmit(table, ep, new VnetFrame(frame), ref sink); }
                     catch (Exception e) { FrameFailed(e, ep, frame); }
                     ProcessBroadcasts(table);
                     FlushAll();

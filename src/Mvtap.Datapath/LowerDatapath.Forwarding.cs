@@ -110,7 +110,7 @@ public sealed partial class LowerDatapath
                 if (what == ReceivedFrame.Overflow) { Port.Counters.AddDrop(DropReason.QueueFull); continue; }
                 Stats.framesFromLower++;
                 if (_captures is { } capture) capture.AtWire(frame, CaptureDirection.Inbound);
-                Forwarder.Receive(table, new Packet(frame, vnet), ref sink);
+                Forwarder.Receive(table, new VnetFrame(frame, vnet), ref sink);
             }
             catch (Exception e)
             {
@@ -144,7 +144,7 @@ public sealed partial class LowerDatapath
                 if (what == ReceivedFrame.Overflow) { ep.Counters.AddDrop(DropReason.QueueFull); continue; }
                 Stats.framesFromEndpoints++;
                 if (_captures is { } capture) capture.AtEndpoint(ep, frame, CaptureDirection.Outbound);
-                Forwarder.Transmit(table, ep, new Packet(frame, vnet), ref sink);
+                Forwarder.Transmit(table, ep, new VnetFrame(frame, vnet), ref sink);
             }
             catch (Exception e)
             {
@@ -164,7 +164,7 @@ public sealed partial class LowerDatapath
     /// <summary>The broadcast work, one queued frame at a time, each contained like a received one.</summary>
     private readonly struct ContainedBroadcast(LowerDatapath datapath, ForwardingTable table) : IBroadcastProcessor
     {
-        public void Process(in Packet packet, Endpoint? source)
+        public void Process(in VnetFrame packet, Endpoint? source)
         {
             var sink = new DatapathSink(datapath);
             try { Forwarder.ProcessQueued(table, packet, source, ref sink); }
@@ -191,7 +191,7 @@ public sealed partial class LowerDatapath
         _suspended.Enqueue((a.Attachment, DateTime.UtcNow + AttachmentRetry));
     }
 
-    internal void QueueToWire(in Packet packet)
+    internal void QueueToWire(in VnetFrame packet)
     {
         if (_lowerSocket is not { } socket)
         {
@@ -204,7 +204,7 @@ public sealed partial class LowerDatapath
         if (_captures is { } capture) capture.AtWire(packet.Frame, CaptureDirection.Outbound);
     }
 
-    internal void QueueToEndpoint(EndpointSnapshot endpoint, in Packet packet)
+    internal void QueueToEndpoint(EndpointSnapshot endpoint, in VnetFrame packet)
     {
         var a = _poll.AtSlot(endpoint.Slot);
         if (a is null || a.Attachment.Endpoint != endpoint.Endpoint)

@@ -54,7 +54,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     public void EndReceive() => _io.EndReceive();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         // The kernel's macvlan hands its device a frame larger than the MTU (a reassembled multicast
         // datagram, spec 3.8) and the stack takes it; a veth refuses it. An IPv4 one is delivered as

@@ -46,7 +46,7 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
     /// <summary>The batch has been forwarded: its ring slots go back to the kernel.</summary>
     public void EndReceive() => _rx.Release();
 
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         var tx = _tx;
         if (tx is null) { endpoint.Counters.CountRxDrop(DropReason.EndpointGone); return; }
@@ -61,7 +61,7 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
 
     /// <summary>Delivers an IPv4 datagram larger than <paramref name="mtu"/> as fragments that fit,
     /// written straight into the transmit batch; false when it is not one (deliver it as it is).</summary>
-    public bool DeliverFragmented(in Packet packet, int mtu)
+    public bool DeliverFragmented(in VnetFrame packet, int mtu)
     {
         if (_tx is null || packet.Vnet.IsGso || packet.Vnet.NeedsCsum) return false;
         var sink = new FragmentSink(this);
@@ -88,7 +88,7 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
         }
     }
 
-    internal static bool Append(SocketFrameBatch batch, in Packet packet)
+    internal static bool Append(SocketFrameBatch batch, in VnetFrame packet)
     {
         int length = VnetSize + packet.Length;
         if (length > batch.SlotSize) return false;

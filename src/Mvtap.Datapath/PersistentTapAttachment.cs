@@ -79,7 +79,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
     public bool ReceivePending => _socket.Current?.ReceivePending ?? false;
     public int PendingSource => 0;
 
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         if (_socket.Current is not { } io) { Endpoint.Counters.CountRxDrop(DropReason.EndpointGone); return; }
         // A reassembled multicast datagram larger than the MTU (spec 3.8): the TAP carries the endpoint's

@@ -13,7 +13,7 @@ namespace Mvtap.Datapath;
 
 public sealed unsafe partial class StreamAttachment
 {
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         if (_connection is null) { Endpoint.Counters.CountRxDrop(DropReason.NoGuest); return; }
         // No vnet header on a stream: QEMU hid the offloads from its guest, so a super-frame is
@@ -35,7 +35,7 @@ public sealed unsafe partial class StreamAttachment
     /// <summary>Segments that reached the output buffer from GSO frames.</summary>
     public long GsoSegments => Volatile.Read(ref _gsoSegments);
 
-    private void DeliverSegmented(in Packet packet)
+    private void DeliverSegmented(in VnetFrame packet)
     {
         var sink = new SegmentSink(this);
         var verdict = GsoSegmenter.Segment(packet.Frame, packet.Vnet, keepPartialChecksum: false, ref sink, out _, out int written);

@@ -106,7 +106,7 @@ public sealed class TapRelayAttachment : IEndpointAttachment, IDisposable
     public bool ReceivePending => _socket.Current?.ReceivePending ?? false;
     public int PendingSource => 0;
 
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         if (_socket.Current is { } io) io.Deliver(packet);
         else Endpoint.Counters.CountRxDrop(DropReason.NoGuest);

@@ -130,7 +130,7 @@ public sealed class VhostUserAttachment : IEndpointAttachment
         }
     }
 
-    public void Deliver(in Packet packet)
+    public void Deliver(in VnetFrame packet)
     {
         ulong features = Backend.AckedFeatures;
         bool guestCsum = (features & VirtioNetFeatures.GuestCsum) != 0;
@@ -164,7 +164,7 @@ public sealed class VhostUserAttachment : IEndpointAttachment
         CommitSlot(packet.Length, vnet);
     }
 
-    private void DeliverSegmented(in Packet packet, bool guestCsum)
+    private void DeliverSegmented(in VnetFrame packet, bool guestCsum)
     {
         var sink = new SegmentSink(this);
         var verdict = GsoSegmenter.Segment(packet.Frame, packet.Vnet, guestCsum, ref sink, out _, out _);

@@ -2,7 +2,7 @@
 // prove the harness): two identical topologies (DifferentialTopology, one lower each), every step done
 // on both before the next (in parallel: the two share nothing), every batch of frames sent into both
 // and settled together, then everything each side saw collected per frame. mvtap runs in-process
-// (LinuxSwitch: the datapath, core and container watch mvtapd runs; see README.md for why).
+// (DatapathSwitch: the datapath, core and container watch mvtapd runs; see README.md for why).
 // After the run each kernel side's copies that only its salted multicast hash let through are set
 // aside (KernelFilterLeaks), while the topology is still there to probe.
 using Mvtap.Core.Forwarding;

@@ -82,7 +82,7 @@ public class BroadcastQueueTests
         var sink = new CountingSink();
         var table = lab.Port.Table;
         for (int i = 0; i < 2000; i++)
-            Forwarding.Forwarder.Receive(table, new Packet(Make(MacAddress.Broadcast, Ext)), ref sink);
+            Forwarding.Forwarder.Receive(table, new VnetFrame(Make(MacAddress.Broadcast, Ext)), ref sink);
         Assert.Equal(2000, sink.LowerStack);
         Forwarding.Forwarder.ProcessBroadcasts(table, ref sink);
         Assert.Equal(5 * 5, sink.Endpoints); // 5 frames to the 5 non-source endpoints
@@ -98,8 +98,8 @@ public class BroadcastQueueTests
             lab.Port.Change(lab["B"], new EndpointChange { BcCutoff = cutoff });
             var sink = new OrderSink();
             var table = lab.Port.Table;
-            Forwarding.Forwarder.Receive(table, new Packet(Make(MacAddress.Broadcast, Ext)), ref sink);
-            Forwarding.Forwarder.Receive(table, new Packet(Make(lab.Mac("B"), Ext)), ref sink);
+            Forwarding.Forwarder.Receive(table, new VnetFrame(Make(MacAddress.Broadcast, Ext)), ref sink);
+            Forwarding.Forwarder.Receive(table, new VnetFrame(Make(lab.Mac("B"), Ext)), ref sink);
             Forwarding.Forwarder.ProcessBroadcasts(table, ref sink);
             Assert.Equal(broadcastFirst, sink.Order.IndexOf("B:Broadcast") < sink.Order.IndexOf("B:Host"));
         }
@@ -108,16 +108,16 @@ public class BroadcastQueueTests
     private struct CountingSink : Forwarding.IDeliverySink
     {
         public int Endpoints, Wire, LowerStack;
-        public void ToEndpoint(Forwarding.EndpointSnapshot endpoint, in Packet packet, Forwarding.DeliveryKind kind) => Endpoints++;
-        public void ToWire(in Packet packet) => Wire++;
-        public void ToLowerStack(in Packet packet) => LowerStack++;
+        public void ToEndpoint(Forwarding.EndpointSnapshot endpoint, in VnetFrame packet, Forwarding.DeliveryKind kind) => Endpoints++;
+        public void ToWire(in VnetFrame packet) => Wire++;
+        public void ToLowerStack(in VnetFrame packet) => LowerStack++;
     }
 
     private sealed class OrderSink : Forwarding.IDeliverySink
     {
         public readonly List<string> Order = [];
-        public void ToEndpoint(Forwarding.EndpointSnapshot endpoint, in Packet packet, Forwarding.DeliveryKind kind) => Order.Add($"{endpoint.Endpoint.Name}:{kind}");
-        public void ToWire(in Packet packet) => Order.Add("wire");
-        public void ToLowerStack(in Packet packet) => Order.Add("L");
+        public void ToEndpoint(Forwarding.EndpointSnapshot endpoint, in VnetFrame packet, Forwarding.DeliveryKind kind) => Order.Add($"{endpoint.Endpoint.Name}:{kind}");
+        public void ToWire(in VnetFrame packet) => Order.Add("wire");
+        public void ToLowerStack(in VnetFrame packet) => Order.Add("L");
     }
 }

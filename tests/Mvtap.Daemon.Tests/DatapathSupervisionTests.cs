@@ -41,7 +41,7 @@ public sealed class DatapathSupervisionTests
     {
         Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
-        using var sw = new LinuxSwitch(lab.Host, log: _ => { });
+        using var sw = new DatapathSwitch(lab.Host, log: _ => { });
         using var registry = new LinkRegistry(name => PacketLowerHost.Open(sw, name), new StateStore(lab.StateDir), NullLogger.Instance, lab.RunDir);
         using var server = new ControlServer(ControlPaths.SocketPath(lab.RunDir), registry, new SocketAccess(null), NullLogger.Instance);
         using var stop = new CancellationTokenSource();
@@ -91,7 +91,7 @@ public sealed class DatapathSupervisionTests
     {
         Assert.True(TestHost.IsRoot, "needs root");
         using var lab = new LowerLab();
-        using var sw = new LinuxSwitch(lab.Host, log: _ => { });
+        using var sw = new DatapathSwitch(lab.Host, log: _ => { });
         var dp = sw.OpenLower("low0");
         Directory.CreateDirectory(lab.RunDir);
         string path = Path.Combine(lab.RunDir, "notify.sock");

@@ -80,7 +80,7 @@ public sealed class MonitorTests
         Assert.True(Shell.IsRoot, "needs root");
         using var lab = new LowerLab();
         string other = lab.AddNamespace(lab.Name("o"));
-        using var sw = new LinuxSwitch(lab.Host, log: _ => { });
+        using var sw = new DatapathSwitch(lab.Host, log: _ => { });
         using var registry = new LinkRegistry(name => PacketLowerHost.Open(sw, name), new StateStore(lab.StateDir), NullLogger.Instance, lab.RunDir);
         using var server = new ControlServer(ControlPaths.SocketPath(lab.RunDir), registry, new SocketAccess(null), NullLogger.Instance);
         using var stop = new CancellationTokenSource();

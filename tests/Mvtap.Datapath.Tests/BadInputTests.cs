@@ -18,7 +18,7 @@ public sealed class BadInputTests
     {
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
         DatapathTopology.Address(nsA, "eth0", 2);

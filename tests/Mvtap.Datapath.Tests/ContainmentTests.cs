@@ -38,7 +38,7 @@ public sealed class ContainmentTests
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Bridge }, nsA.Name, "eth0");
         var b = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "b", Mode = EndpointMode.Bridge }, nsB.Name, "eth0");
@@ -88,7 +88,7 @@ public sealed class ContainmentTests
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
         DatapathTopology.Address(nsA, "eth0", 2);
@@ -113,7 +113,7 @@ public sealed class ContainmentTests
     public void A_hung_thread_fails_its_heartbeat_and_a_thread_waiting_out_its_back_off_does_not()
     {
         using var topo = new DatapathTopology();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: _ => { });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: _ => { });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         Assert.True(dp.CheckHeartbeat());
         Assert.True(TestNet.WaitFor(dp.CheckHeartbeat, ok => ok), "an idle thread answers");
@@ -156,7 +156,7 @@ public sealed class ContainmentTests
         public int PendingSource => inner.PendingSource;
         public void Flush() => inner.Flush();
 
-        public void Deliver(in Packet packet)
+        public void Deliver(in VnetFrame packet)
         {
             if (packet.Frame.IndexOf(Marker) >= 0) throw new InvalidOperationException("poisoned frame (test)");
             inner.Deliver(packet);

@@ -29,7 +29,7 @@ public sealed class DeviceDropCountingTests
         // namespace (else a solicitation counted before the books are opened could be dropped after)
         TestNet.Run("ip", "netns", "exec", topo.Host.Name, "sysctl", "-qw", $"net.ipv6.conf.{DatapathTopology.LowerName}.disable_ipv6=1");
         TestNet.Run("ip", "netns", "exec", nsA.Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Bridge }, nsA.Name, "eth0");
         TestNet.Run("tc", "-n", topo.Host.Name, "qdisc", "add", "dev", DatapathTopology.LowerName, "root", "pfifo", "limit", "0");

@@ -15,7 +15,7 @@ public sealed class EndpointLifecycleTests
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
 
         var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
@@ -43,7 +43,7 @@ public sealed class EndpointLifecycleTests
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
         string outer;
-        using (var sw = new LinuxSwitch(topo.Host.Name))
+        using (var sw = new DatapathSwitch(topo.Host.Name))
         {
             var dp = sw.OpenLower(DatapathTopology.LowerName);
             var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
@@ -60,7 +60,7 @@ public sealed class EndpointLifecycleTests
     {
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Bridge }, nsA.Name, "eth0");
         Assert.Contains(a.Mac.ToString(), nsA.Ip("link", "show", "eth0"));
@@ -84,7 +84,7 @@ public sealed class EndpointLifecycleTests
     {
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var p = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "p", Mode = EndpointMode.Passthru }, nsA.Name, "eth0");
         Assert.Equal(dp.Port.Lower.Mac, p.Mac); // spec 4.4: passthru takes the lower's MAC

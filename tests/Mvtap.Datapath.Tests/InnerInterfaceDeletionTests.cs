@@ -20,7 +20,7 @@ public sealed class InnerInterfaceDeletionTests
         using var topo = new DatapathTopology();
         var ns = topo.NewNamespace();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var deleted = new List<(Endpoint, string)>();
         sw.MacvlanEndpointDeleted += (ep, line) => { lock (deleted) deleted.Add((ep, line)); };
         var dp = sw.OpenLower(DatapathTopology.LowerName);
@@ -53,7 +53,7 @@ public sealed class InnerInterfaceDeletionTests
         try
         {
             var log = new List<string>();
-            using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+            using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
             var moved = new List<string?>();
             sw.MacvlanInterfaceMoved += (_, name) => { lock (moved) moved.Add(name); };
             var dp = sw.OpenLower(DatapathTopology.LowerName);
@@ -89,7 +89,7 @@ public sealed class InnerInterfaceDeletionTests
         var nsB = topo.NewNamespace();
         var mac = TestNet.RandomMac();
         var settings = new EndpointSettings { Name = "a", Mac = mac };
-        using (var first = new LinuxSwitch(topo.Host.Name, keepInterfaces: true))
+        using (var first = new DatapathSwitch(topo.Host.Name, keepInterfaces: true))
         {
             var dp = first.OpenLower(DatapathTopology.LowerName);
             first.AddMacvlanEndpoint(dp, settings, nsA.Name, "eth0", up: false);
@@ -97,7 +97,7 @@ public sealed class InnerInterfaceDeletionTests
         nsA.Ip("link", "set", "eth0", "netns", nsB.Name);
 
         // the next run knows the endpoint as it was saved: name, MAC, namespace A
-        using var second = new LinuxSwitch(topo.Host.Name, keepInterfaces: true);
+        using var second = new DatapathSwitch(topo.Host.Name, keepInterfaces: true);
         var dp2 = second.OpenLower(DatapathTopology.LowerName);
         var ep = second.AddMacvlanEndpoint(dp2, settings, nsA.Name, "eth0", up: true, adopt: true);
         using (var a = Rtnetlink.InNamespace(nsA.Name)) Assert.Null(a.GetLink("eth0")); // no NIC made again where it was

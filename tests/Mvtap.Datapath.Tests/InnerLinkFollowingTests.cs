@@ -21,7 +21,7 @@ public sealed class InnerLinkFollowingTests
     {
         using var topo = new DatapathTopology();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         const int count = 12;
         var eps = new List<(Endpoint Ep, TestNamespace Ns, string If)>();
@@ -49,7 +49,7 @@ public sealed class InnerLinkFollowingTests
     {
         using var topo = new DatapathTopology();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         const int count = 8;
         var eps = new List<(Endpoint Ep, TestNamespace Ns)>();
@@ -98,7 +98,7 @@ public sealed class InnerLinkFollowingTests
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
 
@@ -117,7 +117,7 @@ public sealed class InnerLinkFollowingTests
     {
         using var topo = new DatapathTopology();
         var ns = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: _ => { });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: _ => { });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, ns.Name, "eth0");
         var unjoined = GroupOf(77);

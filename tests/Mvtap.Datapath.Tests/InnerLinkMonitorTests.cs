@@ -26,7 +26,7 @@ public sealed class InnerLinkMonitorTests
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
 
@@ -48,7 +48,7 @@ public sealed class InnerLinkMonitorTests
         try
         {
             var log = new List<string>();
-            using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+            using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
             var dp = sw.OpenLower(DatapathTopology.LowerName);
             var a = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, nsA.Name, "eth0");
             var b = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "b" }, nsB.Name, "eth0");
@@ -75,7 +75,7 @@ public sealed class InnerLinkMonitorTests
     {
         using var topo = new DatapathTopology();
         var ns = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, ns.Name, "eth0");
         using var rtnl = Rtnetlink.InNamespace(ns.Name);
@@ -98,7 +98,7 @@ public sealed class InnerLinkMonitorTests
         using var topo = new DatapathTopology();
         var ns = topo.NewNamespace();
         var nsKernel = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a" }, ns.Name, "eth0", up: false);
         // the kernel's macvlan joins these inside dev_open: its filter has them before `ip link set up` returns
@@ -151,7 +151,7 @@ public sealed class InnerInterfaceRenameTests
         using var topo = new DatapathTopology();
         var ns = topo.NewNamespace();
         var log = new List<string>();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
+        using var sw = new DatapathSwitch(topo.Host.Name, log: line => { lock (log) log.Add(line); });
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "tmp7f3a" }, ns.Name, "tmp7f3a", up: false);
         var attachment = sw.AttachmentOf(ep);
@@ -180,7 +180,7 @@ public sealed class InnerInterfaceRenameTests
         var mac = TestNet.RandomMac();
         var settings = new EndpointSettings { Name = "tmp91c2", Mac = mac };
         string outer;
-        using (var first = new LinuxSwitch(topo.Host.Name, keepInterfaces: true))
+        using (var first = new DatapathSwitch(topo.Host.Name, keepInterfaces: true))
         {
             var dp = first.OpenLower(DatapathTopology.LowerName);
             var ep = first.AddMacvlanEndpoint(dp, settings, ns.Name, "tmp91c2", up: false);
@@ -189,7 +189,7 @@ public sealed class InnerInterfaceRenameTests
         }
 
         // the next run knows the endpoint by its name and MAC only (what mvtapd saves)
-        using var second = new LinuxSwitch(topo.Host.Name, keepInterfaces: true);
+        using var second = new DatapathSwitch(topo.Host.Name, keepInterfaces: true);
         var dp2 = second.OpenLower(DatapathTopology.LowerName);
         var again = second.AddMacvlanEndpoint(dp2, settings, ns.Name, "tmp91c2", up: true, adopt: true);
         var adopted = second.AttachmentOf(again);

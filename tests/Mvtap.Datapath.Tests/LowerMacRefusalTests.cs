@@ -20,7 +20,7 @@ public sealed class LowerMacRefusalTests
         topo.Host.Ip("link", "add", "link", DatapathTopology.LowerName, "name", KernelMacvlan, "type", "macvlan", "mode", "bridge");
         topo.Host.Ip("link", "set", KernelMacvlan, "up");
         var busyMac = MacOf(topo.Host, DatapathTopology.LowerName);
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(KernelMacvlan);
         var p = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "p", Mode = EndpointMode.Passthru, BcQueueLen = 77 }, nsA.Name, "eth0");
         var lowerMac = MacOf(topo.Host, KernelMacvlan);

@@ -93,7 +93,7 @@ public sealed class PersistentTapTests
         Assert.DoesNotContain(TapName, lab.Pod.Ip("-br", "link"));
 
         int index;
-        using (var keeping = new LinuxSwitch(lab.Topology.Host.Name, keepInterfaces: true))
+        using (var keeping = new DatapathSwitch(lab.Topology.Host.Name, keepInterfaces: true))
         {
             var dp = keeping.OpenLower(DatapathTopology.LowerName);
             var kept = keeping.AddEndpoint(dp, lab.Spec("k"));
@@ -117,7 +117,7 @@ public sealed class PersistentTapTests
             try
             {
                 Pod = Topology.NewNamespace();
-                Switch = new LinuxSwitch(Topology.Host.Name, log: _ => { });
+                Switch = new DatapathSwitch(Topology.Host.Name, log: _ => { });
                 Datapath = Switch.OpenLower(DatapathTopology.LowerName);
             }
             catch
@@ -129,7 +129,7 @@ public sealed class PersistentTapTests
 
         public DatapathTopology Topology { get; }
         public TestNamespace Pod { get; } = null!;
-        public LinuxSwitch Switch { get; } = null!;
+        public DatapathSwitch Switch { get; } = null!;
         public LowerDatapath Datapath { get; } = null!;
 
         public TapSpec Spec(string name) =>

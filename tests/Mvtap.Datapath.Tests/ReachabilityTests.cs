@@ -30,7 +30,7 @@ public sealed class ReachabilityTests
         using var topo = new DatapathTopology(hairpin);
         var nsA = topo.NewNamespace();
         var nsB = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = Mode(mode) }, nsA.Name, "eth0");
         sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "b", Mode = Mode(mode) }, nsB.Name, "eth0");
@@ -58,7 +58,7 @@ public sealed class ReachabilityTests
     {
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = Mode(mode) }, nsA.Name, "eth0");
         DatapathTopology.Address(nsA, "eth0", 2);

@@ -41,7 +41,7 @@ public sealed class ReassemblyExpiryTests
         using var topo = new DatapathTopology();
         var ns = topo.NewNamespace();
         var clock = new ManualClock();
-        using var sw = new LinuxSwitch(topo.Host.Name, log: _ => { }) { Clock = clock };
+        using var sw = new DatapathSwitch(topo.Host.Name, log: _ => { }) { Clock = clock };
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Bridge }, ns.Name, "eth0");
         var defrag = dp.Port.Defragmenter;

@@ -19,14 +19,14 @@ public sealed class StreamClientTimeoutTests : IDisposable
     private const string MacA = "02:4d:56:00:05:0a", MacB = "02:4d:56:00:05:0b";
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(200);
     private readonly DatapathTopology _topo = new();
-    private readonly LinuxSwitch _switch;
+    private readonly DatapathSwitch _switch;
     private readonly LowerDatapath _dp;
     private readonly string _dir = Directory.CreateTempSubdirectory("mvtap-stream-timeout-").FullName;
     private readonly List<StreamAttachment> _streams = [];
 
     public StreamClientTimeoutTests()
     {
-        _switch = new LinuxSwitch(_topo.Host.Name);
+        _switch = new DatapathSwitch(_topo.Host.Name);
         _dp = _switch.OpenLower(DatapathTopology.LowerName);
         A = AddStreamEndpoint("sa", MacA);
         B = AddStreamEndpoint("sb", MacB);

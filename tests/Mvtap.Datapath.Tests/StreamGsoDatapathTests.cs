@@ -19,7 +19,7 @@ public sealed class StreamGsoDatapathTests
     public void GsoFrameFromTheLower_ReachesTheStreamPeerSegmented()
     {
         using var topo = new DatapathTopology();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = dp.Port.Create(new EndpointSettings { Name = "g0", Mode = EndpointMode.Bridge });
         dp.Port.SetUp(ep, true);

@@ -64,7 +64,7 @@ public sealed class StreamGsoTests : IDisposable
         Assert.Equal(GsoVerdict.Segmented, GsoSegmenter.Segment(frame, vnet, false, ref sink, out int total, out _));
         Assert.True(total >= 44);
 
-        _stream.Deliver(new Packet(frame, vnet));
+        _stream.Deliver(new VnetFrame(frame, vnet));
         _stream.Flush();
 
         foreach (var (expected, _) in sink.Segments)
@@ -82,9 +82,9 @@ public sealed class StreamGsoTests : IDisposable
     {
         var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Payload: 3000, Mss: 1000));
         vnet.GsoSize = 0;
-        _stream.Deliver(new Packet(frame, vnet));
+        _stream.Deliver(new VnetFrame(frame, vnet));
         var (small, _) = GsoFrames.Build(new GsoFrameSpec(Payload: 100, Mss: 1000));
-        _stream.Deliver(new Packet(small)); // a plain frame after it still goes through
+        _stream.Deliver(new VnetFrame(small)); // a plain frame after it still goes through
         _stream.Flush();
 
         Assert.Equal(small, ReadFrame());

@@ -110,7 +110,7 @@ public sealed class TcpReachabilityTests(ITestOutputHelper output)
     {
         using var topo = new DatapathTopology(hairpin);
         var nsOf = new Dictionary<string, string> { ["ext"] = topo.Ext.Name };
-        using var sw = kernel ? null : new LinuxSwitch(topo.Host.Name);
+        using var sw = kernel ? null : new DatapathSwitch(topo.Host.Name);
         var dp = sw?.OpenLower(DatapathTopology.LowerName);
         foreach (var e in Endpoints(mode))
         {

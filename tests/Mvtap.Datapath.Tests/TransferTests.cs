@@ -39,7 +39,7 @@ public sealed class TransferTests
     {
         using var topo = new DatapathTopology();
         var nsA = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings
         {

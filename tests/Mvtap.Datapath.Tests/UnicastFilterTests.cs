@@ -17,7 +17,7 @@ public sealed class UnicastFilterTests
         var nsA = topo.NewNamespace();
         topo.Host.Ip("link", "add", "link", DatapathTopology.LowerName, "name", "kmv0", "type", "macvlan", "mode", "bridge");
         topo.Host.Ip("link", "set", "kmv0", "up");
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower("kmv0");
         Assert.True(dp.Lower.SupportsUnicastFilter);
         Assert.True(dp.Port.Lower.SupportsUnicastFilter);

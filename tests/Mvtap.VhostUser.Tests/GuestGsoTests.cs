@@ -51,7 +51,7 @@ public sealed class GuestGsoTests
         var expected = Expected(frame, vnet, guestCsum);
         Assert.True(expected.Count > LowerDatapathBatch);
 
-        attachment.Deliver(new Packet(frame, vnet));
+        attachment.Deliver(new VnetFrame(frame, vnet));
         attachment.Flush();
 
         Assert.Equal(expected.Count, rings[0].UsedIdx);
@@ -85,7 +85,7 @@ public sealed class GuestGsoTests
         var attachment = new VhostUserAttachment(NewEndpoint(), h.Backend);
         var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Payload: 3000, Mss: 1000));
 
-        attachment.Deliver(new Packet(frame, vnet));
+        attachment.Deliver(new VnetFrame(frame, vnet));
         attachment.Flush();
 
         Assert.Equal(1, h.Backend.Counters.RxFrames);
@@ -105,7 +105,7 @@ public sealed class GuestGsoTests
         var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Udp: true, Payload: 3500, Mss: 1200));
         var expected = Expected(frame, vnet, partial: true);
 
-        attachment.Deliver(new Packet(frame, vnet));
+        attachment.Deliver(new VnetFrame(frame, vnet));
         attachment.Flush();
 
         Assert.Equal(3, h.Backend.Counters.RxFrames);
@@ -123,7 +123,7 @@ public sealed class GuestGsoTests
         var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Payload: 3000, Mss: 1000));
         vnet.CsumStart = 30; // not the TCP header
 
-        attachment.Deliver(new Packet(frame, vnet));
+        attachment.Deliver(new VnetFrame(frame, vnet));
         attachment.Flush();
 
         Assert.Equal(0, rings[0].UsedIdx);
@@ -141,13 +141,13 @@ public sealed class GuestGsoTests
         var attachment = new VhostUserAttachment(NewEndpoint(), h.Backend);
         var (frame, vnet) = GsoFrames.Build(new GsoFrameSpec(Payload: 65000 - 52, Mss: 1448, TcpOptions: 12));
         // warm up (JIT, first-call paths) on one frame
-        attachment.Deliver(new Packet(frame, vnet));
+        attachment.Deliver(new VnetFrame(frame, vnet));
         attachment.Flush();
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int k = 0; k < 20; k++)
         {
-            attachment.Deliver(new Packet(frame, vnet));
+            attachment.Deliver(new VnetFrame(frame, vnet));
             attachment.Flush();
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;

@@ -23,7 +23,7 @@ using var stop = new ManualResetEventSlim();
 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
 using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
 
-using var sw = new LinuxSwitch(args[0]);
+using var sw = new DatapathSwitch(args[0]);
 var dp = sw.OpenLower(args[1]);
 var endpoints = new List<Endpoint>();
 for (int i = 3; i < args.Length; i++)

@@ -1,4 +1,4 @@
-// The measuring side of bench/inner/run.sh (issue 11): mvtap's LinuxSwitch with one macvlan endpoint
+// The measuring side of bench/inner/run.sh (issue 11): mvtap's DatapathSwitch with one macvlan endpoint
 // per given namespace (inner end eth0, up), then
 //   cost:  CPU seconds per second of this process (utime+stime, /proc/self/stat) and of the inner link
 //          monitor's thread alone (/proc/self/task/TID/stat) over a quiet window, after a warm-up;
@@ -27,7 +27,7 @@ int warmup = int.Parse(args[4], CultureInfo.InvariantCulture), window = int.Pars
 int trials = int.Parse(args[6], CultureInfo.InvariantCulture);
 var namespaces = args[7..];
 
-using var sw = new LinuxSwitch(hostNs, log: _ => { });
+using var sw = new DatapathSwitch(hostNs, log: _ => { });
 var dp = sw.OpenLower(lower);
 var created = Stopwatch.StartNew();
 for (int i = 0; i < namespaces.Length; i++)

@@ -32,7 +32,7 @@ public sealed class DeliveryChecks
 
 public readonly struct CheckingDeliverySink(DeliveryChecks checks) : IDeliverySink
 {
-    public void ToEndpoint(EndpointSnapshot endpoint, in Packet packet, DeliveryKind kind)
+    public void ToEndpoint(EndpointSnapshot endpoint, in VnetFrame packet, DeliveryKind kind)
     {
         if (checks.Table!.Find(endpoint.Endpoint) != endpoint) throw new InvalidOperationException($"{endpoint.Endpoint.Name} is not in the table");
         if (!endpoint.IsUp) throw new InvalidOperationException($"delivered to {endpoint.Endpoint.Name}, which is down");
@@ -42,16 +42,16 @@ public readonly struct CheckingDeliverySink(DeliveryChecks checks) : IDeliverySi
         Consume(packet);
     }
 
-    public void ToWire(in Packet packet)
+    public void ToWire(in VnetFrame packet)
     {
         if (checks.FromWire) throw new InvalidOperationException("a frame from the wire sent back to the wire");
         CheckFrame(packet);
         Consume(packet);
     }
 
-    public void ToLowerStack(in Packet packet) => CheckFrame(packet);
+    public void ToLowerStack(in VnetFrame packet) => CheckFrame(packet);
 
-    private void CheckFrame(in Packet packet)
+    private void CheckFrame(in VnetFrame packet)
     {
         if (packet.Length < EthernetFrame.HeaderLength) throw new InvalidOperationException($"a frame of {packet.Length} bytes handed on");
         var original = checks.Original.AsSpan(0, checks.OriginalLength);
@@ -62,7 +62,7 @@ public readonly struct CheckingDeliverySink(DeliveryChecks checks) : IDeliverySi
     }
 
     // what the receiving attachment does with offload metadata it cannot pass on
-    private void Consume(in Packet packet)
+    private void Consume(in VnetFrame packet)
     {
         var vnet = packet.Vnet;
         if (vnet.IsGso)

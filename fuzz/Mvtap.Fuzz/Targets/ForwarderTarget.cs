@@ -43,7 +43,7 @@ public static class ForwarderTarget
 
             var table = lab.Port.Table;
             Checks.Begin(table, Frame, frame.Length, fromWire);
-            var packet = new Packet(frame, vnet);
+            var packet = new VnetFrame(frame, vnet);
             if (fromWire) Forwarder.Receive(table, packet, ref sink);
             else Forwarder.Transmit(table, lab.Endpoints[source - 1], packet, ref sink);
             Forwarder.ProcessBroadcasts(table, ref sink);

@@ -93,7 +93,7 @@ public static class StreamFramingTarget
         for (int i = 0; i < count; i++)
         {
             attachment.GetFrame(i, Scratch, out var frame, out _);
-            attachment.Deliver(new Packet(frame));
+            attachment.Deliver(new VnetFrame(frame));
         }
         attachment.Flush();
     }

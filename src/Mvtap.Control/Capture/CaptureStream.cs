@@ -14,12 +14,12 @@ public static class CaptureStream
     public const byte Blocks = 1, End = 2;
     /// <summary>What a client sends to end the capture.</summary>
     public const byte Stop = 0x53;
-    /// <summary>The largest block mvtapd writes: an Enhanced Packet Block of the largest snaplen, with its options.</summary>
+    /// <summary>The largest block mvtapd writes: an Enhanced VnetFrame Block of the largest snaplen, with its options.</summary>
     public const int MaxBlockSize = CaptureLimits.MaxSnaplen + 64;
 
     /// <summary>Checks that <paramref name="blocks"/> is a run of whole pcapng blocks of the kinds a
     /// capture holds, each of a valid length with a matching trailer, the section header first in a
-    /// stream (<paramref name="first"/>). Returns how many Enhanced Packet Blocks it holds.</summary>
+    /// stream (<paramref name="first"/>). Returns how many Enhanced VnetFrame Blocks it holds.</summary>
     public static int CheckBlocks(ReadOnlySpan<byte> blocks, bool first)
     {
         int packets = 0, at = 0;

@@ -1,6 +1,6 @@
 // Writes pcapng blocks (IETF draft-ietf-opsawg-pcapng) into a growable buffer, little-endian:
 // a Section Header Block, Interface Description Blocks (linktype Ethernet, snaplen, if_name,
-// if_description), Enhanced Packet Blocks with the direction in epb_flags, and Interface
+// if_description), Enhanced VnetFrame Blocks with the direction in epb_flags, and Interface
 // Statistics Blocks (isb_starttime, isb_endtime, isb_ifrecv, isb_ifdrop, isb_usrdeliv).
 // Timestamps are microseconds since 1970 (the default if_tsresol). mvtapd writes a capture with it;
 // the blocks are what `tcpdump -r`, `tshark -r` and Wireshark read.

@@ -29,7 +29,7 @@ public sealed class BroadcastQueue
 
     /// <summary>Copies the frame in; false (and nothing queued) if the queue holds
     /// <paramref name="limit"/> frames already.</summary>
-    public bool TryEnqueue(in Packet packet, Endpoint? source, uint limit)
+    public bool TryEnqueue(in VnetFrame packet, Endpoint? source, uint limit)
     {
         lock (_lock)
         {
@@ -67,7 +67,7 @@ public sealed class BroadcastQueue
             for (int i = 0; i < n; i++)
             {
                 ref var slot = ref run[i];
-                deliver.Process(new Packet(slot.Buffer.AsSpan(0, slot.Length), slot.Vnet), slot.Source);
+                deliver.Process(new VnetFrame(slot.Buffer.AsSpan(0, slot.Length), slot.Vnet), slot.Source);
                 slot.Source = null;
             }
         }
@@ -82,5 +82,5 @@ public sealed class BroadcastQueue
 
 public interface IBroadcastProcessor
 {
-    void Process(in Packet packet, Endpoint? source);
+    void Process(in VnetFrame packet, Endpoint? source);
 }

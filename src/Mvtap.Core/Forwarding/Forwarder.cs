@@ -20,7 +20,7 @@ public static class Forwarder
     private const int MtuSlack = EthernetFrame.HeaderLength + EthernetFrame.VlanTagLength;
 
     /// <summary>A frame transmitted by <paramref name="source"/> (spec 2, macvlan_queue_xmit).</summary>
-    public static void Transmit<TSink>(ForwardingTable table, Endpoint source, in Packet packet, ref TSink sink)
+    public static void Transmit<TSink>(ForwardingTable table, Endpoint source, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         var counters = source.Counters;
@@ -70,7 +70,7 @@ public static class Forwarder
     /// <summary>A frame received from the lower (spec 3, macvlan_handle_frame). Broadcast and,
     /// as the port filters decide, multicast may be queued: run <see cref="ProcessBroadcasts"/>
     /// after the batch.</summary>
-    public static void Receive<TSink>(ForwardingTable table, in Packet packet, ref TSink sink)
+    public static void Receive<TSink>(ForwardingTable table, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         var port = table.Port;
@@ -81,7 +81,7 @@ public static class Forwarder
 
     /// <summary>macvlan_handle_frame, for frames from the wire and for bridge-local unicast that
     /// re-enters the lower's receive path (which the lower's counters do not see).</summary>
-    private static void HandleFrame<TSink>(ForwardingTable table, in Packet packet, ref TSink sink)
+    private static void HandleFrame<TSink>(ForwardingTable table, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         var port = table.Port;
@@ -91,7 +91,7 @@ public static class Forwarder
             // counted on the port by the defragmenter)
             var result = port.Defragmenter.Add(packet.Frame, out var whole);
             if (result == Ipv4Defragmenter.Result.NotFragment) HandleMulticast(table, packet, ref sink);
-            else if (result == Ipv4Defragmenter.Result.Complete) HandleMulticast(table, new Packet(whole), ref sink);
+            else if (result == Ipv4Defragmenter.Result.Complete) HandleMulticast(table, new VnetFrame(whole), ref sink);
             return;
         }
 
@@ -113,7 +113,7 @@ public static class Forwarder
     }
 
     /// <summary>Multicast and broadcast from the wire (spec 3.2, 3.4).</summary>
-    private static void HandleMulticast<TSink>(ForwardingTable table, in Packet packet, ref TSink sink)
+    private static void HandleMulticast<TSink>(ForwardingTable table, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         var port = table.Port;
@@ -151,7 +151,7 @@ public static class Forwarder
 
     /// <summary>Fans out one frame taken from the broadcast queue (what <see cref="ProcessBroadcasts"/>
     /// does for each), for a caller that drains the queue itself with its own processor.</summary>
-    public static void ProcessQueued<TSink>(ForwardingTable table, in Packet packet, Endpoint? source, ref TSink sink)
+    public static void ProcessQueued<TSink>(ForwardingTable table, in VnetFrame packet, Endpoint? source, ref TSink sink)
         where TSink : IDeliverySink
     {
         // The kernel holds a reference to the source and uses its mode at processing time;
@@ -164,11 +164,11 @@ public static class Forwarder
     {
         public TSink Sink = sink;
 
-        public void Process(in Packet packet, Endpoint? source) => ProcessQueued(table, packet, source, ref Sink);
+        public void Process(in VnetFrame packet, Endpoint? source) => ProcessQueued(table, packet, source, ref Sink);
     }
 
     /// <summary>macvlan_multicast_rx: who gets a multicast, by the mode of its source.</summary>
-    private static void MulticastReceive<TSink>(ForwardingTable table, EndpointSnapshot? src, in Packet packet, ref TSink sink)
+    private static void MulticastReceive<TSink>(ForwardingTable table, EndpointSnapshot? src, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         if (src is null) Flood(table, packet, null, FromExternal, local: false, ref sink);
@@ -181,7 +181,7 @@ public static class Forwarder
     /// its multicast filter, except <paramref name="exclude"/>; PAUSE is never flooded. PAUSE by
     /// skb->protocol: on receive the ethertype behind a VLAN tag (the kernel untags before macvlan
     /// sees the frame), on an endpoint's transmit (local) the outer one, as a raw sender's skb has it.</summary>
-    private static void Flood<TSink>(ForwardingTable table, in Packet packet, EndpointSnapshot? exclude, EndpointMode mask, bool local, ref TSink sink)
+    private static void Flood<TSink>(ForwardingTable table, in VnetFrame packet, EndpointSnapshot? exclude, EndpointMode mask, bool local, ref TSink sink)
         where TSink : IDeliverySink
     {
         ushort protocol = local ? packet.EtherType : EthernetFrame.ReceivedProtocol(packet.Frame);
@@ -205,7 +205,7 @@ public static class Forwarder
 
     /// <summary>macvlan_forward_source: a copy to every up source endpoint listing the frame's
     /// source MAC; true if a NODST entry consumes the frame, even a down one (quirk Q4).</summary>
-    private static bool ForwardSource<TSink>(ForwardingTable table, in Packet packet, ref TSink sink)
+    private static bool ForwardSource<TSink>(ForwardingTable table, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         if (table.Sources.Count == 0 || !table.Sources.TryGetValue(packet.Source.Value, out var listing)) return false;
@@ -225,7 +225,7 @@ public static class Forwarder
         return consume;
     }
 
-    private static void Deliver<TSink>(EndpointSnapshot ep, in Packet packet, DeliveryKind kind, ref TSink sink)
+    private static void Deliver<TSink>(EndpointSnapshot ep, in VnetFrame packet, DeliveryKind kind, ref TSink sink)
         where TSink : IDeliverySink
     {
         ep.Counters.CountRx(packet.Length, kind is DeliveryKind.Broadcast or DeliveryKind.Multicast);

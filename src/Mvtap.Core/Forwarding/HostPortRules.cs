@@ -17,7 +17,7 @@ internal static class HostPortRules
     /// <summary>A frame <paramref name="src"/> transmits, counted already: delivers what the
     /// host-port rules deliver locally. True when the frame is fully handled; false when the
     /// kernel's rules go on with it (a multicast after its local copy, or anything else).</summary>
-    public static bool Transmit<TSink>(ForwardingTable table, EndpointSnapshot host, EndpointSnapshot src, in Packet packet, ref TSink sink)
+    public static bool Transmit<TSink>(ForwardingTable table, EndpointSnapshot host, EndpointSnapshot src, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         var dst = packet.Destination;
@@ -54,7 +54,7 @@ internal static class HostPortRules
 
     // The host port's multicast: every up endpoint with hostaccess on that wants the group, and,
     // as the bridge rules give them, the bridge endpoints with hostaccess off. PAUSE never floods.
-    private static void FloodFromHost<TSink>(ForwardingTable table, EndpointSnapshot host, in Packet packet, ref TSink sink)
+    private static void FloodFromHost<TSink>(ForwardingTable table, EndpointSnapshot host, in VnetFrame packet, ref TSink sink)
         where TSink : IDeliverySink
     {
         if (packet.EtherType == EthernetFrame.EtherTypePause) return;
@@ -74,7 +74,7 @@ internal static class HostPortRules
     }
 
     // A local unicast or a single multicast copy, checked against the receiver's MTU.
-    private static void DeliverLocally<TSink>(ForwardingTable table, EndpointSnapshot to, in Packet packet, DeliveryKind kind, ref TSink sink)
+    private static void DeliverLocally<TSink>(ForwardingTable table, EndpointSnapshot to, in VnetFrame packet, DeliveryKind kind, ref TSink sink)
         where TSink : IDeliverySink
     {
         if (!packet.Vnet.IsGso && packet.Length > Math.Min(to.Mtu, table.LowerMtu) + MtuSlack)

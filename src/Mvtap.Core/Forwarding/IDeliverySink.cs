@@ -16,11 +16,11 @@ public enum DeliveryKind : byte
 public interface IDeliverySink
 {
     /// <summary>Give the frame to an endpoint (its queue, ring or interface).</summary>
-    void ToEndpoint(EndpointSnapshot endpoint, in Packet packet, DeliveryKind kind);
+    void ToEndpoint(EndpointSnapshot endpoint, in VnetFrame packet, DeliveryKind kind);
 
     /// <summary>Transmit the frame out of the lower device, to the external switch.</summary>
-    void ToWire(in Packet packet);
+    void ToWire(in VnetFrame packet);
 
     /// <summary>RX_HANDLER_PASS: the lower's own host stack receives the frame.</summary>
-    void ToLowerStack(in Packet packet);
+    void ToLowerStack(in VnetFrame packet);
 }

@@ -66,7 +66,7 @@ public sealed class SimNetwork
     public void InjectFromWire(byte[] frame)
     {
         var sink = new Sink(this);
-        Forwarder.Receive(Port.Table, new Packet(frame), ref sink);
+        Forwarder.Receive(Port.Table, new VnetFrame(frame), ref sink);
         Run();
     }
 
@@ -76,11 +76,11 @@ public sealed class SimNetwork
         switch (from.Kind)
         {
             case StationKind.Endpoint:
-                Forwarder.Transmit(Port.Table, from.Endpoint!, new Packet(frame), ref sink);
+                Forwarder.Transmit(Port.Table, from.Endpoint!, new VnetFrame(frame), ref sink);
                 break;
             case StationKind.LowerStack:
                 // spec 2: the lower's own stack transmits straight to the wire
-                sink.ToWire(new Packet(frame));
+                sink.ToWire(new VnetFrame(frame));
                 break;
             case StationKind.ExternalHost:
                 _switchQueue.Enqueue((_hosts.IndexOf(from) + 1, frame));
@@ -123,7 +123,7 @@ public sealed class SimNetwork
         if (port == LowerSwitchPort)
         {
             if (!Port.Lower.IsOperational) return;
-            Forwarder.Receive(Port.Table, new Packet(frame), ref sink);
+            Forwarder.Receive(Port.Table, new VnetFrame(frame), ref sink);
         }
         else
         {
@@ -135,17 +135,17 @@ public sealed class SimNetwork
 
     private readonly struct Sink(SimNetwork net) : IDeliverySink
     {
-        public void ToEndpoint(EndpointSnapshot endpoint, in Packet packet, DeliveryKind kind) =>
+        public void ToEndpoint(EndpointSnapshot endpoint, in VnetFrame packet, DeliveryKind kind) =>
             net.StationFor(endpoint.Endpoint).Inbox.Add(new ReceivedFrame(packet.Frame.ToArray(), kind));
 
-        public void ToWire(in Packet packet)
+        public void ToWire(in VnetFrame packet)
         {
             var frame = packet.Frame.ToArray();
             net.Wire.Add(frame);
             if (net.Port.Lower.IsOperational) net._switchQueue.Enqueue((LowerSwitchPort, frame));
         }
 
-        public void ToLowerStack(in Packet packet) =>
+        public void ToLowerStack(in VnetFrame packet) =>
             net.LowerStack.Inbox.Add(new ReceivedFrame(packet.Frame.ToArray(), packet.Destination.IsBroadcast ? DeliveryKind.Broadcast
                 : packet.Destination.IsMulticast ? DeliveryKind.Multicast : DeliveryKind.Host));
     }

@@ -1,7 +1,7 @@
 // One `mvtap capture` on the control socket, the consumer side of its rings. It makes one
 // CaptureRing per lower involved (that lower's datapath thread is its only producer) and a tap
 // per captured interface, streams a pcapng section (a Section Header Block, one Interface
-// Description Block per interface, then Enhanced Packet Blocks as the rings fill) in
+// Description Block per interface, then Enhanced VnetFrame Blocks as the rings fill) in
 // CaptureStream frames, and ends at Count frames, at the client's stop (a byte or its close), when
 // a captured endpoint is deleted or its lower closed, or when mvtapd stops; it then takes its taps
 // out, writes what is left, an Interface Statistics Block per interface and the summary. While

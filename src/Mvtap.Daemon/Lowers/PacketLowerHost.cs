@@ -1,5 +1,5 @@
 // A `packet` lower as the daemon holds it: an existing Linux interface opened with AF_PACKET, its
-// datapath thread and its endpoints (design.md), all assembled by the switch (LinuxSwitch.AddEndpoint):
+// datapath thread and its endpoints (design.md), all assembled by the switch (DatapathSwitch.AddEndpoint):
 // a macvlan endpoint is a veth pair whose inner end carries the endpoint's name and MAC; a macvtap
 // endpoint gets its attachment points under the run directory (tapN.vhost, tapN.stream), served by
 // the lower's datapath thread, or is carried by a persistent TAP in a namespace (AddTapEndpoint). Here: the daemon's words turned into the switch's (kinds, places,
@@ -16,11 +16,11 @@ namespace Mvtap.Daemon.Lowers;
 
 public sealed class PacketLowerHost : ILowerHost
 {
-    private readonly LinuxSwitch _switch;
+    private readonly DatapathSwitch _switch;
     private readonly LowerDatapath _datapath;
     private readonly HashSet<Endpoint> _macvlans = [];
 
-    private PacketLowerHost(LinuxSwitch sw, LowerDatapath datapath)
+    private PacketLowerHost(DatapathSwitch sw, LowerDatapath datapath)
     {
         _switch = sw;
         _datapath = datapath;
@@ -76,7 +76,7 @@ public sealed class PacketLowerHost : ILowerHost
 
     /// <summary>Opens the interface as a lower, or null when no such interface exists in the
     /// switch's namespace.</summary>
-    public static ILowerHost? Open(LinuxSwitch sw, string name)
+    public static ILowerHost? Open(DatapathSwitch sw, string name)
     {
         using (var rtnl = sw.Namespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(sw.Namespace))
             if (rtnl.GetLink(name) is null) return null;

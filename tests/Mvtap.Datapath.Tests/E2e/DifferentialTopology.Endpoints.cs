@@ -1,7 +1,7 @@
 // Endpoints of a differential topology made the way a user makes them, one command at a time, each
 // moved into a namespace of its own (a container), and the commands a scenario runs on them:
 //   - on the switch: `link add`, `link set NAME netns NS`, `up|down`, `type macvlan mode M`, flags,
-//     `macaddr add|del|set|flush`: the kernel's `ip` on one side, mvtap's Port/LinuxSwitch (what
+//     `macaddr add|del|set|flush`: the kernel's `ip` on one side, mvtap's Port/DatapathSwitch (what
 //     `mvtap link ...` calls in mvtapd) on the other; a refusal comes back as the errno's text;
 //   - inside the container: any `ip -n NS ...` command, or a packet socket's membership (a group,
 //     ALLMULTI, PROMISC), the same on both sides (the kernel's macvlan device, mvtap's inner veth

@@ -60,7 +60,7 @@ internal sealed partial class DifferentialTopology : IDisposable
     private readonly List<byte[]> _passedFrames = [];
     private readonly PacketSocket _wireInjector;
     private PacketSocket? _lowerInjector;
-    private LinuxSwitch? _switch;
+    private DatapathSwitch? _switch;
 
     /// <param name="relay">the wire is a port of a Linux bridge with hairpin on: every frame the lower sends comes back.</param>
     /// <param name="log">mvtap only: where the switch's log lines go (default stderr).</param>
@@ -89,7 +89,7 @@ internal sealed partial class DifferentialTopology : IDisposable
             }
             else
             {
-                _switch = new LinuxSwitch(_topo.Host.Name, log: log);
+                _switch = new DatapathSwitch(_topo.Host.Name, log: log);
                 Datapath = _switch.OpenLower(DatapathTopology.LowerName);
                 Datapath.PassedToLowerStack = frame =>
                 {
@@ -113,7 +113,7 @@ internal sealed partial class DifferentialTopology : IDisposable
     /// <summary>mvtap only.</summary>
     public LowerDatapath? Datapath { get; }
     /// <summary>mvtap only: the switch, for its endpoints' attachments.</summary>
-    public LinuxSwitch? Switch => _switch;
+    public DatapathSwitch? Switch => _switch;
     /// <summary>The namespace of the lower (and of mvtap's outer veth ends).</summary>
     public string HostNamespace => _topo.Host.Name;
     public string Flavor => IsKernel ? "kernel" : "mvtap";

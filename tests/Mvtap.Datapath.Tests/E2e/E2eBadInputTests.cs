@@ -19,7 +19,7 @@ public sealed class E2eBadInputTests
     {
         public readonly DatapathTopology Topo = new();
         public readonly TestNamespace NsA, NsB;
-        public readonly LinuxSwitch Switch;
+        public readonly DatapathSwitch Switch;
         public readonly LowerDatapath Dp;
         public readonly Endpoint A, B;
         public readonly int InnerA;
@@ -30,7 +30,7 @@ public sealed class E2eBadInputTests
             {
                 NsA = Topo.NewNamespace();
                 NsB = Topo.NewNamespace();
-                Switch = new LinuxSwitch(Topo.Host.Name);
+                Switch = new DatapathSwitch(Topo.Host.Name);
                 Dp = Switch.OpenLower(DatapathTopology.LowerName);
                 A = Switch.AddMacvlanEndpoint(Dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Bridge }, NsA.Name, "eth0");
                 B = Switch.AddMacvlanEndpoint(Dp, new EndpointSettings { Name = "b", Mode = EndpointMode.Bridge }, NsB.Name, "eth0");

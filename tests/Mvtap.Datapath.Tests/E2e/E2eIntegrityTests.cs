@@ -44,7 +44,7 @@ public sealed class E2eIntegrityTests
         topo.Host.Ip("link", "set", DatapathTopology.LowerName, "mtu", mtu.ToString());
         topo.Ext.Ip("link", "set", DatapathTopology.ExtName, "mtu", mtu.ToString());
         var nsA = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "a", Mode = EndpointMode.Vepa, Mtu = mtu }, nsA.Name, "eth0");
         // The datapath's end of the pair is part of the endpoint's path too: a veth drops what exceeds the receiver's MTU.

@@ -27,7 +27,7 @@ public sealed class E2eIpv6Tests
         using var topo = new DatapathTopology();
         topo.Ext.Ip("addr", "add", "fd00:77::1/64", "dev", DatapathTopology.ExtName, "nodad");
         var ns = topo.NewNamespace();
-        using var sw = kernel ? null : new LinuxSwitch(topo.Host.Name);
+        using var sw = kernel ? null : new DatapathSwitch(topo.Host.Name);
         if (kernel)
         {
             topo.Host.Ip("link", "add", "link", DatapathTopology.LowerName, "name", "eth0", "type", "macvlan", "mode", "vepa");

@@ -50,7 +50,7 @@ public sealed class E2eReassembledMulticastTests
         using var topo = new DatapathTopology();
         var nsKernel = topo.NewNamespace();
         var nsMvtap = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "m", Mode = EndpointMode.Bridge }, nsMvtap.Name, "eth0");
         DatapathTopology.Address(nsMvtap, "eth0", 3);
@@ -93,7 +93,7 @@ public sealed class E2eReassembledMulticastTests
     }
 
     /// <summary>A macvtap endpoint (no attachment yet), up, receiving all multicast.</summary>
-    private static (LowerDatapath, Endpoint) MacvtapEndpoint(LinuxSwitch sw)
+    private static (LowerDatapath, Endpoint) MacvtapEndpoint(DatapathSwitch sw)
     {
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = dp.Port.Create(new EndpointSettings { Name = "g0", Mode = EndpointMode.Bridge });
@@ -106,7 +106,7 @@ public sealed class E2eReassembledMulticastTests
     public void A_stream_guest_reads_the_reassembled_datagram_as_one_frame_as_a_macvtap_reader_does()
     {
         using var topo = new DatapathTopology();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var (dp, ep) = MacvtapEndpoint(sw);
         var dir = Directory.CreateTempSubdirectory("mvtap-reasm-").FullName;
         var stream = StreamAttachment.Listen(ep, Path.Combine(dir, "tap0.stream"), -1, -1, new GuestClaim(), 1);
@@ -144,7 +144,7 @@ public sealed class E2eReassembledMulticastTests
     public void A_tap_relay_guest_reads_the_reassembled_datagram_as_one_frame_as_a_macvtap_reader_does()
     {
         using var topo = new DatapathTopology();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var (dp, ep) = MacvtapEndpoint(sw);
         var slot = new GuestClaim();
         Assert.True(slot.TryClaim(1));

@@ -103,7 +103,7 @@ public sealed class E2eReassemblyDifferentialTests
         using var topo = new DatapathTopology();
         var nsKernel = topo.NewNamespace();
         var nsMvtap = topo.NewNamespace();
-        using var sw = new LinuxSwitch(topo.Host.Name);
+        using var sw = new DatapathSwitch(topo.Host.Name);
         var dp = sw.OpenLower(DatapathTopology.LowerName);
         var ep = sw.AddMacvlanEndpoint(dp, new EndpointSettings { Name = "m", Mode = EndpointMode.Bridge }, nsMvtap.Name, "eth0");
         dp.Port.Change(ep, new EndpointChange { AllMulti = true });

@@ -2,13 +2,13 @@
 // virtio-net header that came with it (all zero when the source had none).
 namespace Mvtap.Core.Frames;
 
-public readonly ref struct Packet
+public readonly ref struct VnetFrame
 {
     public readonly ReadOnlySpan<byte> Frame;
     public readonly VirtioNetHeader Vnet;
 
-    public Packet(ReadOnlySpan<byte> frame) { Frame = frame; Vnet = default; }
-    public Packet(ReadOnlySpan<byte> frame, VirtioNetHeader vnet) { Frame = frame; Vnet = vnet; }
+    public VnetFrame(ReadOnlySpan<byte> frame) { Frame = frame; Vnet = default; }
+    public VnetFrame(ReadOnlySpan<byte> frame, VirtioNetHeader vnet) { Frame = frame; Vnet = vnet; }
 
     public int Length => Frame.Length;
     public MacAddress Destination => MacAddress.Read(Frame);

@@ -1,7 +1,7 @@
 // The library entry point of the Linux datapath, for the daemon and for tests: opens lower
 // devices (each with its Port and datapath thread), adds and removes endpoints of every kind on
-// them (AddEndpoint, in LinuxSwitch.Endpoints.cs: `macvlan` veth pairs here, `macvtap` attachment
-// points there, persistent TAPs in LinuxSwitch.Taps.cs), and on Dispose stops the threads and deletes
+// them (AddEndpoint, in DatapathSwitch.Endpoints.cs: `macvlan` veth pairs here, `macvtap` attachment
+// points there, persistent TAPs in DatapathSwitch.Taps.cs), and on Dispose stops the threads and deletes
 // every veth pair and TAP it created.
 // All of it happens in one network namespace, the switch's own ("host" side): the lowers live
 // there and the outer veth ends are created there; endpoints' inner ends may go anywhere, and are
@@ -16,7 +16,7 @@ using Mvtap.Linux.Netlink;
 
 namespace Mvtap.Datapath;
 
-public sealed partial class LinuxSwitch : IDisposable
+public sealed partial class DatapathSwitch : IDisposable
 {
     private readonly object _gate = new();
     private readonly Rtnetlink _rtnl;
@@ -32,7 +32,7 @@ public sealed partial class LinuxSwitch : IDisposable
     /// <param name="log">where events worth a line go (a change made inside a container that was put back); default
     /// <paramref name="logger"/>, else stderr.</param>
     /// <param name="logger">where the lowers' and datapath threads' events go, with their severity (default: as <paramref name="log"/>).</param>
-    public LinuxSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null, ILogger? logger = null)
+    public DatapathSwitch(string? netns = null, bool keepInterfaces = false, Action<string>? log = null, ILogger? logger = null)
     {
         KeepInterfaces = keepInterfaces;
         Namespace = netns;

@@ -6,7 +6,7 @@ using Mvtap.Core.Model;
 
 namespace Mvtap.Datapath;
 
-public sealed partial class LinuxSwitch
+public sealed partial class DatapathSwitch
 {
     private readonly Dictionary<Endpoint, (LowerDatapath Lower, PersistentTapAttachment Attachment)> _taps = [];
     // What OnPortChanged reads without _gate (see _attachments).

@@ -1,13 +1,13 @@
 // The one place where an endpoint of any kind is assembled on a lower from its EndpointSpec, and
 // where a macvtap endpoint's attachment points (MacvtapAttachmentPoints) are kept: opened, given a
 // new owner or guest memory policy, relayed to a TAP, and disposed with their endpoint or lower.
-// A macvlan endpoint's veth pair is LinuxSwitch.AddMacvlanEndpoint's.
+// A macvlan endpoint's veth pair is DatapathSwitch.AddMacvlanEndpoint's.
 using Mvtap.Core.Model;
 using Mvtap.Linux;
 
 namespace Mvtap.Datapath;
 
-public sealed partial class LinuxSwitch
+public sealed partial class DatapathSwitch
 {
     // Every macvtap endpoint of this switch, with its attachment points once they are opened.
     private readonly Dictionary<Endpoint, MacvtapAttachmentPoints?> _macvtaps = [];
