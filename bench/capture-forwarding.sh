@@ -19,7 +19,7 @@ mvtapd_pid="" capture_pid="" iperf_pid=""
 
 cleanup() {
   set +e
-  [ -n "$capture_pid" ] && kill -INT "$capture_pid" 2>/dev/null
+  [ -n "$capture_pid" ] && kill -TERM "$capture_pid" 2>/dev/null
   [ -n "$iperf_pid" ] && kill "$iperf_pid" 2>/dev/null
   [ -n "$mvtapd_pid" ] && kill "$mvtapd_pid" 2>/dev/null && wait "$mvtapd_pid" 2>/dev/null
   ip netns del "$guest" 2>/dev/null
@@ -60,11 +60,13 @@ rate() {
 
 echo "no capture:       $(rate)"
 
+# SIGTERM ends a capture as Ctrl-C does; SIGINT would not reach it: a non-interactive shell starts
+# background commands with SIGINT ignored, and .NET leaves an ignored SIGINT ignored.
 mvtap capture g0 -w "$dir/g0.pcapng" 2>"$dir/read.txt" &
 capture_pid=$!
 sleep 1
 r=$(rate)
-kill -INT "$capture_pid"; wait "$capture_pid" || true; capture_pid=""
+kill -TERM "$capture_pid"; wait "$capture_pid" || true; capture_pid=""
 echo "reading capture:  $r ($(tr '\n' ' ' <"$dir/read.txt"))"
 
 # a reader that never reads: a FIFO this script holds open and does not read
@@ -74,7 +76,7 @@ mvtap capture g0 -w - >"$dir/stall" 2>"$dir/stalled.txt" &
 capture_pid=$!
 sleep 1
 r=$(rate)
-kill -INT "$capture_pid"
+kill -TERM "$capture_pid"
 cat <&9 >/dev/null &
 drain_pid=$!
 wait "$capture_pid" || true; capture_pid=""
