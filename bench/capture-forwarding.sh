@@ -61,8 +61,10 @@ rate() {
 echo "no capture:       $(rate)"
 
 # SIGTERM ends a capture as Ctrl-C does; SIGINT would not reach it: a non-interactive shell starts
-# background commands with SIGINT ignored, and .NET leaves an ignored SIGINT ignored.
-mvtap capture g0 -w "$dir/g0.pcapng" 2>"$dir/read.txt" &
+# background commands with SIGINT ignored, and .NET leaves an ignored SIGINT ignored. The captures
+# run as commands, not through the mvtap function: `mvtap ... &` backgrounds a subshell, $! is that
+# subshell, and SIGTERM would end it and leave the capture running (its summary not yet written).
+"$root/mvtap" --run-dir "$dir/run" capture g0 -w "$dir/g0.pcapng" 2>"$dir/read.txt" &
 capture_pid=$!
 sleep 1
 r=$(rate)
@@ -72,7 +74,7 @@ echo "reading capture:  $r ($(tr '\n' ' ' <"$dir/read.txt"))"
 # a reader that never reads: a FIFO this script holds open and does not read
 mkfifo "$dir/stall"
 exec 9<>"$dir/stall"
-mvtap capture g0 -w - >"$dir/stall" 2>"$dir/stalled.txt" &
+"$root/mvtap" --run-dir "$dir/run" capture g0 -w - >"$dir/stall" 2>"$dir/stalled.txt" &
 capture_pid=$!
 sleep 1
 r=$(rate)
