@@ -83,6 +83,7 @@ public sealed partial class LinkRegistry
             try { Save(); }
             catch (MvtapException e) { _log.LogWarning("{Error}", e.Message); }
         }
+        EndpointsChanged?.Invoke();
     }
 
     /// <summary>Deletes every endpoint on the lower whose port is <paramref name="port"/> (it was
@@ -107,6 +108,7 @@ public sealed partial class LinkRegistry
                 _log.LogInformation("deleted {Name} (index {Index}): {Why}", record.Name, record.Index, why);
             }
         }
+        EndpointsChanged?.Invoke();
     }
 
     private static LinkAddRequest RestoreRequest(EndpointState e) => new()
