@@ -7,7 +7,9 @@
 // name now) and nothing else; a request for another endpoint, a lower, or anything but a capture
 // is refused in ip's words. A request is outside input: one that is malformed, too large (over
 // MaxRequestBytes, refused before it is read) or not complete within RequestTimeout is dropped
-// and counted; the socket goes on serving.
+// and counted; the socket goes on serving. Each capture holds a ring of CaptureSession.RingBytes,
+// so one owner runs at most MaxCaptures at once (more are refused, EBUSY): an owner cannot make
+// mvtapd allocate without bound.
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
@@ -23,6 +25,9 @@ public sealed class OwnerCaptureSocket : IDisposable
     public const int MaxRequestBytes = 16 * 1024;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    /// <summary>Captures running at once on one owner's socket.</summary>
+    public const int MaxCaptures = 4;
+    private int _running;
 
     private readonly EndpointRecord _record;
     private readonly CaptureRunner _captures;
@@ -137,14 +142,28 @@ public sealed class OwnerCaptureSocket : IDisposable
                     await Reply(stream, ControlResponse.Failure((int)Errno.EINVAL, $"malformed request: {e.Message}"), stop).ConfigureAwait(false);
                 return;
             }
-            CaptureSession session;
-            try { session = _captures.Start(request, cred.Uid, Path); }
-            catch (MvtapException e)
+            if (Interlocked.Increment(ref _running) > MaxCaptures)
             {
-                await Reply(stream, ControlResponse.Failure((int)e.Errno, e.Message), stop).ConfigureAwait(false);
+                Interlocked.Decrement(ref _running);
+                await Reply(stream, ControlResponse.Failure((int)Errno.EBUSY,
+                    $"Device or resource busy: {MaxCaptures} captures of {name} run on {Path} already"), stop).ConfigureAwait(false);
                 return;
             }
-            await _captures.RunAsync(session, stream, stop).ConfigureAwait(false);
+            try
+            {
+                CaptureSession session;
+                try { session = _captures.Start(request, cred.Uid, Path); }
+                catch (MvtapException e)
+                {
+                    await Reply(stream, ControlResponse.Failure((int)e.Errno, e.Message), stop).ConfigureAwait(false);
+                    return;
+                }
+                await _captures.RunAsync(session, stream, stop).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+            }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
         {

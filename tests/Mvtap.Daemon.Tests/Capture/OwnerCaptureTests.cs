@@ -5,8 +5,9 @@
 // other uid is refused (the file's mode, and SO_PEERCRED when the mode is widened); the owner
 // cannot capture the other endpoint, the lower or anything but a capture through its socket;
 // malformed, oversized and cut-off requests are dropped and counted while the socket goes on
-// serving; the socket follows a rename, comes back with a restart and goes with the endpoint.
+// serving; an owner runs at most 4 captures at once; the socket follows a rename, comes back with a restart and goes with the endpoint.
 using System.Buffers.Binary;
+using System.Net.Sockets;
 using System.Text;
 using Mvtap.Control;
 using Mvtap.Daemon.Tests.Attachments;
@@ -110,6 +111,24 @@ public sealed class OwnerCaptureTests : IDisposable
         TestNet.WaitFor(() => lab.Daemon.Output, o => o.Contains("(53 dropped so far)"), seconds: 60);
         // still serving: a capture of oh is answered (and ended at once by closing the connection)
         Assert.True(RawControl.Send(oh, new CaptureRequest { Names = ["oh"], Count = 1 }).Ok);
+        // an owner runs a bounded number of captures at once (each holds a ring); one ended frees a place
+        var held = Enumerable.Range(0, Daemon.Capture.OwnerCaptureSocket.MaxCaptures).Select(_ => OpenCapture(oh, "oh")).ToList();
+        try
+        {
+            using (var extra = Connect(oh))
+            {
+                Send(extra, ControlCodec.EncodeRequest(new CaptureRequest { Names = ["oh"] }));
+                extra.ReceiveTimeout = 10_000;
+                using var stream = new NetworkStream(extra);
+                Assert.Equal((int)Core.Model.Errno.EBUSY, ControlCodec.DecodeResponse(ControlFraming.ReadFrame(stream)!).Error!.Errno);
+            }
+            held[0].Dispose();
+            TestNet.WaitFor(() => Probe(oh), ok => ok, seconds: 30);
+        }
+        finally
+        {
+            foreach (var s in held) s.Dispose();
+        }
 
         // the socket follows the endpoint: renamed with it, made again by a restart, gone with it
         lab.Daemon.MustCli("link", "set", "oh", "name", "oj");
@@ -127,6 +146,20 @@ public sealed class OwnerCaptureTests : IDisposable
     // `mvtap --run-dir RUNDIR ARGS` as uid and gid <paramref name="uid"/>, no groups
     private static (int? Status, string Out, string Err) Cli(ReadableBuildCopy copy, int uid, string runDir, params string[] args) =>
         copy.RunAs(uid, "mvtap.dll", TimeSpan.FromSeconds(60), ["--run-dir", runDir, .. args]);
+
+    // a capture of NAME asked for on PATH and accepted; it runs until the returned socket is closed
+    private static Socket OpenCapture(string path, string name)
+    {
+        var s = Connect(path);
+        Send(s, ControlCodec.EncodeRequest(new CaptureRequest { Names = [name] }));
+        s.ReceiveTimeout = 10_000;
+        using (var stream = new NetworkStream(s, ownsSocket: false))
+            Assert.True(ControlCodec.DecodeResponse(ControlFraming.ReadFrame(stream)!).Ok, "a capture within the limit is accepted");
+        return s;
+    }
+
+    // whether one more capture is accepted now (it ends at once)
+    private static bool Probe(string path) => RawControl.Send(path, new CaptureRequest { Names = [Path.GetFileNameWithoutExtension(path)] }).Ok;
 
     private static string Decode(byte[] response) => ControlCodec.DecodeResponse(response).Error?.Message ?? "ok";
 }
