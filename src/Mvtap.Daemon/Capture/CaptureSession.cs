@@ -1,14 +1,14 @@
-// One `mvtap capture` (asked on the control socket or an owner's capture socket), the consumer side of its rings. It makes one
-// CaptureRing per lower involved (that lower's datapath thread is its only producer) and a tap
-// per captured interface, streams a pcapng section (a Section Header Block, one Interface
-// Description Block per interface, then Enhanced VnetFrame Blocks as the rings fill) in
-// CaptureStream frames, and ends at Count frames, at the client's stop (a byte or its close), when
-// a captured endpoint is deleted or its lower closed, or when mvtapd stops; it then takes its taps
-// out, writes what is left, an Interface Statistics Block per interface and the summary. mvtapd's
-// stop does not cut a write short (a frame cut in half would end the client without its summary):
-// the writes are abandoned only when they have not finished TailBound after it. While
-// the client does not read, nothing drains the rings: the datapath threads drop what does not
-// fit and count it, forwarding as before.
+// One `mvtap capture` (asked on the control socket or on an owner's capture socket), the consumer
+// side of its rings. It makes one CaptureRing per lower involved (that lower's datapath thread is
+// its only producer) and a tap per captured interface, streams a pcapng section (a Section Header
+// Block, one Interface Description Block per interface, then Enhanced Packet Blocks as the rings
+// fill) in CaptureStream frames, and ends at Count frames, at the client's stop (a byte or its
+// close), when a captured endpoint is deleted or its lower closed, or when mvtapd stops; it then
+// takes its taps out, writes what is left, an Interface Statistics Block per interface and the
+// summary. mvtapd's stop does not cut a write short (a frame cut in half would end the client
+// without its summary): the writes are abandoned only when they have not finished TailBound after
+// it. While the client does not read, nothing drains the rings: the datapath threads drop what
+// does not fit and count it, forwarding as before.
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Control.Capture;

@@ -33,10 +33,18 @@ public sealed class OwnerCaptureSockets : IDisposable
         _log = log;
         _stop = stop;
         var dir = ControlPaths.CaptureDirectory(runDir);
-        Directory.CreateDirectory(dir);
-        File.SetUnixFileMode(dir, DirectoryMode);
-        // sockets a killed mvtapd left: Sync makes those of today's endpoints again
-        foreach (var stale in Directory.EnumerateFiles(dir, "*.sock")) File.Delete(stale);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            File.SetUnixFileMode(dir, DirectoryMode);
+            // sockets a killed mvtapd left: Sync makes those of today's endpoints again
+            foreach (var stale in Directory.EnumerateFiles(dir, "*.sock")) File.Delete(stale);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the endpoints' owners cannot capture; nothing else depends on it
+            log.LogError("{Dir}: {Error}; owners' capture sockets may be missing", dir, e.Message);
+        }
         registry.EndpointsChanged += Sync;
         Sync();
     }
