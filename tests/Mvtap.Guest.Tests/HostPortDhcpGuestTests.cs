@@ -29,9 +29,10 @@ public class HostPortDhcpGuestTests
         // the address came from dnsmasq's range, and dnsmasq leased it to this guest's MAC
         string lease = vm.WaitFor("MVTAP-LEASE", GuestVm.BootWait)["MVTAP-LEASE ".Length..];
         Assert.True(dnsmasq.InRange(IPAddress.Parse(lease)), $"the guest's lease {lease} is not from dnsmasq's range\n{vm.Output}");
-        Assert.True(TestNet.Eventually(() => dnsmasq.LeasedTo(config.Mac) == lease, TimeSpan.FromSeconds(30)),
-            $"dnsmasq's lease file does not give {lease} to {config.Mac}:\n{dnsmasq.Log}");
-        Assert.Contains($"DHCPACK({HostPortSetup.Name}) {lease} {config.Mac}", dnsmasq.Log);
+        // (dnsmasq writes the file and its log line as it acknowledges; both are read as they come)
+        Assert.True(TestNet.Eventually(() => dnsmasq.LeasedTo(config.Mac) == lease
+                && dnsmasq.Log.Contains($"DHCPACK({HostPortSetup.Name}) {lease} {config.Mac}", StringComparison.Ordinal), TimeSpan.FromSeconds(30)),
+            $"dnsmasq's lease file and log do not give {lease} to {config.Mac} on {HostPortSetup.Name}:\n{dnsmasq.Log}");
 
         Assert.True(vm.PingResult(HostAddress, Scenarios.PingWait(config.Tries)), $"the guest with its DHCP address does not reach the host:\n{vm.Output}\n{daemon.Output}");
         // the guest serves now (MVTAP-WAIT); a few echo requests, each waiting for a slow TCG reply
