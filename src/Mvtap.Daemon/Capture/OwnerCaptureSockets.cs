@@ -56,6 +56,13 @@ public sealed class OwnerCaptureSockets : IDisposable
     /// has one at its name. A socket that cannot be made is logged; the endpoint is not affected.</summary>
     public void Sync()
     {
+        // called at the end of control requests: whatever goes wrong here must not become their answer
+        try { SyncLocked(); }
+        catch (Exception e) { _log.LogError(e, "owners' capture sockets not brought in step with the endpoints"); }
+    }
+
+    private void SyncLocked()
+    {
         lock (_gate)
         {
             if (_disposed) return;
