@@ -208,12 +208,17 @@ public sealed class MonitorTests
         var lab = rig.Lab;
         string other = lab.AddNamespace(lab.Name("o"));
         rig.Do(["link", "add", "link", "low0", "name", "g0", "type", "macvlan", "netns", lab.Guest, "up"], new Expected("added", "g0"));
+        Assert.DoesNotContain("interface", Cli(lab.RunDir, "-d", "link", "show", "g0").Out);
 
         // what the container does to its NIC, as the kernel's macvlan would see it done to itself
         Shell.Ip("-n", lab.Guest, "link", "set", "g0", "down");
         rig.Await(new("down", "g0"), new("no-carrier", "g0"));
         Shell.Ip("-n", lab.Guest, "link", "set", "g0", "name", "eth7");
         rig.Await(new Expected("interface", "g0", "g0 -> eth7"));
+        // link show -d names it (only when it is not the endpoint's name), -j always
+        Assert.Contains("    interface eth7 \n", Cli(lab.RunDir, "-d", "link", "show", "g0").Out);
+        Assert.Equal("eth7", JsonDocument.Parse(Cli(lab.RunDir, "-j", "-d", "link", "show", "g0").Out).RootElement[0]
+            .GetProperty("mvtap").GetProperty("interface").GetString());
         Shell.Ip("-n", lab.Guest, "link", "set", "eth7", "address", "02:00:00:00:5e:07");
         rig.Await(new Expected("address", "g0", "02:00:00:00:5e:07"));
         Shell.Ip("-n", lab.Guest, "link", "set", "eth7", "up");
