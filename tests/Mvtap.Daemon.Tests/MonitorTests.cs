@@ -89,23 +89,35 @@ public sealed class MonitorTests
         private readonly Task<int> _textMonitor, _jsonMonitor;
         private readonly StringWriter _errors = new();
         private readonly List<Expected> _expected = [];
-        public readonly LowerLab Lab = new();
+        public readonly LowerLab Lab;
         public readonly DatapathSwitch Switch;
         public readonly LinkRegistry Registry;
         public readonly ControlServer Server;
         public readonly Collector Text = new(), Json = new();
 
+        /// <summary>A second namespace of the lab's, for moves.</summary>
+        public readonly string Other;
+
         public Rig()
         {
-            Switch = new DatapathSwitch(Lab.Host, log: _ => { });
-            Registry = new LinkRegistry(name => PacketLowerHost.Open(Switch, name), new StateStore(Lab.StateDir), NullLogger.Instance, Lab.RunDir);
-            Server = new ControlServer(ControlPaths.SocketPath(Lab.RunDir), Registry, new SocketAccess(null), NullLogger.Instance);
-            _serving = Server.RunAsync(_stop.Token);
-            _textMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", Lab.RunDir, "monitor"], Text, _errors));
-            _jsonMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", Lab.RunDir, "-j", "monitor", "link"], Json, _errors));
-            if (TestNet.WaitFor(() => Server.Events.SubscriberCount, n => n == 2) == 2) return;
-            DisposeAsync().AsTask().GetAwaiter().GetResult();
-            Assert.Fail($"both monitors subscribe: {_errors}");
+            Assert.True(Shell.IsRoot, "needs root");
+            Lab = new LowerLab();
+            try
+            {
+                Other = Lab.AddNamespace(Lab.Name("o"));
+                Switch = new DatapathSwitch(Lab.Host, log: _ => { });
+                Registry = new LinkRegistry(name => PacketLowerHost.Open(Switch, name), new StateStore(Lab.StateDir), NullLogger.Instance, Lab.RunDir);
+                Server = new ControlServer(ControlPaths.SocketPath(Lab.RunDir), Registry, new SocketAccess(null), NullLogger.Instance);
+                _serving = Server.RunAsync(_stop.Token);
+                _textMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", Lab.RunDir, "monitor"], Text, _errors));
+                _jsonMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", Lab.RunDir, "-j", "monitor", "link"], Json, _errors));
+                Assert.True(TestNet.WaitFor(() => Server.Events.SubscriberCount, n => n == 2) == 2, $"both monitors subscribe: {_errors}");
+            }
+            catch
+            {
+                DisposeAsync().AsTask().GetAwaiter().GetResult();
+                throw;
+            }
         }
 
         public IReadOnlyList<Expected> Expected => _expected;
@@ -140,10 +152,11 @@ public sealed class MonitorTests
         public async ValueTask DisposeAsync()
         {
             await _stop.CancelAsync();
-            try { await _serving.WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { /* ending anyway */ }
-            Server.Dispose();
-            Registry.Dispose();
-            Switch.Dispose();
+            // (null when the constructor failed before making them)
+            try { if (_serving is not null) await _serving.WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { /* ending anyway */ }
+            Server?.Dispose();
+            Registry?.Dispose();
+            Switch?.Dispose();
             Lab.Dispose();
             _stop.Dispose();
         }
@@ -152,10 +165,8 @@ public sealed class MonitorTests
     [Fact]
     public async Task Every_kind_of_change_appears_in_order_in_text_and_json()
     {
-        Assert.True(Shell.IsRoot, "needs root");
         await using var rig = new Rig();
-        var lab = rig.Lab;
-        string other = lab.AddNamespace(lab.Name("o"));
+        var (lab, other) = (rig.Lab, rig.Other);
 
         rig.Do(["link", "add", "link", "low0", "name", "m0", "type", "macvtap"], new Expected("added", "m0"));
         rig.Do(["link", "set", "m0", "up"], new("up", "m0"), new("carrier", "m0"));
@@ -203,10 +214,8 @@ public sealed class MonitorTests
     [Fact]
     public async Task What_a_container_does_to_its_interface_is_pushed_to_monitors_in_order_in_text_and_json()
     {
-        Assert.True(Shell.IsRoot, "needs root");
         await using var rig = new Rig();
-        var lab = rig.Lab;
-        string other = lab.AddNamespace(lab.Name("o"));
+        var (lab, other) = (rig.Lab, rig.Other);
         rig.Do(["link", "add", "link", "low0", "name", "g0", "type", "macvlan", "netns", lab.Guest, "up"], new Expected("added", "g0"));
         Assert.DoesNotContain("interface", Cli(lab.RunDir, "-d", "link", "show", "g0").Out);
 
