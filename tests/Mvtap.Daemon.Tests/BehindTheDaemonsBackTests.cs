@@ -4,7 +4,9 @@
 // the host's namespace, `link show` says so, and the host port still restores after a restart instead
 // of staying stuck in the state file with its veth pair left behind. A persistent TAP renamed by its
 // pod's owner, its name then taken by another device, is still carried, and `link show -d` says
-// `renamed` instead of naming a device that is not the TAP.
+// `renamed` instead of naming a device that is not the TAP. An endpoint whose datapath's end of the
+// veth pair was moved out of mvtapd's namespace (the wrong interface moved at 3 a.m.) is deleted with
+// its pair, so the operator's `link del` then `link add` works again.
 using System.Text.Json;
 
 namespace Mvtap.Daemon.Tests;
@@ -83,4 +85,22 @@ public sealed class BehindTheDaemonsBackTests : IDisposable
 
     private static string? TapState(MvtapdProcess d) =>
         Shown(d, "vm0").GetProperty("mvtap").GetProperty("tap").GetProperty("state").GetString();
+
+    [Fact]
+    public void Deleting_a_host_port_whose_datapath_end_was_moved_away_deletes_its_pair_and_the_name_can_be_added_again()
+    {
+        Assert.True(TestHost.IsRoot, "needs root");
+        using var d = Start();
+        HostPortSetup.Add(d, Host, "low0", "10.82.0.1/24");
+        string outer = TestNet.Ip("-n", Host, "-o", "link", "show").Split('\n')
+            .Select(l => l.Split(": ")).Where(f => f.Length > 1 && f[1].EndsWith("@" + HostPortSetup.Name, StringComparison.Ordinal))
+            .Select(f => f[1].Split('@')[0]).Single();
+
+        Sh.Ip("-n", Host, "link", "set", outer, "netns", Ext);
+        d.MustCli("link", "del", HostPortSetup.Name);
+        Assert.False(Has(Host, HostPortSetup.Name), "the host port's interface outlived it");
+        Assert.False(Has(Ext, outer), "the datapath's end outlived its endpoint");
+        d.MustCli("link", "add", "link", "low0", "name", HostPortSetup.Name, "type", "host", "up");
+        Assert.True(Has(Host, HostPortSetup.Name));
+    }
 }
