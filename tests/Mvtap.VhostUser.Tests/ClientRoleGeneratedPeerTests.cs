@@ -121,14 +121,10 @@ public sealed class ClientRoleGeneratedPeerTests : IDisposable
 
         Assert.True(listener.Poll(TestFrontend.Timeout, SelectMode.SelectRead), "dialled after the hostile servers");
         using var f = new TestFrontend(listener.Accept());
-        f.Negotiate(Feature.Mrg);
         using var m = new TestGuestMemory();
         using var rx = new TestVring(m, 0);
         using var tx = new TestVring(m, 1);
-        f.SetMemTable(m);
-        f.StartVring(rx);
-        f.StartVring(tx);
-        var ready = DateTime.UtcNow + TestFrontend.Timeout;
-        while (!_backend.IsQueuePairReady(0)) { Assert.True(DateTime.UtcNow < ready, $"seed {seed}: the real frontend was not served"); Thread.Sleep(10); }
+        f.StartQueuePair(m, rx, tx);
+        BackendHarness.WaitUntil(() => _backend.IsQueuePairReady(0), $"seed {seed}: the real frontend to be served");
     }
 }
