@@ -117,7 +117,7 @@ public sealed class TestFrontend : IDisposable
     /// <paramref name="m"/> and starts both rings.</summary>
     public void StartQueuePair(TestGuestMemory m, TestVring rx, TestVring tx)
     {
-        Negotiate(Feature.Mrg);
+        Negotiate(VirtioNetFeatures.Version1 | VirtioNetFeatures.ProtocolFeatures | VirtioNetFeatures.MrgRxbuf);
         SetMemTable(m);
         StartVring(rx);
         StartVring(tx);
