@@ -85,6 +85,7 @@ public sealed partial class LinkRegistry
             try { Save(); }
             catch (MvtapException e) { _log.LogWarning("{Error}", e.Message); }
         }
+        EndpointsChanged?.Invoke();
     }
 
     /// <summary>Deletes every endpoint on the lower whose port is <paramref name="port"/> (it was
@@ -110,6 +111,7 @@ public sealed partial class LinkRegistry
             }
         }
         OnSystemChange();
+        EndpointsChanged?.Invoke();
     }
 
     private static LinkAddRequest RestoreRequest(EndpointState e) => new()
