@@ -1,7 +1,8 @@
 // InnerLinkMonitor's bookkeeping of the NICs it follows (its thread only): which NIC a notification
 // is about (by namespace and ifindex, or by its outer end's ifindex), which ones to read again this
 // round, and reading one: where it is (moved on: followed there; unregistered: reported gone), its
-// link and its namespace's multicast list, handed to its InnerLinkFollower.
+// link and its namespace's multicast list, handed to its InnerLinkFollower. A host port's interface
+// moved out of the switch's namespace by someone else is put back (PutHostPortBack).
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
@@ -115,6 +116,11 @@ internal sealed partial class InnerLinkMonitor
                 if (gone) { Gone(f); return; }
             }
             if (place is null) { Retry(f, now); return; }
+            if (a.Endpoint.IsHostPort && place.NsId is not null)
+            {
+                place = PutHostPortBack(a, place);
+                if (place is null) { Retry(f, now); return; }
+            }
             Index(f, place);
             long generation = a.PushGeneration;
             var link = place.NsId is int id ? _host!.GetLink(place.IfIndex, id) : _host!.GetLink(place.IfIndex);
@@ -153,6 +159,23 @@ internal sealed partial class InnerLinkMonitor
         {
             // removed while we looked: forgotten on the Remove command
         }
+    }
+
+    // A host port is the host: its interface stays in the switch's namespace, as a device the kernel
+    // keeps local to its namespace (a bridge, a VRF) refuses `ip link set netns`. Moved away by someone
+    // else, it is moved back (its addresses went with the move, as they would); where mvtapd cannot
+    // reach, it cannot be, so the pair is deleted with the endpoint rather than left serving a stranger.
+    private InnerPlace? PutHostPortBack(MacvlanAttachment a, InnerPlace place)
+    {
+        if (place.Namespace is { IsOpen: true })
+        {
+            _log($"{a.Endpoint.Name}: its interface {a.InnerName} was moved to {place}; a host port stays in the host's namespace: moved back");
+            a.MoveHome(_host!);
+            return a.Place is { NsId: null } home ? home : null;
+        }
+        _log($"{a.Endpoint.Name}: its interface {a.InnerName} was moved to {place}, which mvtapd cannot reach; a host port stays in the host's namespace: deleted");
+        _host!.DeleteLink(a.OuterIfIndex);
+        return null;
     }
 
     private void Retry(InnerLinkFollower f, long now)

@@ -1,7 +1,8 @@
 // The veth pairs of macvlan endpoints: made (the inner end created directly in its namespace),
 // adopted from a previous mvtapd run (found by name where it was, or by the endpoint's MAC on the
 // peer of any outer end of ours, wherever the container has taken it since), released (a daemon
-// that stops and will adopt them again) and deleted.
+// that stops and will adopt them again) and deleted (through the inner end when someone took the
+// outer one out of the switch's namespace).
 using Mvtap.Core.Model;
 using Mvtap.Linux;
 using Mvtap.Linux.Interop;
@@ -171,10 +172,26 @@ public sealed partial class MacvlanAttachment
     /// <summary>Closes the socket and deletes the veth pair. Call only after the datapath let go of the socket.</summary>
     public void Dispose(Rtnetlink hostRtnl)
     {
+        if (_disposed) return;
+        // the datapath's end was moved out of the switch's namespace by someone: the pair goes through
+        // its inner end instead (while its namespace is still held), or it would outlive its endpoint
+        // and its inner name would refuse the next endpoint of that name
+        if (hostRtnl.GetLink(OuterIfIndex) is not { } outer || outer.Name != OuterName) TryDeleteInner();
         if (!Close()) return;
         Socket.Dispose();
         _io.Dispose();
         TryDelete(hostRtnl, OuterName);
+    }
+
+    private void TryDeleteInner()
+    {
+        if (Place is not { Namespace: { IsOpen: true } ns } place) return;
+        try
+        {
+            using var rtnl = ns.Run(() => new Rtnetlink());
+            if (rtnl.GetLink(place.IfIndex) is { Kind: "veth" }) rtnl.DeleteLink(place.IfIndex);
+        }
+        catch (Exception e) when (e is SystemCallException or NetlinkException) { /* gone meanwhile, or out of reach */ }
     }
 
     public void Dispose()

@@ -140,9 +140,15 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
 
     /// <summary>Moves the inner end into the named namespace (`link set NAME netns NS`). The namespace is
     /// followed before the NIC arrives there, so nothing the container does on arrival is missed.</summary>
-    internal void MoveTo(Rtnetlink hostRtnl, string netns)
+    internal void MoveTo(Rtnetlink hostRtnl, string netns) => MoveTo(hostRtnl, _namespaces.AcquireNamed(netns), netns);
+
+    /// <summary>Moves the inner end back into the switch's namespace (a host port moved away by
+    /// someone else: it stays in the host's namespace, as a netns-local device would).</summary>
+    internal void MoveHome(Rtnetlink hostRtnl) => MoveTo(hostRtnl, _namespaces.Home, null);
+
+    // target is counted for this move already (Home never is).
+    private void MoveTo(Rtnetlink hostRtnl, InnerNamespace target, string? netns)
     {
-        var target = _namespaces.AcquireNamed(netns);
         bool settled = false;
         try
         {
@@ -161,7 +167,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
                     Settle(new InnerPlace(target, target.NsId, index));
                     MovedBySwitch = _place;
                     settled = true;
-                    InnerNamespace = target.IsHome ? null : netns;
+                    InnerNamespace = target.IsHome ? null : netns ?? target.Name;
                 }
             }
         }

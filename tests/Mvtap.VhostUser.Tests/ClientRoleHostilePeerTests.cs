@@ -83,13 +83,10 @@ public sealed class ClientRoleHostilePeerTests : IDisposable
         Assert.Contains(_log, l => l.Contains("said nothing", StringComparison.Ordinal));
 
         using var f = new TestFrontend(Accept(listener));
-        f.Negotiate(Feature.Mrg);
         using var m = new TestGuestMemory();
         using var rx = new TestVring(m, 0);
         using var tx = new TestVring(m, 1);
-        f.SetMemTable(m);
-        f.StartVring(rx);
-        f.StartVring(tx);
+        f.StartQueuePair(m, rx, tx);
         Eventually(() => _backend.IsQueuePairReady(0), "the real frontend was served");
         Assert.True(endpoint.Sessions >= 3);
     }

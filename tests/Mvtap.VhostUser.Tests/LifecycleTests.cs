@@ -72,13 +72,10 @@ public class LifecycleTests
         // guest's rings (and their indices) live on.
         using var h = new BackendHarness();
         var f = h.Connect();
-        f.Negotiate(Feature.Mrg);
         using var m = new TestGuestMemory();
         using var rx = new TestVring(m, 0);
         using var tx = new TestVring(m, 1);
-        f.SetMemTable(m);
-        f.StartVring(rx);
-        f.StartVring(tx);
+        f.StartQueuePair(m, rx, tx);
         GuestSends(m, tx, 5);
         Assert.Equal(5, h.Backend.ReceiveFromGuest(0, new FrameBatch(8)));
         f.Dispose();
@@ -113,13 +110,10 @@ public class LifecycleTests
         {
             Assert.True(listener.Poll(TestFrontend.Timeout, SelectMode.SelectRead), "backend dialled");
             using var f = new TestFrontend(listener.Accept());
-            f.Negotiate(Feature.Mrg);
             using var m = new TestGuestMemory();
             using var rx = new TestVring(m, 0);
             using var tx = new TestVring(m, 1);
-            f.SetMemTable(m);
-            f.StartVring(rx);
-            f.StartVring(tx);
+            f.StartQueuePair(m, rx, tx);
             GuestSends(m, tx, 1, seed: round);
             var batch = new FrameBatch(2);
             Assert.Equal(1, h.Backend.ReceiveFromGuest(0, batch));

@@ -30,7 +30,8 @@ public interface ILowerHost : IDisposable
         throw new MvtapException(Errno.EOPNOTSUPP, $"{Name} is a {Kind} lower: only a packet lower carries a guest through a TAP");
 
     /// <summary>What a tap endpoint's TAP is now (`link show -d`): "guest" (its queue is open), "no-guest",
-    /// "down" (set down in its namespace) or "gone"; null for any other endpoint.</summary>
+    /// "down" (set down in its namespace), "renamed" (carried still, but QEMU would not find it by its
+    /// name) or "gone"; null for any other endpoint.</summary>
     string? TapState(Endpoint endpoint) => null;
 
     /// <summary>What a macvlan endpoint's (or host port's) interface is called where it lives now: its

@@ -130,6 +130,8 @@ public sealed class PacketLowerHost : ILowerHost
     {
         if (_switch.TapAttachmentOf(endpoint) is not { } tap) return null;
         if (tap.ReadTap() is not { } link) return "gone";
+        // carried by its index under another name: QEMU, which opens it by name, would not find it
+        if (link.Name != tap.Tap.Name) return "renamed";
         if (!link.IsUp) return "down";
         return link.IsLowerUp ? "guest" : "no-guest";
     }

@@ -113,6 +113,16 @@ public sealed class TestFrontend : IDisposable
     /// GET_FEATURES the same way).</summary>
     public void Sync() => GetU64(VhostUserRequest.GetFeatures);
 
+    /// <summary>What QEMU does for a one-queue-pair guest: negotiates merged receive buffers, shares
+    /// <paramref name="m"/> and starts both rings.</summary>
+    public void StartQueuePair(TestGuestMemory m, TestVring rx, TestVring tx)
+    {
+        Negotiate(VirtioNetFeatures.Version1 | VirtioNetFeatures.ProtocolFeatures | VirtioNetFeatures.MrgRxbuf);
+        SetMemTable(m);
+        StartVring(rx);
+        StartVring(tx);
+    }
+
     /// <summary>The start-up of spec 3.2: features, protocol features, owner.</summary>
     public void Negotiate(ulong features, ulong protocol = VhostUserProtocolFeatures.Offered)
     {
