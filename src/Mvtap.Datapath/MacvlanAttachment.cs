@@ -52,6 +52,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     public ReceivedFrame GetFrame(int i, SocketFrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
         _io.GetFrame(i, scratch, out frame, out vnet);
     public void EndReceive() => _io.EndReceive();
+    public long TakeSocketOverruns() => _io.TakeSocketOverruns();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
     public void Deliver(in VnetFrame packet)
