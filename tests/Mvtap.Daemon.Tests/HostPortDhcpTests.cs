@@ -3,7 +3,6 @@
 // plain veth peer, which the kernel's macvlan could never serve from the host: busybox udhcpc takes
 // the lease, and the container then pings the host. The lower's peer is plain (no DHCP server and
 // no hairpin), so the lease can only have come through the host port.
-using System.Diagnostics;
 using Mvtap.Cli.Demo;
 
 namespace Mvtap.Daemon.Tests;
@@ -13,7 +12,7 @@ public sealed class HostPortDhcpTests : IDisposable
     private readonly string _prefix = $"mvq{TestNet.Suffix()}";
     private readonly string _root = Directory.CreateTempSubdirectory("mvtapd-hostport-dhcp-").FullName;
     private readonly NamespaceSet _namespaces = new();
-    private Process? _dnsmasq;
+    private DnsmasqServer? _dnsmasq;
 
     private string Host => $"{_prefix}-h";
     private string Ext => $"{_prefix}-x";
@@ -21,11 +20,6 @@ public sealed class HostPortDhcpTests : IDisposable
 
     public void Dispose()
     {
-        if (_dnsmasq is { HasExited: false } p)
-        {
-            p.Kill();
-            p.WaitForExit(10_000);
-        }
         _dnsmasq?.Dispose();
         _namespaces.Dispose();
         Directory.Delete(_root, recursive: true);
@@ -41,35 +35,25 @@ public sealed class HostPortDhcpTests : IDisposable
         Shell.Ip("-n", Ext, "link", "set", "ext0", "up");
         using var d = new MvtapdProcess(Path.Combine(_root, "run"), Path.Combine(_root, "state"), "--netns", Host);
         d.StartAndWait();
-        d.MustCli("link", "add", "link", "low0", "name", "mvhost0", "type", "host", "up");
-        Shell.Ip("-n", Host, "addr", "add", "10.82.0.1/24", "dev", "mvhost0");
-        Shell.Ip("-n", Host, "link", "set", "mvhost0", "up");
+        HostPortSetup.Add(d, Host, "low0", "10.82.0.1/24");
         d.MustCli("link", "add", "link", "low0", "name", "g0", "type", "macvlan", "mode", "vepa", "netns", Guest, "up");
         Shell.Ip("-n", Guest, "link", "set", "g0", "up");
 
-        _dnsmasq = Process.Start(new ProcessStartInfo("ip",
-        [
-            "netns", "exec", Host, "dnsmasq", "--no-daemon", "--port=0", "--no-resolv", "--no-hosts", "--bind-interfaces",
-            "--interface=mvhost0", "--except-interface=lo", "--dhcp-range=10.82.0.50,10.82.0.59,255.255.255.0,1h",
-            $"--dhcp-leasefile={Path.Combine(_root, "leases")}", $"--pid-file={Path.Combine(_root, "dnsmasq.pid")}",
-        ]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        _dnsmasq.OutputDataReceived += (_, _) => { };
-        _dnsmasq.ErrorDataReceived += (_, _) => { };
-        _dnsmasq.BeginOutputReadLine();
-        _dnsmasq.BeginErrorReadLine();
+        _dnsmasq = new DnsmasqServer(Host, HostPortSetup.Name, "10.82.0.50", "10.82.0.59", _root);
 
         // udhcpc's event script: the lease's address on the interface
         var script = Path.Combine(_root, "udhcpc.sh");
         File.WriteAllText(script, "#!/bin/sh\ncase \"$1\" in bound|renew) ip addr add \"$ip/${mask:-24}\" dev \"$interface\" ;; esac\n");
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var lease = Sh.TryWith(null, 90, "ip", "netns", "exec", Guest, "busybox", "udhcpc", "-i", "g0", "-n", "-q", "-f", "-t", "10", "-T", "2", "-s", script);
-        Assert.True(lease.Status == 0, $"udhcpc got no lease through the host port: {lease.Output}\n{d.Output}");
+        Assert.True(lease.Status == 0, $"udhcpc got no lease through the host port: {lease.Output}\n{_dnsmasq.Log}\n{d.Output}");
         var addr = TestNet.Ip("-n", Guest, "-4", "-o", "addr", "show", "dev", "g0");
         Assert.Contains("10.82.0.5", addr);
 
         bool reached = false;
         for (int i = 0; i < 4 && !reached; i++) reached = Shell.Ping(Guest, "10.82.0.1");
         Assert.True(reached, "the container with its DHCP address does not reach the host");
-        Assert.Contains(File.ReadAllText(Path.Combine(_root, "leases")).Split(' ')[2], addr);
+        var mac = TestNet.Ip("-n", Guest, "-br", "link", "show", "dev", "g0").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2];
+        Assert.True(_dnsmasq.LeasedTo(mac) is { } leased && addr.Contains(leased + "/"), $"dnsmasq's leases do not name g0 ({mac}) with its address {addr}:\n{_dnsmasq.Log}");
     }
 }

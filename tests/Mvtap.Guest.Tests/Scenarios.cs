@@ -17,7 +17,7 @@ internal static class Scenarios
     // with ARP retried each time. Counts, not durations, bound it.
     private const int RefusedTries = 5;
 
-    private static TimeSpan PingWait(int tries) => GuestVm.BootWait + TimeSpan.FromSeconds(tries * 2);
+    internal static TimeSpan PingWait(int tries) => GuestVm.BootWait + TimeSpan.FromSeconds(tries * 2);
 
     /// <summary>The seed's promise: the guest shows up on the lower's segment with its own MAC.</summary>
     public static void GuestPingsExternalHost(GuestLab lab, Attach attach)

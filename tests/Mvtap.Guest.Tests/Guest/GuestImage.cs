@@ -1,6 +1,7 @@
 // Builds the test guest from Debian packages only, once, into a cache directory: Debian's cloud
 // kernel (vmlinuz and the virtio modules, which that kernel builds as modules) unpacked with
-// dpkg-deb instead of installed, and a gzip'd cpio initramfs of busybox-static plus Guest/init.sh.
+// dpkg-deb instead of installed, and a gzip'd cpio initramfs of busybox-static plus Guest/init.sh
+// and Guest/udhcpc.sh (the DHCP client's event script).
 // Later runs reuse the cache; the initramfs is keyed by a hash of its contents, so a changed
 // init script makes a new one.
 using System.IO.Compression;
@@ -37,7 +38,8 @@ internal sealed record GuestImage(string Kernel, string Initrd)
         var modules = File.ReadAllLines(Path.Combine(kernelDir, "modules"));
 
         var init = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Guest", "init.sh"));
-        var key = Convert.ToHexString(SHA256.HashData([.. init, .. File.ReadAllBytes(busybox), .. Encoding.UTF8.GetBytes(string.Join(',', modules))]))[..16];
+        var udhcpc = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Guest", "udhcpc.sh"));
+        var key = Convert.ToHexString(SHA256.HashData([.. init, .. udhcpc, .. File.ReadAllBytes(busybox), .. Encoding.UTF8.GetBytes(string.Join(',', modules))]))[..16];
         var initrd = Path.Combine(CacheDir, $"initrd-{key.ToLowerInvariant()}.gz");
         if (!File.Exists(initrd))
         {
@@ -47,6 +49,7 @@ internal sealed record GuestImage(string Kernel, string Initrd)
             cpio.File("bin/busybox", File.ReadAllBytes(busybox), executable: true);
             cpio.Symlink("bin/sh", "busybox");
             cpio.File("init", init, executable: true);
+            cpio.File("udhcpc.sh", udhcpc, executable: true);
             cpio.File("modules", Encoding.ASCII.GetBytes(string.Join('\n', modules) + "\n"), executable: false);
             foreach (var m in modules)
                 cpio.File($"lib/modules/{m}.ko", File.ReadAllBytes(Path.Combine(kernelDir, $"{m}.ko")), executable: false);

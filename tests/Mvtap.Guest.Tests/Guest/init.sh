@@ -1,12 +1,14 @@
 #!/bin/sh
 # /init of the test guest (busybox only). The kernel command line carries the test:
-#   mvtap.ip=ADDR/LEN    address of eth0
+#   mvtap.ip=ADDR/LEN    address of eth0, or mvtap.ip=dhcp: busybox udhcpc asks for one on eth0
+#                        (its event script /udhcpc.sh applies the lease and prints it)
 #   mvtap.mac=MAC        MAC of eth0 (the same as QEMU's -device mac=, checked by the test)
 #   mvtap.ping=A[,B...]  targets pinged in order, each until it answers or the tries run out
 #   mvtap.tries=N        tries per target (one echo request, one second wait each)
 #   mvtap.serve=1        afterwards read commands from the console instead of powering off:
 #                        "ping ADDR TRIES" pings once more, "off" powers off
-# Every result is one line the test parses: "MVTAP-UP <mac>", "MVTAP-PING <addr> OK|FAIL",
+# Every result is one line the test parses: "MVTAP-UP <mac>", "MVTAP-LEASE <addr>" (dhcp),
+# "MVTAP-PING <addr> OK|FAIL",
 # "MVTAP-WAIT" (ready for a command), "MVTAP-ERROR <what>".
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -39,9 +41,14 @@ if [ ! -e /sys/class/net/eth0 ]; then echo "MVTAP-ERROR no eth0"; off; fi
 
 ip link set lo up
 [ -n "$mac" ] && ip link set eth0 address "$mac"
-ip addr add "$ip" dev eth0
+[ "$ip" = dhcp ] || ip addr add "$ip" dev eth0
 ip link set eth0 up
 echo "MVTAP-UP $(cat /sys/class/net/eth0/address)"
+# Generous for a slow TCG guest: up to 30 discovers, 2 s apart; -n: give up then, -q: exit once bound.
+if [ "$ip" = dhcp ] && ! udhcpc -i eth0 -n -q -f -t 30 -T 2 -s /udhcpc.sh; then
+    echo "MVTAP-ERROR no DHCP lease"
+    off
+fi
 
 ping_until() {
     n=0
