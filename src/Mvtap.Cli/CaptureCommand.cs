@@ -3,10 +3,15 @@
 // FILE or to standard output (the default when it is not a terminal), so that `mvtap capture vm1
 // -w - | tcpdump -r -` works live. Ctrl-C or SIGTERM asks mvtapd to end the capture, which then
 // writes its statistics (an Interface Statistics Block per interface); tcpdump's summary lines go
-// to standard error. Reading the stream is CaptureReceiver's.
+// to standard error. Reading the stream is CaptureReceiver's. A user who may not use the control
+// socket (an endpoint's owner outside the socket group) is served on that endpoint's own capture
+// socket, <run-dir>/capture/NAME.sock, when there is one: the first NAME's, tried when the
+// control socket refuses the connection or the request with "Permission denied" / EPERM.
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Mvtap.Control;
 using Mvtap.Control.Capture;
+using Mvtap.Core.Model;
 
 namespace Mvtap.Cli;
 
@@ -70,12 +75,12 @@ internal static class CaptureCommand
         return new(new CaptureRequest { Names = names, Direction = direction, Count = count, Snaplen = snaplen }, file);
     }
 
-    public static int Run(Settings settings, ControlClient client, TextWriter stderr)
+    public static int Run(Settings settings, string runDir, TextWriter stderr)
     {
         bool toStdout = settings.File is null or "-";
         if (toStdout && !Console.IsOutputRedirected)
             throw new CommandLineException("mvtap capture: not writing pcapng to a terminal; give -w FILE, or pipe it (-w - | tcpdump -r -).");
-        var (response, socket) = client.Open(settings.Request);
+        var (response, socket) = Open(settings.Request, runDir);
         if (!response.Ok || socket is null) throw new LinkOperationException(response.Error?.Errno ?? 0, response.Error?.Message ?? "");
         using var _ = socket;
         using var output = toStdout ? Console.OpenStandardOutput() : OpenFile(settings.File!);
@@ -94,6 +99,22 @@ internal static class CaptureCommand
             context.Cancel = true;
             receiver.RequestStop();
         }
+    }
+
+    // The control socket; when it will not have us, the first name's owner capture socket, if it exists
+    // (its own refusal is then the one reported).
+    private static (ControlResponse, Socket?) Open(CaptureRequest request, string runDir)
+    {
+        string owners = ControlPaths.OwnerCapturePath(runDir, request.Names![0]);
+        try
+        {
+            var (response, socket) = new ControlClient(ControlPaths.SocketPath(runDir)).Open(request);
+            if (response.Ok || response.Error?.Errno != (int)Errno.EPERM || !File.Exists(owners)) return (response, socket);
+        }
+        catch (ControlProtocolException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AccessDenied } && File.Exists(owners))
+        {
+        }
+        return new ControlClient(owners).Open(request);
     }
 
     private static FileStream OpenFile(string path)

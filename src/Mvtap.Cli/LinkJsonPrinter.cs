@@ -1,6 +1,7 @@
 // `mvtap -j link show` output: the field names and order of `ip -j link show` (ifindex, link,
 // ifname, flags, mtu, qdisc, operstate, ..., with -d promiscuity ... linkinfo.info_kind and
 // linkinfo.info_data.mode, with -s stats64), plus mvtap's own settings under "mvtap" (-d, with
+// mvtap.interface: a macvlan's interface's name where it lives,
 // mvtap.lower and mvtap.datapath: state, reason, from mvtapd) and drops by reason under
 // stats64.drops_by_reason and, when the lower dropped any, stats64.lower_drops_by_reason (-s; with
 // -s -s both, with every reason, zeros too),
@@ -101,6 +102,7 @@ internal static class LinkJsonPrinter
             if (v.VhostUserProblem is not null) w.WriteString("vhost_user_reason", v.VhostUserProblem);
         }
         if (v.StreamPath is not null) w.WriteString("stream", v.StreamPath);
+        if (v.Interface is not null) w.WriteString("interface", v.Interface);
         if (v.Tap is not null)
         {
             w.WriteStartObject("tap");

@@ -1,7 +1,8 @@
 // `mvtap link show` text output in ip's layout: the index line, the link/ether line, with -d the
 // promiscuity/mtu details and the macvlan line ("macvtap mode vepa bcqueuelen 1000 usedbcqueuelen
 // 1000"), then mvtap's own settings, the persistent TAP that carries a macvtap and whether a guest
-// holds it, the CNI attachment that made the endpoint, and the lower's
+// holds it, a macvlan's interface's name where its container renamed it, the CNI attachment that
+// made the endpoint, and the lower's
 // state (present, moved, unreachable, gone) and its datapath thread's, with reasons; with -s ip's
 // RX/TX table, then mvtap's drops by reason that are not zero, the endpoint's and its lower's, on
 // one line each; with -s -s ip's error rows and every drop reason, zeros too, in rows shaped as
@@ -68,6 +69,7 @@ internal static class LinkTextPrinter
             if (v.VhostUserProblem is not null) sb.Append($"    vhost-user reason: {v.VhostUserProblem}\n");
         }
         if (v.Tap is not null) sb.Append($"    tap {v.Tap} {v.TapState ?? "gone"} \n");
+        if (v.Interface is { } inner && inner != v.Name) sb.Append($"    interface {inner} \n");
         if (v.Cni is { } cni) sb.Append($"    cni network {cni.Network} container {cni.ContainerId} ifname {cni.IfName} \n");
 
         // mvtapd's: where the lower is and whether its datapath thread forwards, with the reasons when not plainly so

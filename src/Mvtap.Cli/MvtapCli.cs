@@ -56,7 +56,7 @@ public static class MvtapCli
             {
                 var settings = CaptureCommand.Parse(rest);
                 if (settings is null) { stdout.Write(CaptureCommand.Usage); return 0; }
-                return CaptureCommand.Run(settings, new ControlClient(ControlPaths.SocketPath(runDir)), stderr);
+                return CaptureCommand.Run(settings, runDir, stderr);
             }
             if (obj == "doctor")
             {

@@ -35,6 +35,9 @@ public sealed record LinkView
     public string? Group { get; init; }
     /// <summary>Network namespace a macvlan endpoint was moved to, or a macvtap's tap is in; null = the host's.</summary>
     public string? Netns { get; init; }
+    /// <summary>What a macvlan endpoint's (or host port's) interface is called where it lives: its name, or
+    /// what its container renamed it to (CNI's eth0); null for other endpoints.</summary>
+    public string? Interface { get; init; }
     /// <summary>Guest memory the vhost-user attachment maps: "sealed" or "any" (macvtap only).</summary>
     public string? GuestMemory { get; init; }
     /// <summary>vhost-user socket path (macvtap only).</summary>

@@ -3,7 +3,7 @@
 // (clean or not) loses nothing. Meanwhile it follows the system: saved endpoints whose lower
 // appears late are restored then, a deleted lower's endpoints go with it under --lower-gone
 // delete, systemd's watchdog is fed while the datapath threads answer, and the endpoints are
-// what --metrics exports.
+// what --metrics exports. Macvtap endpoints with an owner get their owner's capture socket.
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
@@ -43,6 +43,8 @@ public sealed class MvtapdService(DaemonOptions options, StateStore store, Daemo
             log.LogInformation("restored {Count} of {Saved} endpoints from {Path}", registry.Records.Count, state.Endpoints.Count, store.Path);
             using var watchdog = SystemdWatchdog.FromEnvironment(() => linuxSwitch.Lowers, log);
             using var server = new ControlServer(ControlPaths.SocketPath(options.RunDir), registry, access, log);
+            // an endpoint's owner outside the socket group captures it on a socket of its own
+            using var ownerCaptures = new Capture.OwnerCaptureSockets(registry, options.RunDir, server.Captures, log, stop);
             log.LogInformation("mvtapd listening on {Socket}", server.SocketPath);
             await server.RunAsync(stop).ConfigureAwait(false);
             log.LogInformation("mvtapd stopping");

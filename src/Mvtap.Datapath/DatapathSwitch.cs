@@ -9,6 +9,8 @@
 // kernel deletes a macvlan whose device is deleted (MacvlanEndpointDeleted tells the owner).
 // The lowers are followed too (LowerLinkMonitor): a lower deleted, moved or re-created is reopened
 // or shown as it is; its owner hears of deleted lowers (LowerGone) and of interfaces appearing.
+// Whatever either monitor saw change (a lower's carrier or state, an endpoint's interface) is told
+// as LinksChanged, so `mvtap monitor` hears of it as it happens.
 using Microsoft.Extensions.Logging;
 using Mvtap.Core.Model;
 using Mvtap.Linux.Interop;
@@ -40,10 +42,10 @@ public sealed partial class DatapathSwitch : IDisposable
         _logger = logger ?? new LineLogger(_log);
         _rtnl = netns is null ? new Rtnetlink() : Rtnetlink.InNamespace(netns);
         _monitor = new LowerLinkMonitor(netns, () => Lowers, () => LowerGonePolicy, dp => LowerGone?.Invoke(dp),
-            name => InterfaceAppeared?.Invoke(name), _logger);
+            name => InterfaceAppeared?.Invoke(name), _logger, OnLinksChanged);
         _innerNamespaces = new InnerNamespaces(netns);
         _innerMonitor = new InnerLinkMonitor(_innerNamespaces, _log, OnInterfaceGone,
-            (a, ns) => Raise(() => MacvlanInterfaceMoved?.Invoke(a.Endpoint, ns)));
+            (a, ns) => Raise(() => MacvlanInterfaceMoved?.Invoke(a.Endpoint, ns)), OnLinksChanged);
     }
 
     /// <summary>A macvlan endpoint's interface was unregistered (deleted inside its container, or gone with

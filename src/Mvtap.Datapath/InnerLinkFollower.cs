@@ -42,11 +42,12 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
     public string? LastError { get; set; }
 
     /// <param name="generationBeforeRead">the attachment's PushGeneration read before <paramref name="seen"/> was.</param>
-    public void Apply(InnerLinkState seen, long generationBeforeRead)
+    /// <returns>Whether the interface's MAC, MTU or up/down changed (applied to the endpoint, or put back).</returns>
+    public bool Apply(InnerLinkState seen, long generationBeforeRead)
     {
         var ep = attachment.Endpoint;
-        if (ep.IsDeleted) return;
-        if (attachment.RecordObserved(generationBeforeRead, seen.Mac, seen.Mtu, seen.Up) is not { } changed) return;
+        if (ep.IsDeleted) return false;
+        if (attachment.RecordObserved(generationBeforeRead, seen.Mac, seen.Mtu, seen.Up) is not { } changed) return false;
         var port = ep.Port;
         // Address before state: `ip link set down; ip link set address X; ip link set up` seen at once.
         if (changed.Mac) Try(() => port.SetMac(ep, seen.Mac), $"address {seen.Mac}");
@@ -54,6 +55,7 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
         if (changed.Up) Try(() => port.SetUp(ep, seen.Up), seen.Up ? "up" : "down");
         // spec 1.5: the endpoint's multicast filter is its device's multicast list (+ ALLMULTI/PROMISC)
         attachment.Multicast.Follow(seen.Groups, seen.GroupsStamp, seen.AllMulti, seen.Promisc);
+        return changed.Mac || changed.Mtu || changed.Up;
     }
 
     private void Try(Action change, string what)

@@ -129,10 +129,11 @@ internal sealed partial class InnerLinkMonitor
             {
                 _log($"{a.Endpoint.Name}: its interface {a.InnerName} is now called {link.Name}; followed under that name");
                 a.FollowRename(link.Name);
+                _anyChange = true;
             }
             var ns = place.Namespace;
             if (ns is { IsOpen: true } && _refreshed.Add(ns)) ns.RefreshMulticast(); // what changed with the link
-            f.Apply(new InnerLinkState(
+            _anyChange |= f.Apply(new InnerLinkState(
                 Up: link.IsUp,
                 Mac: link.Address ?? a.InnerMac,
                 Mtu: (int)link.Mtu,

@@ -18,6 +18,10 @@
 // project's is, refuses tracing programs.) A namespace nobody but mvtap uses any more is let go of
 // (InnerNamespaces.Sweep), so the kernel can destroy it and the NICs in it.
 //
+// What changed an endpoint (its NIC set down/up, given a MAC or MTU, renamed) is told (changed) once
+// the round that applied it is over, so the owner can look again (`mvtap monitor`); a NIC moved on or
+// unregistered is told through movedOn and gone.
+//
 // Never takes a lock the datapath takes; never throws out of its thread (a failure is logged once
 // and the NIC looked at again later); notifications are outside input (LinkNotification).
 using Mvtap.Linux.Interop;
@@ -43,6 +47,8 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
     private readonly Action<string> _log;
     private readonly Action<MacvlanAttachment, string> _gone;
     private readonly Action<MacvlanAttachment, string?> _movedOn;
+    private readonly Action _changed;
+    private bool _anyChange; // this thread only: an endpoint was changed this round
     private readonly long _multicastTicks;
     private readonly object _gate = new(); // guards _commands; never held while calling out
     private readonly List<(MacvlanAttachment Attachment, Command Command)> _commands = [];
@@ -55,9 +61,12 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
 
     /// <param name="gone">a NIC was unregistered (its pair is gone): the attachment and the line to log; on this thread.</param>
     /// <param name="movedOn">a NIC was moved to another namespace by someone else: its name under /run/netns, if any.</param>
+    /// <param name="changed">a NIC's up/down, MAC, MTU or name changed and its endpoint followed: called on this
+    /// thread after the round; must return at once and take no lock.</param>
     public InnerLinkMonitor(InnerNamespaces namespaces, Action<string> log, Action<MacvlanAttachment, string> gone,
-        Action<MacvlanAttachment, string?> movedOn, TimeSpan? multicastInterval = null)
+        Action<MacvlanAttachment, string?> movedOn, Action changed, TimeSpan? multicastInterval = null)
     {
+        _changed = changed;
         _namespaces = namespaces;
         _log = log;
         _gone = gone;
@@ -154,6 +163,11 @@ internal sealed unsafe partial class InnerLinkMonitor : IDisposable
                     foreach (var f in _followers.Values) MarkDirty(f, relocate: true);
                 }
                 SyncDirty(now);
+                if (_anyChange)
+                {
+                    _anyChange = false;
+                    _changed();
+                }
             }
             catch (Exception e)
             {

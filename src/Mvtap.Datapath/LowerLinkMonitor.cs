@@ -12,7 +12,8 @@
 //   switch's owner deletes them as the kernel does (LowerGone, LowerGonePolicy.Delete);
 // - a namespace it was followed into that nothing reaches any more is let go of, so the kernel can
 //   dismantle it (a physical NIC then comes home, and is reopened).
-// Every step is logged. Notifications can be lost (ENOBUFS) or arrive in another order across
+// Every step is logged, and told (changed) once the round that made it is over, so the owner can
+// look again (`mvtap monitor`). Notifications can be lost (ENOBUFS) or arrive in another order across
 // namespaces, so every ResyncInterval the state is also read whole; a lower such a read misses is
 // taken for lost only when the next read misses it too (its notification may be on its way). The events are outside input:
 // a malformed message is logged and skipped; nothing ends the thread.
@@ -38,6 +39,8 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
     private readonly Func<LowerGonePolicy> _policy;
     private readonly Action<LowerDatapath> _gone;
     private readonly Action<string> _appeared;
+    private readonly Action _changed;
+    private bool _anyChange; // monitor thread only: a lower's state was changed this round
     private readonly ILogger _log;
     private readonly HashSet<string> _complaints = new(StringComparer.Ordinal);
     private readonly List<LinkEvent> _events = [];
@@ -49,9 +52,12 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
 
     /// <param name="gone">a lower was deleted (called on the monitor thread, after its endpoints lost carrier).</param>
     /// <param name="appeared">an interface of that name appeared (or was seen again) in the switch's namespace.</param>
+    /// <param name="changed">a lower's state changed (up/down, carrier, MTU, MAC, name, place): called on the monitor
+    /// thread after the round that changed it; must return at once and take no lock.</param>
     public LowerLinkMonitor(string? netns, Func<IReadOnlyList<LowerDatapath>> lowers, Func<LowerGonePolicy> policy,
-        Action<LowerDatapath> gone, Action<string> appeared, ILogger log)
+        Action<LowerDatapath> gone, Action<string> appeared, ILogger log, Action changed)
     {
+        _changed = changed;
         _lowers = lowers;
         _policy = policy;
         _gone = gone;
@@ -85,6 +91,11 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
                     Resync();
                 }
                 DropUnused();
+                if (_anyChange)
+                {
+                    _anyChange = false;
+                    _changed();
+                }
             }
             catch (Exception e)
             {
@@ -162,6 +173,7 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
         {
             _log.LogInformation("lower {Old} was renamed {New}; its endpoints follow it", lower.Name, link.Name);
             port.OnLowerRenamed(link.Name);
+            _anyChange = true;
         }
         bool carrier = PacketLower.CarrierOf(link);
         if (lower.IsUp != link.IsUp || lower.HasCarrier != carrier)
@@ -169,17 +181,20 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
             _log.LogInformation("lower {Name} is {State}{Carrier}", lower.Name, link.IsUp ? "up" : "down",
                 link.IsUp ? carrier ? ", carrier on" : ", no carrier" : "");
             port.OnLowerStateChanged(link.IsUp, carrier);
+            _anyChange = true;
         }
         if (link.Mtu != 0 && (int)link.Mtu != lower.Mtu)
         {
             _log.LogInformation("lower {Name}: mtu {Old} -> {New}", lower.Name, lower.Mtu, link.Mtu);
             port.OnLowerMtuChanged((int)link.Mtu);
+            _anyChange = true;
         }
         // a change mvtap asked for itself (passthru, spec 4.4) is already the port's MAC here
         if (link.Address is { } mac && mac != lower.Mac)
         {
             _log.LogInformation("lower {Name}: address {Old} -> {New}", lower.Name, lower.Mac, mac);
             port.OnLowerMacChanged(mac);
+            _anyChange = true;
         }
     }
 
@@ -218,6 +233,7 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
     private void Reopen(LowerDatapath dp, LowerNamespace ns, LinkInfo link, string why)
     {
         string name = dp.Lower.Name;
+        _anyChange = true;
         try
         {
             var opening = dp.Lower.OpenAt(ns.IsHome ? null : ns, ns.Client!, link);
@@ -237,6 +253,7 @@ internal sealed unsafe class LowerLinkMonitor : IDisposable
 
     private void Lose(LowerDatapath dp, LowerStatus status)
     {
+        _anyChange = true;
         try
         {
             dp.LoseLower(status);

@@ -1,8 +1,12 @@
 // `mvtap monitor`: every kind of change appears, in order, in the text and the JSON lines of two
 // monitors watching at once (in process: the registry, the control server and the CLI over a real
-// lower in a namespace): an endpoint added, up, its carrier, a new MAC, a new mode, moved to
-// another namespace, down, its lower deleted and created again, its datapath thread failed (the
-// thread's test seam) and restarted, and deleted. A monitor that cannot keep up is told how many
+// lower in a namespace; mvtapd has no periodic look, so each event was pushed as it happened): an
+// endpoint added, up, its carrier, a new MAC, a new mode, moved to another namespace, renamed,
+// down, its lower's carrier lost and back (the veth peer set down and up), its lower moved to
+// another namespace and back, deleted and created again, its datapath thread failed (the thread's
+// test seam) and restarted, and deleted. What a container does to its macvlan endpoint's NIC
+// (down, renamed, a new MAC, up, moved on to another namespace, deleted) reaches the monitors the
+// same way, from the datapath's rtnetlink monitors. A monitor that cannot keep up is told how many
 // events it lost.
 using System.Text;
 using System.Text.Json;
@@ -74,71 +78,165 @@ public sealed class MonitorTests
         return matched;
     }
 
+    // mvtapd in process (the registry and the control server over a real switch with the lab's lower)
+    // and two monitors watching it through the CLI, one printing text, one JSON lines. Do and Await
+    // add to the events expected so far and wait (bounded) until both monitors printed all of them,
+    // in order. mvtapd has no periodic look: every event seen was pushed.
+    private sealed class Rig : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _serving;
+        private readonly Task<int> _textMonitor, _jsonMonitor;
+        private readonly StringWriter _errors = new();
+        private readonly List<Expected> _expected = [];
+        public readonly LowerLab Lab;
+        public readonly DatapathSwitch Switch;
+        public readonly LinkRegistry Registry;
+        public readonly ControlServer Server;
+        public readonly Collector Text = new(), Json = new();
+
+        /// <summary>A second namespace of the lab's, for moves.</summary>
+        public readonly string Other;
+
+        public Rig()
+        {
+            Assert.True(Shell.IsRoot, "needs root");
+            Lab = new LowerLab();
+            try
+            {
+                Other = Lab.AddNamespace(Lab.Name("o"));
+                Switch = new DatapathSwitch(Lab.Host, log: _ => { });
+                Registry = new LinkRegistry(name => PacketLowerHost.Open(Switch, name), new StateStore(Lab.StateDir), NullLogger.Instance, Lab.RunDir);
+                Server = new ControlServer(ControlPaths.SocketPath(Lab.RunDir), Registry, new SocketAccess(null), NullLogger.Instance);
+                _serving = Server.RunAsync(_stop.Token);
+                _textMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", Lab.RunDir, "monitor"], Text, _errors));
+                _jsonMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", Lab.RunDir, "-j", "monitor", "link"], Json, _errors));
+                Assert.True(TestNet.WaitFor(() => Server.Events.SubscriberCount, n => n == 2) == 2, $"both monitors subscribe: {_errors}");
+            }
+            catch
+            {
+                DisposeAsync().AsTask().GetAwaiter().GetResult();
+                throw;
+            }
+        }
+
+        public IReadOnlyList<Expected> Expected => _expected;
+
+        public void Do(string[] cli, params Expected[] then)
+        {
+            var r = Cli(Lab.RunDir, cli);
+            Assert.True(r.Status == 0, r.Err);
+            Await(then);
+        }
+
+        public void Await(params Expected[] then)
+        {
+            _expected.AddRange(then);
+            var t = TestNet.WaitFor(() => FromText(Text.Text), s => Matched(s, _expected) == _expected.Count);
+            var j = TestNet.WaitFor(() => FromJson(Json.Text), s => Matched(s, _expected) == _expected.Count);
+            if (Matched(t, _expected) < _expected.Count) Assert.Fail($"text: {_expected[Matched(t, _expected)]} missing in\n{Text.Text}");
+            if (Matched(j, _expected) < _expected.Count) Assert.Fail($"json: {_expected[Matched(j, _expected)]} missing in\n{Json.Text}");
+        }
+
+        /// <summary>Stops mvtapd's control server: both monitors end, cleanly, and printed nothing on stderr.</summary>
+        public async Task StopAndCheckMonitorsEnd()
+        {
+            await _stop.CancelAsync();
+            await _serving.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(0, await _textMonitor.WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal(0, await _jsonMonitor.WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal("", _errors.ToString());
+            Assert.DoesNotContain(FromText(Text.Text), s => s.Kind == LinkEvent.Lost);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            // (null when the constructor failed before making them)
+            try { if (_serving is not null) await _serving.WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { /* ending anyway */ }
+            Server?.Dispose();
+            Registry?.Dispose();
+            Switch?.Dispose();
+            Lab.Dispose();
+            _stop.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Every_kind_of_change_appears_in_order_in_text_and_json()
     {
-        Assert.True(Shell.IsRoot, "needs root");
-        using var lab = new LowerLab();
-        string other = lab.AddNamespace(lab.Name("o"));
-        using var sw = new DatapathSwitch(lab.Host, log: _ => { });
-        using var registry = new LinkRegistry(name => PacketLowerHost.Open(sw, name), new StateStore(lab.StateDir), NullLogger.Instance, lab.RunDir);
-        using var server = new ControlServer(ControlPaths.SocketPath(lab.RunDir), registry, new SocketAccess(null), NullLogger.Instance);
-        using var stop = new CancellationTokenSource();
-        var serving = server.RunAsync(stop.Token);
-        var text = new Collector();
-        var json = new Collector();
-        var errors = new StringWriter();
-        var textMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", lab.RunDir, "monitor"], text, errors));
-        var jsonMonitor = Task.Run(() => MvtapCli.Run(["--run-dir", lab.RunDir, "-j", "monitor", "link"], json, errors));
-        var expected = new List<Expected>();
-        void Do(string[] cli, params Expected[] then) { var r = Cli(lab.RunDir, cli); Assert.True(r.Status == 0, r.Err); Await(then); }
-        void Await(params Expected[] then)
-        {
-            expected.AddRange(then);
-            var t = TestNet.WaitFor(() => FromText(text.Text), s => Matched(s, expected) == expected.Count);
-            var j = TestNet.WaitFor(() => FromJson(json.Text), s => Matched(s, expected) == expected.Count);
-            if (Matched(t, expected) < expected.Count) Assert.Fail($"text: {expected[Matched(t, expected)]} missing in\n{text.Text}");
-            if (Matched(j, expected) < expected.Count) Assert.Fail($"json: {expected[Matched(j, expected)]} missing in\n{json.Text}");
-        }
-        try
-        {
-            Assert.True(TestNet.WaitFor(() => server.Events.SubscriberCount, n => n == 2) == 2, $"both monitors subscribe: {errors}");
+        await using var rig = new Rig();
+        var (lab, other) = (rig.Lab, rig.Other);
 
-            Do(["link", "add", "link", "low0", "name", "m0", "type", "macvtap"], new Expected("added", "m0"));
-            Do(["link", "set", "m0", "up"], new("up", "m0"), new("carrier", "m0"));
-            Do(["link", "set", "m0", "address", "02:00:00:00:5e:01"], new Expected("address", "m0", "02:00:00:00:5e:01"));
-            Do(["link", "set", "m0", "type", "macvtap", "mode", "bridge"], new Expected("mode", "m0", "bridge"));
-            Do(["link", "add", "link", "low0", "name", "g0", "type", "macvlan", "netns", lab.Guest], new Expected("added", "g0"));
-            Do(["link", "set", "g0", "netns", other], new Expected("netns", "g0", other));
-            Do(["link", "set", "m0", "down"], new("down", "m0"), new("no-carrier", "m0"));
-            Do(["link", "set", "m0", "up"], new("up", "m0"), new("carrier", "m0"));
+        rig.Do(["link", "add", "link", "low0", "name", "m0", "type", "macvtap"], new Expected("added", "m0"));
+        rig.Do(["link", "set", "m0", "up"], new("up", "m0"), new("carrier", "m0"));
+        rig.Do(["link", "set", "m0", "address", "02:00:00:00:5e:01"], new Expected("address", "m0", "02:00:00:00:5e:01"));
+        rig.Do(["link", "set", "m0", "type", "macvtap", "mode", "bridge"], new Expected("mode", "m0", "bridge"));
+        rig.Do(["link", "add", "link", "low0", "name", "g0", "type", "macvlan", "netns", lab.Guest], new Expected("added", "g0"));
+        rig.Do(["link", "set", "g0", "netns", other], new Expected("netns", "g0", other));
+        rig.Do(["link", "set", "m0", "name", "m1"], new Expected("name", "m1", "m0 -> m1"));
+        rig.Do(["link", "set", "m1", "down"], new("down", "m1"), new("no-carrier", "m1"));
+        rig.Do(["link", "set", "m1", "up"], new("up", "m1"), new("carrier", "m1"));
 
-            Shell.Ip("-n", lab.Host, "link", "del", "low0");
-            Await(new("lower", "m0", "gone"), new("no-carrier", "m0"));
-            lab.CreateLower();
-            Await(new("lower", "m0", "back"), new("carrier", "m0"));
+        // the lower's carrier: its veth peer set down and up
+        Shell.Ip("-n", lab.Ext, "link", "set", "ext0", "down");
+        rig.Await(new Expected("no-carrier", "m1"));
+        Shell.Ip("-n", lab.Ext, "link", "set", "ext0", "up");
+        rig.Await(new Expected("carrier", "m1"));
 
-            var dp = sw.Lowers.Single();
-            bool failing = true;
-            dp.WakeupHook = () => { if (Volatile.Read(ref failing)) throw new InvalidOperationException("injected failure (test)"); };
-            TestNet.WaitFor(() => { dp.CheckHeartbeat(); return Matched(FromText(text.Text), [.. expected, new("datapath", "m0", "restarting")]); },
-                n => n == expected.Count + 1);
-            Await(new Expected("datapath", "m0", "restarting"), new("no-carrier", "m0"));
-            Volatile.Write(ref failing, false);
-            Await(new Expected("datapath", "m0", "restarted (restarts 1)"), new("carrier", "m0"));
+        // the lower moved to another namespace (followed there) and back; a move brings it down
+        Shell.Ip("-n", lab.Host, "link", "set", "low0", "netns", other);
+        rig.Await(new Expected("lower", "m1", $"moved netns {other}"));
+        Shell.Ip("-n", other, "link", "set", "low0", "netns", lab.Host);
+        rig.Await(new Expected("lower", "m1", "back"));
+        Shell.Ip("-n", lab.Host, "link", "set", "low0", "up");
+        rig.Await(new Expected("carrier", "m1"));
 
-            Do(["link", "del", "m0"], new Expected("deleted", "m0"));
-            Assert.DoesNotContain(FromText(text.Text), s => s.Kind == LinkEvent.Lost);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await serving.WaitAsync(TimeSpan.FromSeconds(10));
-        }
-        // mvtapd stopping ends both monitors, cleanly
-        Assert.Equal(0, await textMonitor.WaitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Equal(0, await jsonMonitor.WaitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Equal("", errors.ToString());
+        // the deletion takes the lower down first: no-carrier may come before "gone", or with it
+        Shell.Ip("-n", lab.Host, "link", "del", "low0");
+        rig.Await(new Expected("lower", "m1", "gone"));
+        lab.CreateLower();
+        rig.Await(new("lower", "m1", "back"), new("carrier", "m1"));
+
+        var dp = rig.Switch.Lowers.Single();
+        bool failing = true;
+        dp.WakeupHook = () => { if (Volatile.Read(ref failing)) throw new InvalidOperationException("injected failure (test)"); };
+        TestNet.WaitFor(() => { dp.CheckHeartbeat(); return Matched(FromText(rig.Text.Text), [.. rig.Expected, new("datapath", "m1", "restarting")]); },
+            n => n == rig.Expected.Count + 1);
+        rig.Await(new Expected("datapath", "m1", "restarting"), new("no-carrier", "m1"));
+        Volatile.Write(ref failing, false);
+        rig.Await(new Expected("datapath", "m1", "restarted (restarts 1)"), new("carrier", "m1"));
+
+        rig.Do(["link", "del", "m1"], new Expected("deleted", "m1"));
+        await rig.StopAndCheckMonitorsEnd();
+    }
+
+    [Fact]
+    public async Task What_a_container_does_to_its_interface_is_pushed_to_monitors_in_order_in_text_and_json()
+    {
+        await using var rig = new Rig();
+        var (lab, other) = (rig.Lab, rig.Other);
+        rig.Do(["link", "add", "link", "low0", "name", "g0", "type", "macvlan", "netns", lab.Guest, "up"], new Expected("added", "g0"));
+        Assert.DoesNotContain("interface", Cli(lab.RunDir, "-d", "link", "show", "g0").Out);
+
+        // what the container does to its NIC, as the kernel's macvlan would see it done to itself
+        Shell.Ip("-n", lab.Guest, "link", "set", "g0", "down");
+        rig.Await(new("down", "g0"), new("no-carrier", "g0"));
+        Shell.Ip("-n", lab.Guest, "link", "set", "g0", "name", "eth7");
+        rig.Await(new Expected("interface", "g0", "g0 -> eth7"));
+        // link show -d names it (only when it is not the endpoint's name), -j always
+        Assert.Contains("    interface eth7 \n", Cli(lab.RunDir, "-d", "link", "show", "g0").Out);
+        Assert.Equal("eth7", JsonDocument.Parse(Cli(lab.RunDir, "-j", "-d", "link", "show", "g0").Out).RootElement[0]
+            .GetProperty("mvtap").GetProperty("interface").GetString());
+        Shell.Ip("-n", lab.Guest, "link", "set", "eth7", "address", "02:00:00:00:5e:07");
+        rig.Await(new Expected("address", "g0", "02:00:00:00:5e:07"));
+        Shell.Ip("-n", lab.Guest, "link", "set", "eth7", "up");
+        rig.Await(new("up", "g0"), new("carrier", "g0"));
+        Shell.Ip("-n", lab.Guest, "link", "set", "eth7", "netns", other);
+        rig.Await(new Expected("netns", "g0", other));
+        Shell.Ip("-n", other, "link", "del", "eth7");
+        rig.Await(new Expected("deleted", "g0"));
+        await rig.StopAndCheckMonitorsEnd();
     }
 
     [Fact]
@@ -146,7 +244,7 @@ public sealed class MonitorTests
     {
         int n = 0;
         var views = new List<LinkView>();
-        // the hub also looks on its own every 100 ms: a look copies the list under its lock
+        // a look copies the list under its lock (the test's thread is the only one that changes it)
         using var hub = new LinkEventHub(() => { lock (views) return views.ToList(); }, NullLogger.Instance, queueCapacity: 4);
         var slow = hub.Subscribe();
         // ten endpoints added, one look: four fit, six are lost

@@ -2,7 +2,7 @@
 // temporary directory everyone may read, for a test that runs a program as another user (uid
 // 65534): the checkout itself may be readable by root only (CI clones into `mktemp -d`), and a
 // test must not depend on where the checkout lives. RunAsNobody runs one of its programs as uid
-// and gid 65534 (nobody, no supplementary groups) through setpriv. Dispose removes the copy.
+// and gid 65534 (nobody, no supplementary groups) through setpriv; StartAs, as any uid. Dispose removes the copy.
 using System.Diagnostics;
 
 namespace Mvtap.Daemon.Tests;
@@ -31,20 +31,13 @@ internal sealed class ReadableBuildCopy : IDisposable
 
     /// <summary>`dotnet DLL ARGS` from the copy as nobody; waits at most <paramref name="timeout"/>
     /// (then kills it: Status null) and returns its exit status, standard output and error.</summary>
-    public (int? Status, string Out, string Err) RunAsNobody(string dll, TimeSpan timeout, IEnumerable<string> args)
+    public (int? Status, string Out, string Err) RunAsNobody(string dll, TimeSpan timeout, IEnumerable<string> args) =>
+        RunAs(NobodyId, dll, timeout, args);
+
+    /// <summary>RunAsNobody as uid and gid <paramref name="id"/>.</summary>
+    public (int? Status, string Out, string Err) RunAs(int id, string dll, TimeSpan timeout, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo("setpriv")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Directory,
-        };
-        foreach (var a in (string[])[$"--reuid={NobodyId}", $"--regid={NobodyId}", "--clear-groups", "dotnet", Path.Combine(Directory, dll), .. args])
-            psi.ArgumentList.Add(a);
-        psi.Environment["HOME"] = "/tmp";
-        psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
-        using var p = Process.Start(psi)!;
+        using var p = StartAs(id, dll, args);
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEndAsync();
         if (!p.WaitForExit(timeout))
@@ -54,6 +47,24 @@ internal sealed class ReadableBuildCopy : IDisposable
             return (null, output.Result, err.Result);
         }
         return (p.ExitCode, output.Result, err.Result);
+    }
+
+    /// <summary>Starts `dotnet DLL ARGS` from the copy as uid and gid <paramref name="id"/> (no supplementary
+    /// groups), standard output and error redirected.</summary>
+    public Process StartAs(int id, string dll, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("setpriv")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        foreach (var a in (string[])[$"--reuid={id}", $"--regid={id}", "--clear-groups", "dotnet", Path.Combine(Directory, dll), .. args])
+            psi.ArgumentList.Add(a);
+        psi.Environment["HOME"] = "/tmp";
+        psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
+        return Process.Start(psi)!;
     }
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);

@@ -1,12 +1,14 @@
-// One `mvtap capture` on the control socket, the consumer side of its rings. It makes one
-// CaptureRing per lower involved (that lower's datapath thread is its only producer) and a tap
-// per captured interface, streams a pcapng section (a Section Header Block, one Interface
-// Description Block per interface, then Enhanced VnetFrame Blocks as the rings fill) in
-// CaptureStream frames, and ends at Count frames, at the client's stop (a byte or its close), when
-// a captured endpoint is deleted or its lower closed, or when mvtapd stops; it then takes its taps
-// out, writes what is left, an Interface Statistics Block per interface and the summary. While
-// the client does not read, nothing drains the rings: the datapath threads drop what does not
-// fit and count it, forwarding as before.
+// One `mvtap capture` (asked on the control socket or on an owner's capture socket), the consumer
+// side of its rings. It makes one CaptureRing per lower involved (that lower's datapath thread is
+// its only producer) and a tap per captured interface, streams a pcapng section (a Section Header
+// Block, one Interface Description Block per interface, then Enhanced Packet Blocks as the rings
+// fill) in CaptureStream frames, and ends at Count frames, at the client's stop (a byte or its
+// close), when a captured endpoint is deleted or its lower closed, or when mvtapd stops; it then
+// takes its taps out, writes what is left, an Interface Statistics Block per interface and the
+// summary. mvtapd's stop does not cut a write short (a frame cut in half would end the client
+// without its summary): the writes are abandoned only when they have not finished TailBound after
+// it. While the client does not read, nothing drains the rings: the datapath threads drop what
+// does not fit and count it, forwarding as before.
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Control.Capture;
@@ -24,6 +26,8 @@ public sealed class CaptureSession
     private static readonly TimeSpan Idle = TimeSpan.FromMilliseconds(10);
     /// <summary>Block bytes gathered before they are sent as one frame.</summary>
     private const int BatchBytes = 256 * 1024;
+    /// <summary>How long after mvtapd's stop the session may still write its end.</summary>
+    private static readonly TimeSpan TailBound = TimeSpan.FromSeconds(5);
 
     private readonly IReadOnlyList<CaptureTarget> _targets;
     private readonly long? _count;
@@ -59,10 +63,13 @@ public sealed class CaptureSession
     /// until it ends; returns its summary.</summary>
     public async Task<CaptureSummary> RunAsync(Stream stream, CancellationToken stop)
     {
+        using var abandon = new CancellationTokenSource();
+        using var onStop = stop.Register(() => abandon.CancelAfter(TailBound));
+        var write = abandon.Token;
         long start = PcapngWriter.UnixMicroseconds(DateTime.UtcNow.Ticks);
         _writer.SectionHeader("mvtapd");
         foreach (var t in _targets) _writer.InterfaceDescription(t.Name, t.Description, Snaplen);
-        await SendBlocks(stream, stop).ConfigureAwait(false);
+        await SendBlocks(stream, write).ConfigureAwait(false);
 
         using var ending = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var watch = WatchForStopAsync(stream, ending);
@@ -78,7 +85,7 @@ public sealed class CaptureSession
             while (true)
             {
                 int drained = Drain();
-                if (_writer.Length > 0) await SendBlocks(stream, stop).ConfigureAwait(false);
+                if (_writer.Length > 0) await SendBlocks(stream, write).ConfigureAwait(false);
                 if (CountReached || ending.IsCancellationRequested) break;
                 if ((ended = Gone()) is not null) break;
                 if (drained == 0)
@@ -96,12 +103,13 @@ public sealed class CaptureSession
         {
             foreach (var dp in added) dp.RemoveCaptureTaps(_taps);
         }
+        if (ended is null && stop.IsCancellationRequested) ended = "mvtapd stopped";
         // the taps are out: what is in the rings is all there is
-        while (!CountReached && Drain() > 0) await SendBlocks(stream, stop).ConfigureAwait(false);
+        while (!CountReached && Drain() > 0) await SendBlocks(stream, write).ConfigureAwait(false);
         long end = PcapngWriter.UnixMicroseconds(DateTime.UtcNow.Ticks);
         for (int i = 0; i < _taps.Length; i++)
             _writer.InterfaceStatistics((uint)i, end, start, (ulong)_taps[i].Seen, (ulong)_taps[i].Dropped, (ulong)_delivered[i]);
-        await SendBlocks(stream, stop).ConfigureAwait(false);
+        await SendBlocks(stream, write).ConfigureAwait(false);
         var summary = new CaptureSummary
         {
             Captured = _captured,
@@ -109,7 +117,7 @@ public sealed class CaptureSession
             Dropped = _taps.Sum(t => t.Dropped),
             Ended = ended,
         };
-        await ControlFraming.WriteFrameAsync(stream, CaptureStream.EncodeSummary(summary), stop).ConfigureAwait(false);
+        await ControlFraming.WriteFrameAsync(stream, CaptureStream.EncodeSummary(summary), write).ConfigureAwait(false);
         await ending.CancelAsync().ConfigureAwait(false);
         await watch.ConfigureAwait(false);
         _log.LogInformation("capture of {Names} ended{Why}: {Captured} frames captured, {Dropped} dropped (reader too slow)",

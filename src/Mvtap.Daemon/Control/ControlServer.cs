@@ -7,7 +7,8 @@
 // monitor request (allowed to every client that may use the socket, as link show) keeps its
 // connection: the endpoints' changes follow as event frames (LinkEventHub) until the client goes.
 // A capture request (the same clients: whoever may control the endpoints) keeps it too: its
-// pcapng stream follows (CaptureSession) until the capture ends.
+// pcapng stream follows (CaptureRunner, CaptureSession) until the capture ends; mvtapd's stop
+// waits (bounded) for the captures to write their ends.
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
@@ -27,10 +28,12 @@ public sealed class ControlServer : IDisposable
     private readonly ILogger _log;
     private readonly Socket _listener;
     private readonly LinkEventHub _events;
+    private static readonly TimeSpan CaptureEndBound = TimeSpan.FromSeconds(10);
 
-    public ControlServer(string socketPath, LinkRegistry registry, SocketAccess access, ILogger log)
+    public ControlServer(string socketPath, LinkRegistry registry, SocketAccess access, ILogger log, CaptureRunner? captures = null)
     {
         _registry = registry;
+        Captures = captures ?? new CaptureRunner(registry, log);
         _access = access;
         _log = log;
         _events = new LinkEventHub(() => registry.Handle(new LinkShowRequest()) is { Ok: true, Links: { } links } ? links : null, log);
@@ -48,6 +51,9 @@ public sealed class ControlServer : IDisposable
 
     public string SocketPath { get; }
 
+    /// <summary>The captures running on this socket (an owner's capture socket may share it).</summary>
+    public CaptureRunner Captures { get; }
+
     /// <summary>Where `mvtap monitor` clients subscribe.</summary>
     public LinkEventHub Events => _events;
 
@@ -62,6 +68,7 @@ public sealed class ControlServer : IDisposable
             catch (SocketException e) { _log.LogWarning("control socket accept failed: {Error}", e.Message); continue; }
             _ = Task.Run(() => ServeAsync(client, stop), stop);
         }
+        await Captures.WhenEndedAsync(CaptureEndBound).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client, CancellationToken stop)
@@ -84,8 +91,7 @@ public sealed class ControlServer : IDisposable
             var (response, tap, monitor, capture) = Answer(payload, cred);
             if (capture is not null && response.Ok)
             {
-                await Reply(stream, response, stop);
-                await capture.RunAsync(stream, stop).ConfigureAwait(false);
+                await Captures.RunAsync(capture, stream, stop).ConfigureAwait(false);
                 return;
             }
             if (monitor && response.Ok)
@@ -139,9 +145,7 @@ public sealed class ControlServer : IDisposable
             }
             if (request is CaptureRequest captureRequest)
             {
-                var session = new CaptureSession(_registry.ResolveCapture(captureRequest), captureRequest, _log);
-                _log.LogInformation("capture of {Names} started for a client (uid {Uid})", string.Join(' ', captureRequest.Names!), cred.Uid);
-                return (ControlResponse.Success(), null, false, session);
+                return (ControlResponse.Success(), null, false, Captures.Start(captureRequest, cred.Uid, "the control socket"));
             }
             var answer = _registry.Handle(request, cred.Uid);
             if (request is not LinkShowRequest) _events.Refresh();

@@ -1,6 +1,6 @@
 // What changed between two looks at every endpoint (`link show` views by index), as the events
 // `mvtap monitor` prints: added, deleted, and for an endpoint in both, in this order, a new
-// namespace, name, mode, MAC, up/down, lower state (gone, back, moved, unreachable), datapath
+// namespace, name, its interface's name where it lives, mode, MAC, up/down, lower state (gone, back, moved, unreachable), datapath
 // state or restart count, and carrier. Endpoints in index order.
 using Mvtap.Control;
 
@@ -25,6 +25,8 @@ internal static class LinkChangeDiffer
     {
         if (old.Netns != now.Netns) events.Add(Event(LinkEvent.Netns, now.Netns ?? "host", now));
         if (old.Name != now.Name) events.Add(Event(LinkEvent.Name, $"{old.Name} -> {now.Name}", now));
+        if (old.Interface != now.Interface && old.Interface is not null && now.Interface is not null)
+            events.Add(Event(LinkEvent.Interface, $"{old.Interface} -> {now.Interface}", now));
         if (old.Mode != now.Mode) events.Add(Event(LinkEvent.Mode, now.Mode, now));
         if (old.Mac != now.Mac) events.Add(Event(LinkEvent.Address, now.Mac, now));
         if (old.AdminUp != now.AdminUp) events.Add(Event(now.AdminUp ? LinkEvent.Up : LinkEvent.Down, null, now));

@@ -1,12 +1,15 @@
 // Publishes endpoint changes to `mvtap monitor` clients without ever blocking who changed them.
 // Changes are found by comparing looks at every endpoint (LinkChangeDiffer): right after each
 // control request that may change something (before it is answered, so a client that watches and
-// then changes sees its change), when the registry says the system changed something (a lower
-// gone or back, its datapath thread failed or restarted: LinkRegistry.SystemChanged, pushed as it
-// happens) and, while anyone subscribes, every PollInterval for what nothing pushes (carrier,
-// an endpoint's interface changed where it lives). Each subscriber has a bounded queue: one that
-// reads too slowly loses events, counted, and gets a "lost" event saying how many before the next
-// one that fits.
+// then changes sees its change), and whenever the registry says the system changed something
+// (LinkRegistry.SystemChanged, pushed as it happens): a lower gone, back or moved, its datapath
+// thread failed or restarted, what the datapath's rtnetlink link monitors saw (a lower's carrier,
+// up/down or MAC; an endpoint's interface set down/up, given a MAC, renamed, moved on or deleted
+// where it lives), a saved endpoint restored when its lower appeared. Nothing else changes what
+// the looks compare, so there is no periodic look: the link monitors' own periodic re-reads (for
+// notifications lost to a full socket) push what they find too. Each subscriber has a bounded
+// queue: one that reads too slowly loses events, counted, and gets a "lost" event saying how many
+// before the next one that fits.
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
@@ -15,14 +18,12 @@ namespace Mvtap.Daemon.Events;
 
 public sealed class LinkEventHub : IDisposable
 {
-    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
     public const int DefaultQueueCapacity = 1024;
 
     private readonly Func<IReadOnlyList<LinkView>?> _look;
     private readonly ILogger _log;
     private readonly int _capacity;
     private readonly object _diffLock = new();
-    private readonly Timer _poll;
     private Dictionary<int, LinkView> _last = [];
     private volatile Subscriber[] _subscribers = [];
 
@@ -32,7 +33,6 @@ public sealed class LinkEventHub : IDisposable
         _look = look;
         _log = log;
         _capacity = queueCapacity;
-        _poll = new Timer(_ => Refresh(), null, PollInterval, PollInterval);
     }
 
     public int SubscriberCount => _subscribers.Length;
@@ -86,7 +86,6 @@ public sealed class LinkEventHub : IDisposable
 
     public void Dispose()
     {
-        _poll.Dispose();
         foreach (var s in _subscribers) s.Complete();
     }
 

@@ -1,7 +1,8 @@
 // What a container does to its macvlan endpoint's NIC that changes the registry itself: a NIC deleted
 // inside its container (or gone with its namespace) deletes the endpoint, as the kernel deletes a
 // macvlan whose device is deleted; a NIC moved on to another namespace is shown and saved there.
-// The lower host has already done it to the endpoint (on a thread of its own); here the record follows.
+// The lower host has already done it to the endpoint (on a thread of its own); here the record follows,
+// and `mvtap monitor` is told (SystemChanged).
 using Microsoft.Extensions.Logging;
 using Mvtap.Core.Model;
 
@@ -21,6 +22,7 @@ public sealed partial class LinkRegistry
             CloseIfEmpty(record.Lower);
             SaveLogged("the deletion of an endpoint whose interface was deleted");
         }
+        OnSystemChange();
     }
 
     // Moved on to another namespace by its container: shown and saved with that namespace's name.
@@ -32,6 +34,7 @@ public sealed partial class LinkRegistry
             record.Netns = netns;
             SaveLogged($"{record.Name}'s move to {netns}");
         }
+        OnSystemChange();
     }
 
     private void SaveLogged(string what)

@@ -1,7 +1,8 @@
 // What the registry does when the system changes under it rather than at a client's request: a
 // lower that appears after mvtapd started gets the saved endpoints that waited for it (restore
 // retries; one deleted by name meanwhile is not waited for any more), and a lower that was
-// deleted takes its endpoints with it when mvtapd follows the kernel (--lower-gone delete).
+// deleted takes its endpoints with it when mvtapd follows the kernel (--lower-gone delete). Either is
+// told to `mvtap monitor` (SystemChanged).
 using Microsoft.Extensions.Logging;
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -79,10 +80,12 @@ public sealed partial class LinkRegistry
             }
             _awaitedLowers = [.. _waitingForLower.Select(w => w.Lower).Distinct()];
             if (!restored) return;
+            OnSystemChange();
             // the state file held them already (as not restored); saving is only to be tidy
             try { Save(); }
             catch (MvtapException e) { _log.LogWarning("{Error}", e.Message); }
         }
+        EndpointsChanged?.Invoke();
     }
 
     /// <summary>Deletes every endpoint on the lower whose port is <paramref name="port"/> (it was
@@ -107,6 +110,8 @@ public sealed partial class LinkRegistry
                 _log.LogInformation("deleted {Name} (index {Index}): {Why}", record.Name, record.Index, why);
             }
         }
+        OnSystemChange();
+        EndpointsChanged?.Invoke();
     }
 
     private static LinkAddRequest RestoreRequest(EndpointState e) => new()

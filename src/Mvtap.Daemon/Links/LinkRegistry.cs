@@ -62,7 +62,15 @@ public sealed partial class LinkRegistry : IDisposable
         {
             return ControlResponse.Failure((int)e.Errno, e.Message);
         }
+        finally
+        {
+            if (request is not LinkShowRequest) EndpointsChanged?.Invoke();
+        }
     }
+
+    /// <summary>Raised after a request or an event of the system may have added, renamed, given another
+    /// owner or deleted endpoints; on that thread, outside the control plane's lock.</summary>
+    public event Action? EndpointsChanged;
 
     /// <summary>`mvtap run`: a kernel TAP relayed into the macvtap endpoint, for a client that is root,
     /// the endpoint's owner or in its group. The response is `link show NAME`'s; the caller sends the

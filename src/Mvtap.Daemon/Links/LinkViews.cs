@@ -50,6 +50,7 @@ internal static class LinkViews
             Owner = record.Owner,
             Group = record.Group,
             Netns = record.Netns,
+            Interface = record.Lower.InterfaceName(ep),
             GuestMemory = record.Kind == EndpointKind.Macvtap ? record.GuestMemory.Name() : null,
             LowerState = health.State,
             LowerReason = health.Reason,

@@ -33,6 +33,10 @@ public interface ILowerHost : IDisposable
     /// "down" (set down in its namespace) or "gone"; null for any other endpoint.</summary>
     string? TapState(Endpoint endpoint) => null;
 
+    /// <summary>What a macvlan endpoint's (or host port's) interface is called where it lives now: its
+    /// name, or what its container renamed it to; null for any other endpoint.</summary>
+    string? InterfaceName(Endpoint endpoint) => null;
+
     /// <summary>Moves a macvlan endpoint's interface into a network namespace.</summary>
     void MoveToNamespace(Endpoint endpoint, string netns);
 

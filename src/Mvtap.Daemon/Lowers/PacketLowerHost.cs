@@ -31,6 +31,14 @@ public sealed class PacketLowerHost : ILowerHost
     public event Action<Endpoint, string>? EndpointDeleted;
     public event Action<Endpoint, string?>? EndpointMoved;
 
+    /// <summary>The switch's link monitors saw a lower or an endpoint's interface change (any lower's, not
+    /// only this one's: DatapathSwitch.LinksChanged); raised on the thread pool.</summary>
+    public event Action? LinksChanged
+    {
+        add => _switch.LinksChanged += value;
+        remove => _switch.LinksChanged -= value;
+    }
+
     // The switch's events are for every lower's endpoints; _macvlans is shared with the control plane.
     private void OnDeleted(Endpoint ep, string line)
     {
@@ -110,6 +118,13 @@ public sealed class PacketLowerHost : ILowerHost
     public Endpoint AddTapEndpoint(EndpointSettings settings, string? netns, string tapName, string? owner, string? group, bool adopt) =>
         _switch.AddEndpoint(_datapath, new TapSpec(settings, netns, tapName, Accounts.Uid(owner), Accounts.Gid(group), adopt,
             line => Console.Error.WriteLine($"mvtapd: {settings.Name}: {line}")));
+
+    public string? InterfaceName(Endpoint endpoint)
+    {
+        lock (_macvlans) if (!_macvlans.Contains(endpoint)) return null;
+        try { return _switch.AttachmentOf(endpoint).InnerName; }
+        catch (MvtapException) { return null; } // deleted meanwhile
+    }
 
     public string? TapState(Endpoint endpoint)
     {

@@ -8,17 +8,40 @@ namespace Mvtap.Daemon.Tests.Capture;
 internal static class CaptureProcess
 {
     public const int SIGINT = 2;
+    public const int SIGTERM = 15;
 
     /// <summary>Starts `mvtap --run-dir RUNDIR capture ARGS` with standard output and error redirected.</summary>
     public static Process Start(MvtapdProcess d, params string[] args) =>
         Process.Start(MvtapdProcess.Dotnet("mvtap.dll", ["--run-dir", d.RunDir, "capture", .. args]))!;
 
     /// <summary>SIGINT (Ctrl-C), then the exit status within a bound.</summary>
-    public static int Interrupt(Process p)
+    public static int Interrupt(Process p) => Signal(p, SIGINT);
+
+    /// <summary><paramref name="signal"/>, then the exit status within a bound.</summary>
+    public static int Signal(Process p, int signal)
     {
-        if (!p.HasExited) MvtapdProcess.Kill(p.Id, SIGINT);
-        if (!p.WaitForExit(60_000)) { p.Kill(true); Assert.Fail("mvtap capture did not end on SIGINT"); }
+        if (!p.HasExited) MvtapdProcess.Kill(p.Id, signal);
+        if (!p.WaitForExit(60_000)) { p.Kill(true); Assert.Fail($"mvtap capture did not end on signal {signal}"); }
         return p.ExitCode;
+    }
+
+    /// <summary>Starts `mvtap --run-dir RUNDIR capture ARGS` as a shell's background job would: with SIGINT
+    /// ignored (inherited through exec, as a non-interactive shell starts its `&amp;` commands).</summary>
+    public static Process StartWithSigintIgnored(MvtapdProcess d, params string[] args)
+    {
+        var psi = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["-c", "trap '' INT; exec \"$@\"", "sh", "dotnet", Path.Combine(AppContext.BaseDirectory, "mvtap.dll"),
+                     "--run-dir", d.RunDir, "capture", .. args])
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    /// <summary>Whether process <paramref name="pid"/> ignores <paramref name="signal"/> (SigIgn in /proc/PID/status).</summary>
+    public static bool Ignores(int pid, int signal)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        ulong mask = Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
+        return (mask & (1ul << (signal - 1))) != 0;
     }
 
     /// <summary>tcpdump writing what it sees on <paramref name="ifname"/> in <paramref name="ns"/> to

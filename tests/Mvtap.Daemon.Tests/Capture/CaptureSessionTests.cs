@@ -1,6 +1,7 @@
 // How a capture starts and ends, against the real daemon: a lower and an endpoint captured at once
 // (one interface block each) ending by itself at `count`; a capture ending when its endpoint is
-// deleted, with its statistics; a client that may not use the control socket refused, and one the
+// deleted, on SIGTERM (also when started with SIGINT ignored, as a shell's background job), or when
+// mvtapd stops, each with its statistics and summary; a client that may not use the control socket refused, and one the
 // socket group admits heard; malformed capture requests (outside input) refused in words.
 using Mvtap.Control;
 using Mvtap.Core.Model;
@@ -63,6 +64,67 @@ public sealed class CaptureSessionTests : IDisposable
         var stats = Assert.Single(f.Statistics);
         Assert.Equal((ulong)f.Packets.Count, stats.Delivered);
         Assert.True(d.IsRunning);
+    }
+
+    [Fact]
+    public void SigtermEndsACaptureAsCtrlCDoesWithItsStatisticsAndSummary()
+    {
+        using var lab = new LowerLab();
+        using var d = lab.StartWithGuest();
+        string file = Path.Combine(_dir, "term.pcapng");
+        using var capture = CaptureProcess.Start(d, "g0", "-w", file);
+        SeeFrames(lab, file);
+        Assert.Equal(0, CaptureProcess.Signal(capture, CaptureProcess.SIGTERM));
+        AssertEndedWithStatistics(capture, file);
+    }
+
+    // A background job of a non-interactive shell starts with SIGINT ignored; .NET leaves an ignored
+    // SIGINT ignored (as a program should), so such a capture is ended with SIGTERM (README).
+    [Fact]
+    public void ACaptureStartedWithSigintIgnoredKeepsItIgnoredAndEndsOnSigterm()
+    {
+        using var lab = new LowerLab();
+        using var d = lab.StartWithGuest();
+        string file = Path.Combine(_dir, "bg.pcapng");
+        using var capture = CaptureProcess.StartWithSigintIgnored(d, "g0", "-w", file);
+        SeeFrames(lab, file);
+        Assert.True(CaptureProcess.Ignores(capture.Id, CaptureProcess.SIGINT), "SIGINT is still ignored once the capture runs");
+        Assert.False(CaptureProcess.Ignores(capture.Id, CaptureProcess.SIGTERM), "SIGTERM is caught");
+        Assert.Equal(0, CaptureProcess.Signal(capture, CaptureProcess.SIGTERM));
+        AssertEndedWithStatistics(capture, file);
+    }
+
+    [Fact]
+    public void MvtapdStoppingEndsACaptureWithItsStatisticsAndSummary()
+    {
+        using var lab = new LowerLab();
+        using var d = lab.StartWithGuest();
+        string file = Path.Combine(_dir, "stop.pcapng");
+        using var capture = CaptureProcess.Start(d, "g0", "-w", file);
+        SeeFrames(lab, file);
+        d.Stop();
+        Assert.True(capture.WaitForExit(60_000), "the capture ends with mvtapd");
+        var err = AssertEndedWithStatistics(capture, file);
+        Assert.Contains("mvtap capture: mvtapd stopped", err);
+    }
+
+    // pings from the guest until the capture file holds a frame
+    private static void SeeFrames(LowerLab lab, string file) =>
+        TestNet.WaitFor(() => { Sh.Try("ip", "netns", "exec", lab.Guest, "ping", "-q", "-c", "1", "-W", "1", LowerLab.ExtIp); return CaptureProcess.PacketsSoFar(file); },
+            n => n > 0, seconds: 60);
+
+    // exit status 0, the file ends with its Interface Statistics Block, the summary on standard error
+    private static string AssertEndedWithStatistics(System.Diagnostics.Process capture, string file)
+    {
+        var err = capture.StandardError.ReadToEnd();
+        Assert.True(capture.ExitCode == 0, err);
+        var f = PcapngFile.Read(File.ReadAllBytes(file));
+        Assert.Equal(5u, f.LastBlockType);
+        var stats = Assert.Single(f.Statistics);
+        Assert.Equal((ulong)f.Packets.Count, stats.Delivered);
+        Assert.Contains($"{f.Packets.Count} packets captured", err);
+        Assert.Contains("packets dropped by mvtapd", err);
+        return err;
     }
 
     [Fact]

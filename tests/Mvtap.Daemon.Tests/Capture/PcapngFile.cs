@@ -17,6 +17,8 @@ internal sealed class PcapngFile
     public List<int> Snaplens { get; } = [];
     public List<PcapngPacket> Packets { get; } = [];
     public List<PcapngStatistics> Statistics { get; } = [];
+    /// <summary>The type of the section's last block (5: an Interface Statistics Block).</summary>
+    public uint LastBlockType { get; private set; }
 
     public static PcapngFile Read(byte[] data)
     {
@@ -56,6 +58,7 @@ internal sealed class PcapngFile
                     break;
                 }
             }
+            file.LastBlockType = type;
             at += length;
         }
         return file;
