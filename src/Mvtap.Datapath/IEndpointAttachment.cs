@@ -38,6 +38,10 @@ public interface IEndpointAttachment
     /// was read into in place (a packet ring's slots) may be handed back.</summary>
     void EndReceive() { }
 
+    /// <summary>Frames the kernel dropped since the last call because this attachment's packet socket
+    /// was full (PACKET_STATISTICS; reading resets it). Attachments without one lose nothing unseen.</summary>
+    long TakeSocketOverruns() => 0;
+
     /// <summary>True when <see cref="ReceiveBatch"/> should be called again for <see cref="PendingSource"/>
     /// before the thread sleeps.</summary>
     bool ReceivePending { get; }

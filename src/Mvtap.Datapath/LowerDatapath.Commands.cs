@@ -103,8 +103,9 @@ public sealed partial class LowerDatapath
                 }
                 case CommandKind.SwapLower:
                 {
-                    // what was batched for the old socket still goes out on it
+                    // what was batched for the old socket still goes out on it, and what it lost is counted
                     if (_lowerSocket is { } old) Flush(old, _wireTx, null);
+                    CountSocketOverruns();
                     _wireTx.Clear();
                     var previous = _lowerSocket;
                     SetLowerSocket(c.Socket);

@@ -35,7 +35,7 @@ public sealed partial class LowerDatapath
         while (!_stop)
         {
             // Work left over (a full batch, a ring with frames behind it): look, don't sleep.
-            int idle = ReassemblyWait();
+            int idle = SoonerOf(ReassemblyWait(), OverrunWait());
             int n = _poll.Wait(_events, pending ? 0 : idle);
             Stats.wakeups++;
             long framesBefore = Stats.framesFromLower + Stats.framesFromEndpoints;
@@ -77,6 +77,7 @@ public sealed partial class LowerDatapath
             }
             ProcessBroadcasts(table);
             FlushAll();
+            CountSocketOverrunsWhenDue(Stats.framesFromLower + Stats.framesFromEndpoints != framesBefore);
             Stats.FramesPerWakeup.Count(Stats.framesFromLower + Stats.framesFromEndpoints - framesBefore);
             Volatile.Write(ref Stats.reassemblyDatagrams, Port.Defragmenter.HeldDatagrams);
             Volatile.Write(ref Stats.reassemblyBytes, Port.Defragmenter.HeldBytes);

@@ -2,7 +2,8 @@
 // adopted from a previous mvtapd run (found by name where it was, or by the endpoint's MAC on the
 // peer of any outer end of ours, wherever the container has taken it since), released (a daemon
 // that stops and will adopt them again) and deleted (through the inner end when someone took the
-// outer one out of the switch's namespace).
+// outer one out of the switch's namespace); and an outer end's transmit queue, awaited when its
+// carrier comes on (AwaitTransmitQueue).
 using Mvtap.Core.Model;
 using Mvtap.Linux;
 using Mvtap.Linux.Interop;
@@ -36,8 +37,9 @@ public sealed partial class MacvlanAttachment
             int innerIndex = link.Link ?? 0; // a veth's IFLA_LINK is its peer's index
             if (endpoint.IsUp)
             {
-                using var innerRtnl = ns.Run(() => new Rtnetlink());
-                innerRtnl.SetLink(new LinkRequest { Index = innerIndex, Up = true });
+                using (var innerRtnl = ns.Run(() => new Rtnetlink()))
+                    innerRtnl.SetLink(new LinkRequest { Index = innerIndex, Up = true });
+                AwaitTransmitQueue(hostRtnl, link.Index);
             }
             var socket = OpenSocket(hostNamespace, link.Index);
             return new MacvlanAttachment(endpoint, outer, link.Index, innerName, innerNamespace, hostNamespace, namespaces, socket,
@@ -121,6 +123,39 @@ public sealed partial class MacvlanAttachment
         if (inner is not { Kind: "veth", Link: { } peerIndex }) return null;
         var outer = hostRtnl.GetLink(peerIndex);
         return outer is { Kind: "veth" } && outer.Name.StartsWith("mvo", StringComparison.Ordinal) ? outer : null;
+    }
+
+    /// <summary>
+    /// Returns once the outer end, whose carrier has just come on (its inner end was brought up), can transmit;
+    /// bounded (2 s), and at once if its carrier went off again meanwhile. A veth end gets its carrier at once but
+    /// its transmit queue only from the kernel's link watch work (dev_activate), which runs a moment later, or
+    /// seconds later on a machine busy with netlink (it needs the RTNL lock); until then every frame the datapath
+    /// sends into it is dropped silently (the send succeeds; the outer end counts tx_dropped), where the kernel's
+    /// macvlan delivers as soon as `ip link set up` returns. An RTM_GETLINK of the device runs its pending link
+    /// watch event there and then (rtnl_getlink, Linux 6.8 and later), so the first read normally finds it
+    /// operational (IF_OPER_UP, set by the same work); an older kernel is waited for.
+    /// </summary>
+    internal static void AwaitTransmitQueue(Rtnetlink hostRtnl, int outerIndex)
+    {
+        const byte IfOperUp = 6;
+        long deadline = Environment.TickCount64 + 2000;
+        while (hostRtnl.GetLink(outerIndex) is { } outer && outer.OperState != IfOperUp && outer.IsLowerUp
+               && Environment.TickCount64 < deadline)
+            Thread.Sleep(2);
+    }
+
+    /// <summary>As <see cref="AwaitTransmitQueue(Rtnetlink, int)"/> for this pair's outer end, with a client of its own.</summary>
+    private void AwaitOuterQueue()
+    {
+        try
+        {
+            using var rtnl = _hostNamespace is null ? new Rtnetlink() : Rtnetlink.InNamespace(_hostNamespace);
+            AwaitTransmitQueue(rtnl, OuterIfIndex);
+        }
+        catch (Exception e) when (e is NetlinkException or SystemCallException)
+        {
+            // the pair is going (deleted with its container): nothing to deliver to
+        }
     }
 
     /// <summary>Closes the socket but leaves the pair, for a daemon that stops and will adopt it again.</summary>

@@ -52,6 +52,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     public ReceivedFrame GetFrame(int i, SocketFrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
         _io.GetFrame(i, scratch, out frame, out vnet);
     public void EndReceive() => _io.EndReceive();
+    public long TakeSocketOverruns() => _io.TakeSocketOverruns();
     public bool ReceivePending => _io.ReceivePending;
     public int PendingSource => 0;
     public void Deliver(in VnetFrame packet)
@@ -206,11 +207,14 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     /// state follows the endpoint's changes (an up/down of the endpoint), not its level, so a pair adopted
     /// or created before the endpoint is brought up is not flapped (a down interface loses its routes).
     /// With <paramref name="restore"/> the admin state is forced too: putting back a refused inner change.
-    /// Bringing it up, its multicast list is read and followed before this returns (InnerMulticast).
+    /// Bringing it up, its multicast list is read and followed before this returns (InnerMulticast). When the
+    /// endpoint came up (brought up here or by its container), the outer end can transmit before this returns.
     /// </summary>
     public void SyncInner(bool restore = false)
     {
-        if (!PushInner(restore)) return;
+        var (pushedUp, cameUp) = PushInner(restore);
+        if (cameUp) AwaitOuterQueue();
+        if (!pushedUp) return;
         // Brought up by mvtap: the IP stack joined its groups (all-hosts, all-nodes) inside dev_open, as it
         // does on the kernel's macvlan, whose filter has them before `ip link set up` returns; so ours must
         // before this change returns (the monitor would take them up only later).
@@ -229,21 +233,23 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
     /// <summary>The endpoint's multicast filter as its interface's list makes it.</summary>
     internal InnerMulticast Multicast { get; }
 
-    // The push itself; true when it brought the inner end up.
-    private bool PushInner(bool restore)
+    // The push itself: whether it brought the inner end up, and whether the endpoint came up (by this push,
+    // or by its container, which brought the inner end up itself).
+    private (bool PushedUp, bool CameUp) PushInner(bool restore)
     {
         lock (_innerGate)
         {
-            if (_disposed || Endpoint.IsDeleted) return false;
+            if (_disposed || Endpoint.IsDeleted) return (false, false);
             var ep = Endpoint;
             bool upChanged = ep.IsUp != _lastEndpointUp;
+            bool cameUp = upChanged && ep.IsUp;
             _lastEndpointUp = ep.IsUp;
             var request = new LinkRequest();
             bool any = false;
             if (ep.Mac != InnerMac) { request = request with { Address = ep.Mac }; any = true; }
             if (ep.Mtu != InnerMtu) { request = request with { Mtu = (uint)ep.Mtu }; any = true; }
             if ((upChanged || restore) && ep.IsUp != InnerUp) { request = request with { Up = ep.IsUp }; any = true; }
-            if (!any) return false;
+            if (!any) return (false, cameUp);
             Interlocked.Increment(ref _pushGeneration);
             Push(request);
             // and after: a read begun while the push was under way may show the state before it
@@ -251,7 +257,7 @@ public sealed partial class MacvlanAttachment : IEndpointAttachment, IDisposable
             InnerMac = ep.Mac;
             InnerMtu = ep.Mtu;
             if (request.Up is { } up) InnerUp = up;
-            return request.Up == true;
+            return (request.Up == true, cameUp);
         }
     }
 

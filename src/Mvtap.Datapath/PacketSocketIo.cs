@@ -43,6 +43,9 @@ internal sealed class PacketSocketIo(PacketSocket socket, Endpoint endpoint) : I
     public ReceivedFrame GetFrame(int i, SocketFrameBatch scratch, out ReadOnlySpan<byte> frame, out VirtioNetHeader vnet) =>
         _rx.GetFrame(i, _datapath?.Stats, out frame, out vnet);
 
+    /// <summary>Frames the kernel dropped since the last call because the socket was full.</summary>
+    public long TakeSocketOverruns() => Socket.ReadStatistics().Drops;
+
     /// <summary>The batch has been forwarded: its ring slots go back to the kernel.</summary>
     public void EndReceive() => _rx.Release();
 

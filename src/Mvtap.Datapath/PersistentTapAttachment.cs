@@ -88,6 +88,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         _socket.Current!.GetFrame(i, scratch, out frame, out vnet);
 
     public void EndReceive() => _socket.Current?.EndReceive();
+    public long TakeSocketOverruns() => _socket.Current?.TakeSocketOverruns() ?? 0;
     public bool ReceivePending => _socket.Current?.ReceivePending ?? false;
     public int PendingSource => 0;
 

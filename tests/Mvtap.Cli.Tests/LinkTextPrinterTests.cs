@@ -136,8 +136,8 @@ public class LinkTextPrinterTests
             "                             0             0             0               0             0 \n" +
             "                 reasm_oversize reasm_memory reasm_too_far attachment_error internal_error\n" +
             "                              0            0             0                0              0 \n" +
-            "                 no_guest\n" +
-            "                        0 \n" +
+            "                 no_guest socket_overrun\n" +
+            "                        0              0 \n" +
             "    lower drops: malformed bad_vnet_hdr spoofed_source endpoint_down no_carrier\n" +
             "                         0            0              0             0          0 \n" +
             "                 mtu passthru_down nodst_consumed bc_queue_full queue_full\n" +
@@ -146,8 +146,8 @@ public class LinkTextPrinterTests
             "                             0             0             7               0             0 \n" +
             "                 reasm_oversize reasm_memory reasm_too_far attachment_error internal_error\n" +
             "                              0            0             0                0              0 \n" +
-            "                 no_guest from_a_newer_mvtapd\n" +
-            "                        0                   1 \n", drops);
+            "                 no_guest socket_overrun from_a_newer_mvtapd\n" +
+            "                        0              0                   1 \n", drops);
         Assert.DoesNotContain("drops: spoofed_source", text);
     }
 

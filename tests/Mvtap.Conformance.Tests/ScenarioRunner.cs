@@ -10,7 +10,8 @@ using Mvtap.Datapath.Tests.E2e;
 
 namespace Mvtap.Conformance.Tests;
 
-/// <param name="IdleHostPort">mvtap's side has a host port (up, never sending) on its lower besides the scenario's endpoints.</param>
+/// <param name="IdleHostPort">mvtap's side has a host port (up, addressed, never sending: checked at the end) on its lower
+/// besides the scenario's endpoints (DifferentialTopology.AddIdleHostPort).</param>
 internal sealed record RunOptions(TimeSpan Quiet, ForwardingFault Fault = ForwardingFault.None, bool IdleHostPort = false);
 
 internal static class ScenarioRunner
@@ -46,6 +47,7 @@ internal static class ScenarioRunner
                     StepRunner.RecordMulticastAtEnd(topo[i], records[i]);
                     StepRunner.RecordCountersAtEnd(topo[i], records[i]);
                 }
+            foreach (var t in topo) t.AssertHostPortIdle();
             return (records[0], records[1]);
         }
         finally
@@ -54,20 +56,12 @@ internal static class ScenarioRunner
         }
     }
 
-    /// <summary>No scenario draws it (ScenarioGenerator's MACs are 02:… and 1a:00:…).</summary>
-    private static readonly Core.Frames.MacAddress IdleHostPortMac = Core.Frames.MacAddress.Parse("1a:ee:ee:ee:ee:01");
-
     private static DifferentialTopology Open(SideRecord record, bool relay, RunOptions options)
     {
         bool kernel = record.Flavor == Flavor.Kernel;
         var t = new DifferentialTopology(kernel, spoofCheck: false, relay, log: line => { lock (record.Log) record.Log.Add(line); });
         if (!kernel) t.Datapath!.Port.Fault = options.Fault;
-        if (!kernel && options.IdleHostPort)
-        {
-            var settings = new Core.Model.EndpointSettings { Name = "mvhost0", IsHostPort = true, Mac = IdleHostPortMac };
-            var host = t.Switch!.AddEndpoint(t.Datapath!, new Datapath.HostPortSpec(settings, "mvhost0", Adopt: false));
-            t.Datapath!.Port.SetUp(host, true);
-        }
+        if (!kernel && options.IdleHostPort) t.AddIdleHostPort();
         return t;
     }
 

@@ -18,6 +18,9 @@ public class DropCounters
     /// <summary>For adapters that drop after the core delivered (a full ring, an I/O error).</summary>
     public void AddDrop(DropReason reason) => _drops[(int)reason]++;
 
+    /// <summary>For drops learnt in bulk (the kernel's count of frames a socket lost).</summary>
+    public void AddDrops(DropReason reason, long count) => _drops[(int)reason] += count;
+
     public IEnumerable<KeyValuePair<string, long>> NonZeroDrops()
     {
         for (int i = 0; i < _drops.Length; i++)

@@ -49,6 +49,10 @@ public enum DropReason
     /// <summary>For a macvtap endpoint no guest is attached to (spec 5.10: the kernel hands such frames to
     /// the macvtap device's own stack; an mvtap endpoint has none, so they end here).</summary>
     NoGuest,
+    /// <summary>Lost before mvtapd read it: the kernel found the receive ring of mvtapd's packet socket
+    /// (or its buffer for frames larger than a ring slot) full, because the datapath thread fell behind
+    /// (PACKET_STATISTICS tp_drops, read about once a second while frames flow).</summary>
+    SocketOverrun,
 }
 
 public static class DropReasons
@@ -78,6 +82,7 @@ public static class DropReasons
         DropReason.ReassemblyTooFar => "reasm_too_far",
         DropReason.InternalError => "internal_error",
         DropReason.NoGuest => "no_guest",
+        DropReason.SocketOverrun => "socket_overrun",
         _ => r.ToString(),
     };
 }

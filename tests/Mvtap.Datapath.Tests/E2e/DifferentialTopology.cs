@@ -80,6 +80,8 @@ internal sealed partial class DifferentialTopology : IDisposable
             SetMac(_topo.Ext, DatapathTopology.ExtName, ExtMac);
             LowerIndex = IfIndex(_topo.Host.Name, DatapathTopology.LowerName);
             int ext = IfIndex(_topo.Ext.Name, DatapathTopology.ExtName);
+            AwaitWireEnd(_topo.Host.Name, LowerIndex);
+            AwaitWireEnd(_topo.Ext.Name, ext);
             _wire = Own(new FrameObserver(_topo.Ext.Name, ext));
             _wireInjector = Own(NetNamespace.Run(_topo.Ext.Name, () => new PacketSocket(ext, new PacketSocketOptions { Protocol = 0 })));
             if (kernel)
@@ -134,6 +136,20 @@ internal sealed partial class DifferentialTopology : IDisposable
         ns.Ip("link", "set", ifName, "down");
         ns.Ip("link", "set", ifName, "address", mac.ToString());
         ns.Ip("link", "set", ifName, "up");
+    }
+
+    /// <summary>
+    /// Waits (bounded) until one end of the wire, just brought down and up again, is operational. Its carrier
+    /// is back at once, its transmit queue only when the kernel's link watch work has run, late on a machine
+    /// busy with netlink; until then what is sent through it (the lower's frames to the wire, in either
+    /// flavour) is dropped silently. An RTM_GETLINK of the device also runs its pending link watch event.
+    /// </summary>
+    private static void AwaitWireEnd(string ns, int index)
+    {
+        const byte IfOperUp = 6;
+        using var rtnl = Rtnetlink.InNamespace(ns);
+        if (TestNet.WaitFor(() => rtnl.GetLink(index)?.OperState, s => s == IfOperUp) != IfOperUp)
+            throw new InvalidOperationException($"interface #{index} in {ns} was not operational within the wait");
     }
 
     private static int IfIndex(string ns, string ifName)
