@@ -38,6 +38,8 @@ internal sealed class InnerLinkFollower(MacvlanAttachment attachment, Action<str
     public long RetryAt { get; set; }
     /// <summary>Its outer end left the switch's namespace (RTM_DELLINK with a new netnsid): gone from here, not deleted.</summary>
     public bool OuterMovedAway { get; set; }
+    /// <summary>Where it went: the new namespace's id (as the switch's namespace knows it) and its index there.</summary>
+    public (int NsId, int IfIndex) OuterMovedTo { get; set; }
     /// <summary>The last failure logged for it; a repeat is not.</summary>
     public string? LastError { get; set; }
 

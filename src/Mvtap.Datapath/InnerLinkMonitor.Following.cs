@@ -2,7 +2,8 @@
 // is about (by namespace and ifindex, or by its outer end's ifindex), which ones to read again this
 // round, and reading one: where it is (moved on: followed there; unregistered: reported gone), its
 // link and its namespace's multicast list, handed to its InnerLinkFollower. A host port's interface
-// moved out of the switch's namespace by someone else is put back (PutHostPortBack).
+// moved out of the switch's namespace by someone else is put back (PutHostPortBack), and so is any
+// pair's datapath end (Gone, MacvlanAttachment.BringOuterBack).
 using Mvtap.Linux.Interop;
 using Mvtap.Linux.Netlink;
 
@@ -38,7 +39,8 @@ internal sealed partial class InnerLinkMonitor
             foreach (var g in _followers.Values)
             {
                 if (g.Attachment.OuterIfIndex != n.IfIndex) continue;
-                g.OuterMovedAway = n.MovedAway; // somebody took the datapath's end away: not a deletion
+                g.OuterMovedAway = n.MovedAway; // somebody took the datapath's end away: brought back (Gone)
+                g.OuterMovedTo = (n.NewNsId, n.NewIfIndex);
                 MarkDirty(g, relocate: true);   // unregistered: the pair went (with its namespace)
             }
     }
@@ -217,17 +219,31 @@ internal sealed partial class InnerLinkMonitor
     }
 
     // Its outer end is unregistered, so the pair is: deleted inside the container, or gone with its namespace.
+    // Moved out of the switch's namespace by someone else, it is mvtapd's own: moved back and carried again;
+    // where that cannot be (out of reach, deleted there, its name or index taken here), the endpoint is
+    // deleted as one whose interface is deleted, rather than shown up while it carries nothing.
     private void Gone(InnerLinkFollower f)
     {
         var a = f.Attachment;
-        Forget(f);
         if (f.OuterMovedAway)
         {
-            _log($"{a.Endpoint.Name}: its datapath's end {a.OuterName} was moved out of the switch's namespace; its interface is no longer followed");
+            f.OuterMovedAway = false;
+            var (nsId, ifIndex) = f.OuterMovedTo;
+            string? failed = a.BringOuterBack(_host!, nsId, ifIndex, out string where);
+            if (failed is null)
+            {
+                _log($"{a.Endpoint.Name}: its datapath's end {a.OuterName} was moved to {where}; it is mvtapd's: moved back and carried again");
+                _anyChange = true;
+                MarkDirty(f, relocate: true);
+                return;
+            }
+            Forget(f);
+            _gone(a, $"{a.Endpoint.Name}: its datapath's end {a.OuterName} was moved to {where} and cannot be moved back ({failed}); endpoint deleted");
             return;
         }
-        var where = a.Place;
-        string how = where?.Namespace is { Abandoned: true } ns ? $"went with {ns}" : $"was deleted in {where?.ToString() ?? "its namespace"}";
+        Forget(f);
+        var here = a.Place;
+        string how = here?.Namespace is { Abandoned: true } ns ? $"went with {ns}" : $"was deleted in {here?.ToString() ?? "its namespace"}";
         _gone(a, $"{a.Endpoint.Name}: its interface {a.InnerName} {how}; endpoint deleted");
     }
 

@@ -89,8 +89,8 @@ public sealed class PersistentTap : IDisposable
     }
 
     /// <summary>Gives the TAP the endpoint's MAC (KubeVirt reads the guest's MAC from the pod's
-    /// interface), MTU and admin state.</summary>
-    public void Follow(MacAddress mac, int mtu, bool up) =>
+    /// interface), MTU and admin state (null: left as it is).</summary>
+    public void Follow(MacAddress mac, int mtu, bool? up) =>
         Run(() =>
         {
             using var rtnl = new Rtnetlink();

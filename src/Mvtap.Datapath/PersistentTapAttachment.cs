@@ -8,7 +8,10 @@
 // deleting it (or moving it away) makes the socket report an error, and the datapath thread hands
 // that to the control side (Check, on the thread pool), which makes the TAP again under its name
 // and offers the datapath a new socket; a namespace that is gone leaves the endpoint without a
-// carrier until it is deleted (CNI DEL).
+// carrier until it is deleted (CNI DEL). Its MAC and MTU are the endpoint's (as a kernel macvtap's
+// are its device's): changed by the pod's owner (`ip link set net1 mtu 9000`), they are put back,
+// logged once per change and counted (PutBack: every WatchInterval, and before `link show -d`
+// reads the TAP), so frames up to the endpoint's MTU are never dropped by a TAP set smaller.
 using Mvtap.Core.Frames;
 using Mvtap.Core.Model;
 using Mvtap.Linux;
@@ -27,6 +30,12 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
     private long _errors, _remade;
     private bool _disposed;
     private (MacAddress Mac, int Mtu, bool Up)? _followed;
+    private (MacAddress? Mac, uint Mtu)? _lastTampered; // logged already
+    private long _putBack;
+    private readonly Timer _watch;
+
+    /// <summary>How often the TAP's MAC and MTU are compared with the endpoint's.</summary>
+    public static readonly TimeSpan WatchInterval = TimeSpan.FromSeconds(1);
 
     public PersistentTapAttachment(Endpoint endpoint, PersistentTap tap, int uid, int gid, Action<string> log)
     {
@@ -39,6 +48,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         _socket = new SwappablePacketIo(this);
         Follow();
         _socket.Offer(tap.OpenSocket());
+        _watch = new Timer(_ => PutBack(), null, WatchInterval, WatchInterval);
     }
 
     public Endpoint Endpoint { get; }
@@ -50,6 +60,8 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
     public long SocketErrors => Interlocked.Read(ref _errors);
     /// <summary>How often the TAP was made again after somebody deleted it.</summary>
     public long Remade => Interlocked.Read(ref _remade);
+    /// <summary>How often the pod's owner changed the TAP's MAC or MTU and it was put back.</summary>
+    public long PutBackChanges => Interlocked.Read(ref _putBack);
     /// <summary>The TAP is gone and could not be made again (its namespace is gone): no carrier.</summary>
     public bool Lost { get; private set; }
 
@@ -133,11 +145,45 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         }
     }
 
+    /// <summary>Puts back the endpoint's MAC and MTU on a TAP whose owner changed them (its admin state
+    /// is the pod owner's to change: its socket follows it). Deletion is Check's.</summary>
+    internal void PutBack()
+    {
+        lock (_gate)
+        {
+            if (_disposed || Lost || Endpoint.IsDeleted) return;
+            try
+            {
+                // what mvtapd last gave it, not the endpoint's now: a change of the endpoint is Follow's
+                if (_followed is not { } given || Tap.Read() is not { } link) return;
+                var (mac, mtu) = (given.Mac, given.Mtu);
+                if (link.Mtu == (uint)mtu && (link.Address is null || link.Address == mac)) { _lastTampered = null; return; }
+                var seen = (link.Address, link.Mtu);
+                if (_lastTampered != seen)
+                {
+                    _log($"its tap {Tap.Name}{In} was given address {link.Address} mtu {link.Mtu}; the endpoint's are {mac} mtu {mtu}: put back");
+                    _lastTampered = seen;
+                }
+                Tap.Follow(mac, mtu, up: null);
+                Interlocked.Increment(ref _putBack);
+            }
+            catch (Exception e) when (e is SystemCallException or NetlinkException or MvtapException)
+            {
+                // gone or moved meanwhile: the socket's error makes Check look
+            }
+        }
+    }
+
     private string In => Tap.NetnsName is null ? "" : $" in namespace {Tap.NetnsName}";
 
     /// <summary>The TAP now, for `link show -d`: null when it is gone.</summary>
     public LinkInfo? ReadTap()
     {
+        lock (_gate)
+        {
+            if (_disposed || Lost) return null;
+        }
+        PutBack(); // so what is shown is the endpoint's, not a change about to be put back
         lock (_gate)
         {
             if (_disposed || Lost) return null;
@@ -154,6 +200,7 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            _watch.Dispose();
             _socket.Dispose();
             try { if (!keepTap) Tap.Delete(); }
             finally { Tap.Dispose(); }

@@ -34,6 +34,7 @@ public enum UnicastFilterResult { Filtered, Promiscuous, NotAdmitted }
 public sealed unsafe class PacketSocket : IDisposable
 {
     private readonly FileDescriptor _fd;
+    private readonly ushort _protocol; // network order, as bound
     private int _promiscFallbacks;
 
     public int IfIndex { get; }
@@ -52,6 +53,7 @@ public sealed unsafe class PacketSocket : IDisposable
         IfIndex = ifIndex;
         VnetHeader = options.VnetHeader;
         ushort proto = BinaryPrimitives.ReverseEndianness(options.Protocol);
+        _protocol = proto;
         // Protocol 0 at socket() time: nothing is queued before the options and the bind are in place.
         _fd = Sockets.Open(Sockets.AF_PACKET, Sockets.SOCK_RAW | Sockets.SOCK_NONBLOCK, 0);
         try
@@ -82,6 +84,14 @@ public sealed unsafe class PacketSocket : IDisposable
             _fd.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Binds the socket to its interface again: the kernel unbinds it (and drops its memberships)
+    /// when the interface leaves the namespace, and does not bind it again when it comes back.</summary>
+    public void Rebind()
+    {
+        SockaddrLl addr = new() { Family = Sockets.AF_PACKET, Protocol = _protocol, IfIndex = IfIndex };
+        Libc.Check(Sockets.bind(_fd.Fd, &addr, (uint)sizeof(SockaddrLl)), $"bind(AF_PACKET, ifindex {IfIndex})");
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for something to receive.</summary>

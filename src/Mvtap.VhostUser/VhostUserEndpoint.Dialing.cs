@@ -3,7 +3,8 @@
 // endpoint's one control thread, and dials again by itself whenever the session ends, waiting
 // as RedialBackoff says (the waits wake at once on Dispose; no thread per dial). mvtapd is root
 // and the path is a user's, so each dial checks who is there: the path must be a socket (not a
-// symlink) owned by the owner (or root), the connect does not block (a full backlog is a failed
+// symlink) owned by the owner (or root), looked at through an O_PATH|O_NOFOLLOW handle and
+// connected through that handle (/proc/self/fd/N), so what was checked is what is connected; the connect does not block (a full backlog is a failed
 // dial), and the peer's SO_PEERCRED uid must be the endpoint's owner, or root where AllowRootPeer
 // (libvirtd itself listens for the QEMU it starts, so its socket's peer is root). A peer that then says nothing within FirstMessageTimeout is hung up on. Every refusal
 // is counted, logged once per change of reason, and retried with the backoff; the datapath only
@@ -93,16 +94,27 @@ public sealed partial class VhostUserEndpoint
     private FileDescriptor? Dial(out string? problem, out bool refused)
     {
         refused = false;
-        NodeInfo? node;
-        try { node = DeviceNodes.Inspect(SocketPath); }
+        // Looked at once through a handle on the node itself, and connected through that handle's
+        // /proc/self/fd path: a symlink swapped in at SocketPath after the look is not followed.
+        FileDescriptor? node;
+        try { node = PathHandles.OpenNoFollow(SocketPath); }
         catch (SystemCallException e) { problem = $"cannot look at {SocketPath}: {e.Message}"; return null; }
         if (node is null) { problem = $"no socket at {SocketPath} yet"; return null; }
+        using (node) return DialChecked(node, out problem, out refused);
+    }
+
+    private FileDescriptor? DialChecked(FileDescriptor node, out string? problem, out bool refused)
+    {
+        refused = false;
+        NodeInfo info;
+        try { info = PathHandles.Inspect(node); }
+        catch (SystemCallException e) { problem = $"cannot look at {SocketPath}: {e.Message}"; return null; }
         uint allowed = AllowedPeerUid;
-        if (!node.IsSocket || !Allowed(node.Uid))
+        if (!info.IsSocket || !Allowed(info.Uid))
         {
             refused = true;
-            problem = node.IsSocket
-                ? $"{SocketPath} belongs to uid {node.Uid}, not to the endpoint's owner ({allowed}){(AllowRootPeer ? " or root" : "")}; not dialled"
+            problem = info.IsSocket
+                ? $"{SocketPath} belongs to uid {info.Uid}, not to the endpoint's owner ({allowed}){(AllowRootPeer ? " or root" : "")}; not dialled"
                 : $"{SocketPath} is not a socket (a symlink is not followed); not dialled";
             return null;
         }
@@ -111,7 +123,7 @@ public sealed partial class VhostUserEndpoint
         {
             // non-blocking: a listener whose backlog is full fails the dial instead of holding the thread
             FileIo.SetNonBlocking(socket, true);
-            int errno = UnixSocket.Connect(socket, SocketPath);
+            int errno = UnixSocket.Connect(socket, PathHandles.ProcPath(node));
             if (errno != 0)
             {
                 problem = $"connect to {SocketPath} failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";

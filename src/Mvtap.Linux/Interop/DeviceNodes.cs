@@ -56,6 +56,12 @@ public static partial class DeviceNodes
             if (errno == (int)Errno.ENOENT) return null;
             throw new SystemCallException($"statx({path})", errno);
         }
+        return FromStatx(b);
+    }
+
+    /// <summary>A struct statx (256 bytes; offsets from include/uapi/linux/stat.h) as a NodeInfo.</summary>
+    internal static unsafe NodeInfo FromStatx(byte* b)
+    {
         uint mode = *(ushort*)(b + 28);
         return new NodeInfo(
             IsCharacterDevice: (mode & S_IFMT) == S_IFCHR,
