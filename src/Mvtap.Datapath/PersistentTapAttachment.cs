@@ -171,6 +171,11 @@ public sealed class PersistentTapAttachment : IEndpointAttachment, IDisposable
             {
                 // gone or moved meanwhile: the socket's error makes Check look
             }
+            catch (Exception e)
+            {
+                // runs on a timer: anything else escaping would end the daemon; said, and tried again next time
+                _log($"putting its tap {Tap.Name}{In} back failed: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
 
