@@ -92,7 +92,9 @@ public sealed class StateDurabilityTests : IDisposable
         mount.Fill();
 
         EveryChangeIsRefusedWithTheCause(d, acknowledged, "No space left on device");
-        Assert.Contains("new1 (index 3) is not added after all: cannot save", d.Output); // logged too, at error level
+        // logged too, at error level (the console logger writes on its own thread: the answer may come first)
+        const string logged = "new1 (index 3) is not added after all: cannot save";
+        Assert.Contains(logged, TestNet.WaitFor(() => d.Output, o => o.Contains(logged, StringComparison.Ordinal)));
         d.Signal(SIGTERM);
         Assert.Equal(0, d.WaitForExit());
         d.StartAndWait();
